@@ -1,0 +1,16 @@
+"""Imports every domain's models so Alembic and tests see the whole metadata."""
+
+from revcycle.audit.models import AuditEvent
+from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.idempotency.models import IdempotencyKey
+from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
+from revcycle.ledger.models import Account, JournalEntry, Posting
+from revcycle.patients.models import Patient
+from revcycle.payments.models import Payment, PaymentAllocation
+from revcycle.practices.models import Practice, Provider, ServiceItem
+
+__all__ = [
+    "Account", "ApiToken", "AuditEvent", "IdempotencyKey", "Invoice", "InvoiceAdjustment",
+    "InvoiceLine", "InvoiceSequence", "JournalEntry", "Patient", "Payment", "PaymentAllocation",
+    "Posting", "Practice", "Provider", "ServiceItem", "User", "UserPractice",
+]

@@ -1,0 +1,44 @@
+"""Payments received and how each was applied to invoices (the rest is patient credit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from revcycle.db import Base
+from revcycle.kit.columns import Currency, Minor, UUIDPk, created_at_column
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("ix_payments_patient", "patient_id", "id"),
+    )
+
+    id: Mapped[UUIDPk]
+    practice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("practices.id"), index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id"))
+    method: Mapped[str] = mapped_column(String(20))  # cash | check | card | bank_transfer
+    amount_minor: Mapped[Minor]
+    currency: Mapped[Currency]
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(60))  # cheque number, terminal ref
+    unapplied_minor: Mapped[Minor] = mapped_column(default=0)  # part that became patient credit
+    entry_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocations"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+    id: Mapped[UUIDPk]
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payments.id"), index=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("invoices.id"), index=True)
+    amount_minor: Mapped[Minor]
+    currency: Mapped[Currency]
