@@ -74,12 +74,15 @@ def _sqlite_setup(engine: Engine) -> None:
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        engine = create_engine(url, echo=echo, hide_parameters=True,
+                               connect_args={"check_same_thread": False})
         _sqlite_setup(engine)
         return engine
     return create_engine(
         url,
         echo=echo,
+        # SQL parameters can hold PHI: keep them out of exception messages and logs.
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
@@ -108,3 +111,18 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     finally:
         session.info.pop("in_unit_of_work", None)
         session.close()
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Apply Alembic migrations (shipped inside the package) to the database at ``url``."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["database_url"] = url
+    command.upgrade(cfg, revision)

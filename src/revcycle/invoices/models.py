@@ -44,7 +44,8 @@ class Invoice(Base):
     id: Mapped[UUIDPk]
     practice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("practices.id"))
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id"))
-    number: Mapped[int | None] = mapped_column(Integer)  # assigned when issued
+    number: Mapped[int | None] = mapped_column(Integer)  # assigned when issued, gap-free
+    display_number: Mapped[str | None] = mapped_column(String(20))  # e.g. "INV-000042"
     status: Mapped[str] = mapped_column(String(20), default="draft")
     currency: Mapped[Currency]
     terms: Mapped[str] = mapped_column(String(20))  # due_on_receipt | net | fixed_date

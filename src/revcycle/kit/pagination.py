@@ -42,3 +42,24 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+def after_id(cursor: str | None) -> Any:
+    """Decode a cursor of the plain ``{"id": ...}`` form into the id (a string) or None."""
+    data = decode_cursor(cursor)
+    if data is None:
+        return None
+    value = data.get("id")
+    if not isinstance(value, str):
+        raise InvalidCursor("The cursor is not one this service issued")
+    return value
+
+
+def page_by_id(rows: list[T], limit: int, key: Any = None) -> Page[T]:
+    """Rows fetched with ``limit + 1``: trim and build the next cursor from the last row's id."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        value = key(last) if key is not None else last.id  # type: ignore[attr-defined]
+        return Page(rows, encode_cursor({"id": str(value)}))
+    return Page(rows, None)

@@ -48,3 +48,12 @@ CHART: dict[AccountCode, tuple[str, AccountType]] = {
 }
 
 DEBIT_NORMAL = {AccountType.ASSET, AccountType.EXPENSE, AccountType.CONTRA_REVENUE}
+
+
+class EntryKind(StrEnum):
+    INVOICE_ISSUE = "invoice.issue"
+    INVOICE_VOID = "invoice.void"
+    CREDIT_NOTE = "invoice.credit_note"
+    CREDIT_NOTE_VOID = "invoice.credit_note_void"
+    WRITE_OFF = "invoice.write_off"
+    PAYMENT = "payment"

@@ -224,6 +224,7 @@ def upgrade() -> None:
     sa.Column('practice_id', sa.Uuid(), nullable=False),
     sa.Column('patient_id', sa.Uuid(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=True),
+    sa.Column('display_number', sa.String(length=20), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('terms', sa.String(length=20), nullable=False),

@@ -1,0 +1,81 @@
+"""create_app(settings) -> the ASGI application: API under /api/v1, OpenAPI and offline docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from revcycle import __version__
+from revcycle.api import problems
+from revcycle.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from revcycle.auth.endpoints import router as auth_router
+from revcycle.auth.service import make_hasher
+from revcycle.config import Settings, get_settings
+from revcycle.db import make_engine, make_session_factory
+from revcycle.invoices.endpoints import router as invoices_router
+from revcycle.ledger.endpoints import router as ledger_router
+from revcycle.patients.endpoints import router as patients_router
+from revcycle.payments.endpoints import router as payments_router
+from revcycle.practices.endpoints import router as practices_router
+
+DESCRIPTION = """
+Healthcare revenue-cycle billing. Amounts are exact decimal strings in the resource's currency
+(`"125.00"`); errors are RFC 9457 `application/problem+json` with a stable `code`. Every POST
+accepts an `Idempotency-Key` header (IETF draft semantics). Sign in with the OAuth2 password flow
+at `/api/v1/auth/token` and send `Authorization: Bearer <token>`.
+"""
+
+
+def _swagger_dir() -> Path:
+    vendor = Path(swagger_ui_bundle.__file__).parent / "vendor"
+    return next(p for p in sorted(vendor.iterdir()) if p.name.startswith("swagger-ui"))
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               session_factory: object | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="revcycle", version=__version__, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    if session_factory is None:
+        engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                       echo=settings.db_echo)
+        session_factory = make_session_factory(engine)
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    app.state.hasher = make_hasher(settings)
+
+    problems.install(app)
+    api = APIRouter(prefix="/api/v1")
+    for router in (auth_router, practices_router, patients_router, invoices_router,
+                   payments_router, ledger_router):
+        api.include_router(router)
+    app.include_router(api)
+
+    app.mount("/static/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="revcycle API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/", include_in_schema=False)
+    def root() -> Response:
+        return RedirectResponse("/docs")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

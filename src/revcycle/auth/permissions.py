@@ -1,0 +1,73 @@
+"""The one permission matrix: role x action. Every adapter (API, CLI, jobs) goes through it via the
+service layer; docs/security.md carries the table generated from ``MATRIX``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    BILLING_STAFF = "billing_staff"
+    INSURANCE_SPECIALIST = "insurance_specialist"
+    PATIENT = "patient"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.BILLING_STAFF, Role.INSURANCE_SPECIALIST})
+
+
+class Action(StrEnum):
+    PRACTICE_READ = "practice:read"
+    PRACTICE_CREATE = "practice:create"
+    PRACTICE_UPDATE = "practice:update"
+    PROVIDER_READ = "provider:read"
+    PROVIDER_WRITE = "provider:write"
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    PATIENT_READ = "patient:read"
+    PATIENT_WRITE = "patient:write"
+    INVOICE_READ = "invoice:read"
+    INVOICE_WRITE = "invoice:write"
+    INVOICE_ISSUE = "invoice:issue"
+    INVOICE_VOID = "invoice:void"
+    INVOICE_ADJUST = "invoice:adjust"
+    INVOICE_WRITE_OFF = "invoice:write_off"
+    PAYMENT_READ = "payment:read"
+    PAYMENT_RECORD = "payment:record"
+    STATEMENT_READ = "statement:read"
+    LEDGER_READ = "ledger:read"
+    USER_MANAGE = "user:manage"
+
+
+_READ_ALL = {
+    Action.PRACTICE_READ, Action.PROVIDER_READ, Action.CATALOG_READ, Action.PATIENT_READ,
+    Action.INVOICE_READ, Action.PAYMENT_READ, Action.STATEMENT_READ,
+}
+
+MATRIX: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.BILLING_STAFF: frozenset(
+        _READ_ALL
+        | {
+            Action.PROVIDER_WRITE, Action.CATALOG_WRITE, Action.PATIENT_WRITE,
+            Action.INVOICE_WRITE, Action.INVOICE_ISSUE, Action.INVOICE_VOID,
+            Action.INVOICE_ADJUST, Action.INVOICE_WRITE_OFF, Action.PAYMENT_RECORD,
+            Action.LEDGER_READ,
+        }
+    ),
+    # Insurance specialists verify coverage and work claims: they read the financial picture and
+    # maintain patient (coverage) details, but do not bill patients or take money.
+    Role.INSURANCE_SPECIALIST: frozenset(_READ_ALL | {Action.PATIENT_WRITE}),
+    # Patients read their own records only (ownership is checked on every object).
+    Role.PATIENT: frozenset(
+        {Action.PRACTICE_READ, Action.PATIENT_READ, Action.INVOICE_READ, Action.PAYMENT_READ,
+         Action.STATEMENT_READ}
+    ),
+}
+
+
+def allowed(role: str, action: Action) -> bool:
+    try:
+        return action in MATRIX[Role(role)]
+    except ValueError:
+        return False

@@ -1,0 +1,47 @@
+"""All SQL for users, practice assignments and tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from revcycle.auth.models import ApiToken, User, UserPractice
+
+
+class AuthRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_username(self, username: str) -> User | None:
+        return self.session.scalar(select(User).where(User.username == username.lower()))
+
+    def get(self, user_id: uuid.UUID) -> User | None:
+        return self.session.get(User, user_id)
+
+    def practice_ids(self, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        return frozenset(self.session.scalars(
+            select(UserPractice.practice_id).where(UserPractice.user_id == user_id)
+        ).all())
+
+    def user_for_token(self, token_hash: str, now: dt.datetime) -> User | None:
+        return self.session.scalar(
+            select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+                ApiToken.token_hash == token_hash,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > now,
+                User.active.is_(True),
+            )
+        )
+
+    def revoke(self, token_hash: str, now: dt.datetime) -> None:
+        self.session.execute(
+            update(ApiToken).where(ApiToken.token_hash == token_hash,
+                                   ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+        )
+
+    def list_users(self) -> Sequence[User]:
+        return self.session.scalars(select(User).order_by(User.username)).all()

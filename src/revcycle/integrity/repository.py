@@ -1,0 +1,50 @@
+"""Read-only SQL for the integrity report."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from revcycle.invoices.models import Invoice, InvoiceSequence
+from revcycle.ledger.chart import AccountCode
+from revcycle.ledger.models import Account, JournalEntry, Posting
+from revcycle.payments.models import Payment, PaymentAllocation
+
+
+class IntegrityRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def count_entries(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(JournalEntry)) or 0)
+
+    def all_invoices(self) -> Sequence[Invoice]:
+        return self.session.scalars(select(Invoice).order_by(Invoice.id)).all()
+
+    def sequences(self) -> dict[uuid.UUID, int]:
+        return {s.practice_id: s.last_number
+                for s in self.session.scalars(select(InvoiceSequence))}
+
+    def payment_splits(self) -> list[Any]:
+        allocated = (
+            select(PaymentAllocation.payment_id,
+                   func.sum(PaymentAllocation.amount_minor).label("allocated"))
+            .group_by(PaymentAllocation.payment_id).subquery()
+        )
+        return list(self.session.execute(
+            select(Payment.id, Payment.amount_minor, Payment.unapplied_minor,
+                   func.coalesce(allocated.c.allocated, 0))
+            .outerjoin(allocated, allocated.c.payment_id == Payment.id)
+        ).all())
+
+    def patient_credit_balances(self) -> list[Any]:
+        return list(self.session.execute(
+            select(Posting.patient_id, func.sum(Posting.amount_minor))
+            .join(Account, Account.id == Posting.account_id)
+            .where(Account.code == AccountCode.PATIENT_CREDIT.value)
+            .group_by(Posting.patient_id)
+        ).all())

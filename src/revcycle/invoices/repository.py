@@ -1,0 +1,140 @@
+"""All SQL for invoices, lines, adjustments and the number sequence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
+from revcycle.payments.models import Payment, PaymentAllocation
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    practice_ids: frozenset[uuid.UUID] | None = None  # caller's scope (None = all)
+    patient_ids: frozenset[uuid.UUID] | None = None  # caller's scope for patients
+    practice_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    statuses: tuple[str, ...] = ()
+    issued_from: dt.date | None = None
+    issued_to: dt.date | None = None
+    overdue_on: dt.date | None = None  # only invoices overdue on this date
+
+
+class InvoiceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, invoice_id: uuid.UUID, *, with_lines: bool = False) -> Invoice | None:
+        q = select(Invoice).where(Invoice.id == invoice_id)
+        if with_lines:
+            q = q.options(selectinload(Invoice.lines))
+        return self.session.scalar(q)
+
+    def get_for_update(self, invoice_id: uuid.UUID) -> Invoice | None:
+        return self.session.scalar(
+            select(Invoice).where(Invoice.id == invoice_id)
+            .options(selectinload(Invoice.lines)).with_for_update()
+        )
+
+    def lock_many(self, invoice_ids: Sequence[uuid.UUID]) -> list[Invoice]:
+        """Lock in id order (the documented lock order) so concurrent payers cannot deadlock."""
+        if not invoice_ids:
+            return []
+        return list(self.session.scalars(
+            select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
+            .with_for_update()
+        ).all())
+
+    def open_for_patient(self, patient_id: uuid.UUID) -> list[Invoice]:
+        return list(self.session.scalars(
+            select(Invoice).where(Invoice.patient_id == patient_id,
+                                  Invoice.status.in_(("open", "partially_paid")))
+            .order_by(Invoice.id).with_for_update()
+        ).all())
+
+    def for_patient(self, patient_id: uuid.UUID) -> list[Invoice]:
+        return list(self.session.scalars(
+            select(Invoice).where(Invoice.patient_id == patient_id)
+        ).all())
+
+    def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Invoice]:
+        if not ids:
+            return {}
+        return {i.id: i for i in self.session.scalars(select(Invoice).where(Invoice.id.in_(ids)))}
+
+    def replace_lines(self, invoice: Invoice, lines: list[InvoiceLine]) -> None:
+        self.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
+        self.session.flush()
+        for line in lines:
+            line.invoice_id = invoice.id
+            self.session.add(line)
+
+    def take_number(self, practice_id: uuid.UUID) -> int:
+        """Next gap-free number: an atomic increment that holds the row lock until commit."""
+        number = self.session.scalar(
+            update(InvoiceSequence)
+            .where(InvoiceSequence.practice_id == practice_id)
+            .values(last_number=InvoiceSequence.last_number + 1)
+            .returning(InvoiceSequence.last_number)
+        )
+        if number is None:
+            raise LookupError(f"practice {practice_id} has no invoice sequence")
+        return int(number)
+
+    def list(self, f: InvoiceFilter, *, before: uuid.UUID | None, limit: int,
+             with_lines: bool) -> Sequence[Invoice]:
+        q = select(Invoice).order_by(Invoice.id.desc()).limit(limit)
+        if with_lines:
+            q = q.options(selectinload(Invoice.lines))
+        if f.practice_ids is not None:
+            q = q.where(Invoice.practice_id.in_(f.practice_ids))
+        if f.patient_ids is not None:
+            q = q.where(Invoice.patient_id.in_(f.patient_ids))
+        if f.practice_id is not None:
+            q = q.where(Invoice.practice_id == f.practice_id)
+        if f.patient_id is not None:
+            q = q.where(Invoice.patient_id == f.patient_id)
+        if f.statuses:
+            q = q.where(Invoice.status.in_(f.statuses))
+        if f.issued_from is not None:
+            q = q.where(Invoice.issue_date >= f.issued_from)
+        if f.issued_to is not None:
+            q = q.where(Invoice.issue_date <= f.issued_to)
+        if f.overdue_on is not None:
+            q = q.where(Invoice.status.in_(("open", "partially_paid")),
+                        Invoice.due_date < f.overdue_on)
+        if before is not None:
+            q = q.where(Invoice.id < before)
+        return self.session.scalars(q).all()
+
+    def adjustments(self, invoice_id: uuid.UUID) -> Sequence[InvoiceAdjustment]:
+        return self.session.scalars(
+            select(InvoiceAdjustment).where(InvoiceAdjustment.invoice_id == invoice_id)
+            .order_by(InvoiceAdjustment.created_at, InvoiceAdjustment.id)
+        ).all()
+
+    def payments(self, invoice_id: uuid.UUID) -> list[Any]:
+        return list(self.session.execute(
+            select(Payment.id, Payment.received_on, Payment.method, Payment.reference,
+                   PaymentAllocation.amount_minor, PaymentAllocation.currency)
+            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+            .where(PaymentAllocation.invoice_id == invoice_id)
+            .order_by(Payment.received_on, Payment.created_at, Payment.id)
+        ).all())
+
+    def all_issued(self) -> Sequence[Invoice]:
+        return self.session.scalars(
+            select(Invoice).where(Invoice.status != "draft", Invoice.number.is_not(None))
+            .order_by(Invoice.practice_id, Invoice.number)
+        ).all()
+
+    def sequences(self) -> dict[uuid.UUID, int]:
+        return {s.practice_id: s.last_number
+                for s in self.session.scalars(select(InvoiceSequence))}

@@ -1,0 +1,234 @@
+"""All SQL for the ledger tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy.orm import Session
+
+from revcycle.ledger.chart import AccountCode
+from revcycle.ledger.models import Account, JournalEntry, Posting
+
+AR_CODES = (AccountCode.PATIENT_AR.value, AccountCode.INSURANCE_AR.value)
+
+
+class LedgerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def account_ids(self, practice_id: uuid.UUID) -> dict[str, int]:
+        # Cached per session (one request/command/job), never across processes.
+        cache: dict[uuid.UUID, dict[str, int]] = self.session.info.setdefault("ledger_accounts", {})
+        if practice_id not in cache:
+            rows = self.session.execute(
+                select(Account.code, Account.id).where(Account.practice_id == practice_id)
+            ).all()
+            cache[practice_id] = {code: id_ for code, id_ in rows}
+        return cache[practice_id]
+
+    def add_accounts(self, rows: list[dict[str, Any]]) -> None:
+        self.session.execute(insert(Account), rows)
+
+    def insert_entries(self, entries: list[dict[str, Any]], postings: list[dict[str, Any]]) -> None:
+        self.session.execute(insert(JournalEntry), entries)
+        self.session.execute(insert(Posting), postings)
+
+    def get_entry(self, entry_id: uuid.UUID) -> JournalEntry | None:
+        return self.session.get(JournalEntry, entry_id)
+
+    def postings_of(self, entry_id: uuid.UUID) -> Sequence[Posting]:
+        return self.session.scalars(
+            select(Posting).where(Posting.entry_id == entry_id).order_by(Posting.id)
+        ).all()
+
+    def list_entries(self, practice_id: uuid.UUID, *, before: uuid.UUID | None,
+                     limit: int) -> Sequence[JournalEntry]:
+        q = (select(JournalEntry).where(JournalEntry.practice_id == practice_id)
+             .order_by(JournalEntry.id.desc()).limit(limit))
+        if before is not None:
+            q = q.where(JournalEntry.id < before)
+        return self.session.scalars(q).all()
+
+    def postings_for(self, entry_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Posting]]:
+        out: dict[uuid.UUID, list[Posting]] = {}
+        if not entry_ids:
+            return out
+        for p in self.session.scalars(
+            select(Posting).where(Posting.entry_id.in_(entry_ids)).order_by(Posting.id)
+        ):
+            out.setdefault(p.entry_id, []).append(p)
+        return out
+
+    def reversal_of(self, entry_id: uuid.UUID) -> JournalEntry | None:
+        return self.session.scalar(select(JournalEntry).where(JournalEntry.reverses_id == entry_id))
+
+    def invoice_ar_balances(self, invoice_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+        ids = list(invoice_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(
+            select(Posting.invoice_id, func.sum(Posting.amount_minor))
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.invoice_id.in_(ids), Account.code.in_(AR_CODES))
+            .group_by(Posting.invoice_id)
+        ).all()
+        found = {inv: int(total) for inv, total in rows}
+        return {i: found.get(i, 0) for i in ids}
+
+    def invoice_movements(self, invoice_id: uuid.UUID) -> list[tuple[str, int]]:
+        """(entry kind, AR amount) per entry touching the invoice's receivable, in order."""
+        rows = self.session.execute(
+            select(JournalEntry.kind, func.sum(Posting.amount_minor))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.invoice_id == invoice_id, Account.code.in_(AR_CODES))
+            .group_by(JournalEntry.kind)
+        ).all()
+        return [(kind, int(total)) for kind, total in rows]
+
+    def invoice_movements_many(
+        self, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[str, int]]]:
+        if not ids:
+            return {}
+        rows = self.session.execute(
+            select(Posting.invoice_id, JournalEntry.kind, func.sum(Posting.amount_minor))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.invoice_id.in_(ids), Account.code.in_(AR_CODES))
+            .group_by(Posting.invoice_id, JournalEntry.kind)
+        ).all()
+        out: dict[uuid.UUID, list[tuple[str, int]]] = {}
+        for inv, kind, total in rows:
+            out.setdefault(inv, []).append((kind, int(total)))
+        return out
+
+    def patient_account_lines(self, patient_id: uuid.UUID) -> list[Any]:
+        """Every entry touching the patient's receivable or credit, with the amounts split."""
+        ar = case((Account.code == AccountCode.PATIENT_AR.value, Posting.amount_minor), else_=0)
+        credit = case(
+            (Account.code == AccountCode.PATIENT_CREDIT.value, Posting.amount_minor), else_=0
+        )
+        return list(
+            self.session.execute(
+                select(
+                    JournalEntry.id,
+                    JournalEntry.kind,
+                    JournalEntry.effective_date,
+                    JournalEntry.created_at,
+                    JournalEntry.memo,
+                    JournalEntry.source_type,
+                    JournalEntry.source_id,
+                    Posting.invoice_id,
+                    func.sum(ar).label("ar"),
+                    func.sum(credit).label("credit"),
+                )
+                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                .join(Account, Account.id == Posting.account_id)
+                .where(
+                    Posting.patient_id == patient_id,
+                    Account.code.in_(
+                        [AccountCode.PATIENT_AR.value, AccountCode.PATIENT_CREDIT.value]
+                    ),
+                )
+                .group_by(
+                    JournalEntry.id, JournalEntry.kind, JournalEntry.effective_date,
+                    JournalEntry.created_at, JournalEntry.memo, JournalEntry.source_type,
+                    JournalEntry.source_id, Posting.invoice_id,
+                )
+                .order_by(JournalEntry.effective_date, JournalEntry.created_at, JournalEntry.id)
+            ).all()
+        )
+
+    def patient_balances(self, patient_id: uuid.UUID) -> tuple[int, int]:
+        """(patient AR debit balance, patient credit liability as a positive number)."""
+        rows = self.session.execute(
+            select(Account.code, func.sum(Posting.amount_minor))
+            .join(Account, Account.id == Posting.account_id)
+            .where(
+                Posting.patient_id == patient_id,
+                Account.code.in_([AccountCode.PATIENT_AR.value, AccountCode.PATIENT_CREDIT.value]),
+            )
+            .group_by(Account.code)
+        ).all()
+        sums = {code: int(total) for code, total in rows}
+        return sums.get(AccountCode.PATIENT_AR.value, 0), -sums.get(
+            AccountCode.PATIENT_CREDIT.value, 0
+        )
+
+    def trial_balance(
+        self, practice_id: uuid.UUID, date_from: dt.date | None, date_to: dt.date
+    ) -> list[Any]:
+        in_period = JournalEntry.effective_date <= date_to
+        if date_from is not None:
+            in_period = and_(in_period, JournalEntry.effective_date >= date_from)
+            opening = JournalEntry.effective_date < date_from
+        else:
+            opening = JournalEntry.effective_date < dt.date.min  # nothing is before the start
+        amount = Posting.amount_minor
+        return list(
+            self.session.execute(
+                select(
+                    Account.code,
+                    Account.name,
+                    Account.type,
+                    Posting.currency,
+                    func.sum(case((opening, amount), else_=0)).label("opening"),
+                    func.sum(case((and_(in_period, amount > 0), amount), else_=0)).label("debits"),
+                    func.sum(case((and_(in_period, amount < 0), -amount), else_=0)).label(
+                        "credits"
+                    ),
+                )
+                .join(Posting, Posting.account_id == Account.id)
+                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                .where(Account.practice_id == practice_id, JournalEntry.effective_date <= date_to)
+                .group_by(Account.code, Account.name, Account.type, Posting.currency)
+                .order_by(Account.code, Posting.currency)
+            ).all()
+        )
+
+    # integrity ------------------------------------------------------------------------------
+    def unbalanced_entries(self) -> list[Any]:
+        return list(
+            self.session.execute(
+                select(Posting.entry_id, Posting.currency, func.sum(Posting.amount_minor))
+                .group_by(Posting.entry_id, Posting.currency)
+                .having(func.sum(Posting.amount_minor) != 0)
+            ).all()
+        )
+
+    def short_entries(self) -> list[Any]:
+        """Entries with fewer than two postings (including none)."""
+        counts = (
+            select(Posting.entry_id, func.count().label("n"))
+            .group_by(Posting.entry_id)
+            .subquery()
+        )
+        return list(
+            self.session.execute(
+                select(JournalEntry.id, func.coalesce(counts.c.n, 0))
+                .outerjoin(counts, counts.c.entry_id == JournalEntry.id)
+                .where(func.coalesce(counts.c.n, 0) < 2)
+            ).all()
+        )
+
+    def totals_by_currency(self) -> list[Any]:
+        return list(
+            self.session.execute(
+                select(Posting.currency, func.sum(Posting.amount_minor)).group_by(Posting.currency)
+            ).all()
+        )
+
+    def reversal_pairs(self) -> list[Any]:
+        """(reversal id, original id) for every reversal entry."""
+        return list(
+            self.session.execute(
+                select(JournalEntry.id, JournalEntry.reverses_id).where(
+                    JournalEntry.reverses_id.is_not(None)
+                )
+            ).all()
+        )

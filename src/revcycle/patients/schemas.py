@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+
+from pydantic import field_validator
+
+from revcycle.kit.schemas import Email, Phone, PostalCode, ReadSchema, Schema, StateCode, Text
+
+
+class Sex(StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+    UNKNOWN = "U"
+
+
+class GuarantorRelationship(StrEnum):
+    SELF = "self"
+    SPOUSE = "spouse"
+    PARENT = "parent"
+    GUARDIAN = "guardian"
+    OTHER = "other"
+
+
+def _past_birth(value: dt.date) -> dt.date:
+    if value > dt.date.today() or value.year < 1900:
+        raise ValueError("date_of_birth must be a real past date")
+    return value
+
+
+class PatientCreate(Schema):
+    account_number: Text(20) | None = None
+    first_name: Text(100)
+    last_name: Text(100)
+    date_of_birth: dt.date
+    sex: Sex = Sex.UNKNOWN
+    address_line1: Text(200) | None = None
+    address_line2: Text(200) | None = None
+    city: Text(100) | None = None
+    state: StateCode | None = None
+    postal_code: PostalCode | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    guarantor_id: uuid.UUID | None = None
+    guarantor_relationship: GuarantorRelationship = GuarantorRelationship.SELF
+
+    _dob = field_validator("date_of_birth")(_past_birth)
+
+
+class PatientUpdate(Schema):
+    first_name: Text(100) | None = None
+    last_name: Text(100) | None = None
+    date_of_birth: dt.date | None = None
+    sex: Sex | None = None
+    address_line1: Text(200) | None = None
+    address_line2: Text(200) | None = None
+    city: Text(100) | None = None
+    state: StateCode | None = None
+    postal_code: PostalCode | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    guarantor_id: uuid.UUID | None = None
+    guarantor_relationship: GuarantorRelationship | None = None
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _dob(cls, value: dt.date | None) -> dt.date | None:
+        return None if value is None else _past_birth(value)
+
+
+class PatientRead(ReadSchema):
+    id: uuid.UUID
+    practice_id: uuid.UUID
+    account_number: str
+    first_name: str
+    last_name: str
+    date_of_birth: dt.date
+    sex: str
+    address_line1: str | None
+    address_line2: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    phone: str | None
+    email: str | None
+    guarantor_id: uuid.UUID | None
+    guarantor_relationship: str
+    created_at: dt.datetime

@@ -1,0 +1,59 @@
+"""JSON routes for recording and reading payments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from revcycle.api.context import CtxDep
+from revcycle.auth.principal import Principal
+from revcycle.kit.pagination import DEFAULT_LIMIT
+from revcycle.kit.render import amount
+from revcycle.kit.schemas import PageRead
+from revcycle.payments import service
+from revcycle.payments.schemas import AllocationRead, PaymentCreate, PaymentRead
+
+router = APIRouter(tags=["payments"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def payment_read(v: service.PaymentView) -> PaymentRead:
+    p = v.payment
+    return PaymentRead(
+        id=p.id, practice_id=p.practice_id, patient_id=p.patient_id, method=p.method,
+        amount=amount(p.amount_minor, p.currency), currency=p.currency,
+        received_on=p.received_on, reference=p.reference,
+        unapplied=amount(p.unapplied_minor, p.currency),
+        allocations=[AllocationRead(invoice_id=a.invoice_id,
+                                    amount=amount(a.amount_minor, a.currency))
+                     for a in v.allocations],
+        created_at=p.created_at,
+    )
+
+
+@router.post("/payments", status_code=201, response_model=PaymentRead)
+def record_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
+    return ctx.write(lambda s, p: payment_read(service.record_payment(s, p, body)),
+                     status_code=201)
+
+
+@router.get("/payments", response_model=PageRead[PaymentRead])
+def list_payments(ctx: CtxDep, patient_id: uuid.UUID | None = None,
+                  practice_id: uuid.UUID | None = None, cursor: str | None = None,
+                  limit: Limit = DEFAULT_LIMIT) -> object:
+    def work(s: Session, p: Principal) -> BaseModel:
+        page = service.list_payments(s, p, patient_id=patient_id, practice_id=practice_id,
+                                     cursor=cursor, limit=limit)
+        return PageRead[PaymentRead](items=[payment_read(v) for v in page.items],
+                                     next_cursor=page.next_cursor)
+    return ctx.read(work)
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentRead)
+def get_payment(payment_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(lambda s, p: payment_read(service.get_payment(s, p, payment_id)))

@@ -1,0 +1,48 @@
+"""All SQL for payments and their allocations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from revcycle.payments.models import Payment, PaymentAllocation
+
+
+class PaymentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, payment_id: uuid.UUID) -> Payment | None:
+        return self.session.get(Payment, payment_id)
+
+    def allocations(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
+                                                                     list[PaymentAllocation]]:
+        out: dict[uuid.UUID, list[PaymentAllocation]] = {pid: [] for pid in payment_ids}
+        if not payment_ids:
+            return out
+        for a in self.session.scalars(
+            select(PaymentAllocation).where(PaymentAllocation.payment_id.in_(payment_ids))
+            .order_by(PaymentAllocation.id)
+        ):
+            out[a.payment_id].append(a)
+        return out
+
+    def list(self, *, practice_ids: frozenset[uuid.UUID] | None,
+             patient_ids: frozenset[uuid.UUID] | None, patient_id: uuid.UUID | None,
+             practice_id: uuid.UUID | None, before: uuid.UUID | None,
+             limit: int) -> Sequence[Payment]:
+        q = select(Payment).order_by(Payment.id.desc()).limit(limit)
+        if practice_ids is not None:
+            q = q.where(Payment.practice_id.in_(practice_ids))
+        if patient_ids is not None:
+            q = q.where(Payment.patient_id.in_(patient_ids))
+        if patient_id is not None:
+            q = q.where(Payment.patient_id == patient_id)
+        if practice_id is not None:
+            q = q.where(Payment.practice_id == practice_id)
+        if before is not None:
+            q = q.where(Payment.id < before)
+        return self.session.scalars(q).all()

@@ -1,0 +1,181 @@
+"""Recording money received at the front desk (cash, cheque, card terminal, bank transfer) and
+applying it to invoices; the excess becomes patient credit. Gateway payments, refunds and plans
+build on these primitives (issue 4).
+
+Lock order: patient -> invoices (by id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from revcycle.audit import service as audit
+from revcycle.auth.permissions import Action
+from revcycle.auth.principal import Principal
+from revcycle.invoices import service as invoices_service
+from revcycle.invoices.models import Invoice
+from revcycle.invoices.repository import InvoiceRepository
+from revcycle.kit.clock import today
+from revcycle.kit.ids import uuid7
+from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
+from revcycle.kit.uuids import parse_cursor_uuid
+from revcycle.ledger import service as ledger
+from revcycle.ledger.chart import AccountCode, EntryKind
+from revcycle.ledger.repository import LedgerRepository
+from revcycle.money import Money
+from revcycle.patients import service as patients_service
+from revcycle.patients.repository import PatientRepository
+from revcycle.payments import errors
+from revcycle.payments.models import Payment, PaymentAllocation
+from revcycle.payments.repository import PaymentRepository
+from revcycle.payments.schemas import PaymentCreate
+from revcycle.practices.repository import PracticeRepository
+
+DEPOSIT_ACCOUNT = {
+    "cash": AccountCode.CASH,
+    "check": AccountCode.CASH,
+    "card": AccountCode.CARD_CLEARING,
+    "bank_transfer": AccountCode.CARD_CLEARING,
+}
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    payment: Payment
+    allocations: list[PaymentAllocation]
+
+
+def _payable(invoice: Invoice) -> None:
+    messages = {
+        "draft": ("invoice.not_issued", "has not been issued"),
+        "void": ("invoice.voided", "is void"),
+        "written_off": ("invoice.written_off", "was written off"),
+        "paid": ("invoice.already_paid", "is already paid"),
+    }
+    if invoice.status in messages:
+        code, text = messages[invoice.status]
+        raise errors.InvoiceNotPayable(f"Invoice {invoice.display_number or invoice.id} {text}",
+                                       code=code, invoice_id=str(invoice.id))
+
+
+def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> PaymentView:
+    actor.require(Action.PAYMENT_RECORD)
+    patient = patients_service.access_patient(session, actor, data.patient_id)
+    practice = PracticeRepository(session).get(patient.practice_id)
+    assert practice is not None
+    if data.currency is not None and data.currency != practice.currency:
+        raise errors.CurrencyMismatch(
+            f"This practice bills in {practice.currency}, not {data.currency}",
+            expected=practice.currency, got=data.currency)
+    amount = Money.parse(data.amount, practice.currency)
+    received_on = data.received_on or today()
+    if received_on > today():
+        raise errors.AllocationsExceedAmount("The payment date is in the future",
+                                             code="payment.date_in_future")
+    # Lock order: patient, then invoices by id. Concurrent payments for one patient serialise.
+    PatientRepository(session).get_for_update(patient.id)
+    inv_repo = InvoiceRepository(session)
+    balances: dict[uuid.UUID, int]
+    plan: list[tuple[Invoice, Money]] = []
+    if data.allocations is not None:
+        wanted = {a.invoice_id: Money.parse(a.amount, practice.currency) for a in data.allocations}
+        locked = {i.id: i for i in inv_repo.lock_many(sorted(wanted))}
+        total = Money.zero(practice.currency)
+        for a in data.allocations:
+            inv = locked.get(a.invoice_id)
+            if inv is None or inv.patient_id != patient.id:
+                raise errors.PaymentNotFound("No such invoice for this patient",
+                                             code="invoice.not_found",
+                                             invoice_id=str(a.invoice_id))
+            _payable(inv)
+            total = total + wanted[a.invoice_id]
+        if total > amount:
+            raise errors.AllocationsExceedAmount(
+                f"Allocations total {total.format()} but the payment is {amount.format()}")
+        balances = LedgerRepository(session).invoice_ar_balances(wanted)
+        for a in data.allocations:
+            inv = locked[a.invoice_id]
+            share = wanted[a.invoice_id]
+            if share.amount_minor > balances[inv.id]:
+                raise errors.AllocationExceedsBalance(
+                    f"{share.format()} exceeds the balance "
+                    f"{Money(balances[inv.id], inv.currency).format()} of "
+                    f"{inv.display_number}", invoice_id=str(inv.id),
+                    balance=Money(balances[inv.id], inv.currency).format())
+            plan.append((inv, share))
+    else:
+        candidates = inv_repo.open_for_patient(patient.id)
+        balances = LedgerRepository(session).invoice_ar_balances([i.id for i in candidates])
+        candidates.sort(key=lambda i: (i.due_date or i.issue_date or today(), i.number or 0))
+        left = amount.amount_minor
+        for inv in candidates:
+            if left == 0:
+                break
+            take = min(left, balances[inv.id])
+            if take > 0:
+                plan.append((inv, Money(take, practice.currency)))
+                left -= take
+    applied = sum((m.amount_minor for _, m in plan), 0)
+    unapplied = Money(amount.amount_minor - applied, practice.currency)
+
+    payment = Payment(practice_id=practice.id, patient_id=patient.id, method=data.method.value,
+                      amount_minor=amount.amount_minor, currency=amount.currency,
+                      received_on=received_on, reference=data.reference,
+                      unapplied_minor=unapplied.amount_minor, created_by=actor.user_id,
+                      id=uuid7())
+    legs = [ledger.debit(DEPOSIT_ACCOUNT[data.method.value], amount)]
+    legs += [ledger.credit(AccountCode.PATIENT_AR, share, patient_id=patient.id,
+                           invoice_id=inv.id) for inv, share in plan]
+    if unapplied.is_positive():
+        legs.append(ledger.credit(AccountCode.PATIENT_CREDIT, unapplied, patient_id=patient.id))
+    payment.entry_id = ledger.post_entry(session, ledger.EntrySpec(
+        practice_id=practice.id, kind=EntryKind.PAYMENT.value, legs=legs,
+        effective_date=received_on, memo=f"{data.method.value} payment",
+        created_by=actor.user_id, source_type="payment", source_id=payment.id,
+    ))
+    session.add(payment)
+    allocations = [PaymentAllocation(payment_id=payment.id, invoice_id=inv.id,
+                                     amount_minor=share.amount_minor, currency=share.currency)
+                   for inv, share in plan]
+    session.add_all(allocations)
+    session.flush()
+    for inv, _ in plan:
+        invoices_service.refresh_status(session, inv)
+    audit.record(session, actor, "payment:record", object_type="payment", object_id=payment.id,
+                 practice_id=practice.id, fields=["amount", "method", "allocations"])
+    return PaymentView(payment, allocations)
+
+
+def access_payment(session: Session, actor: Principal, payment_id: uuid.UUID) -> Payment:
+    actor.require(Action.PAYMENT_READ)
+    payment = PaymentRepository(session).get(payment_id)
+    if payment is None or not actor.sees_patient(payment.practice_id, payment.patient_id):
+        raise errors.PaymentNotFound("No such payment")
+    return payment
+
+
+def get_payment(session: Session, actor: Principal, payment_id: uuid.UUID) -> PaymentView:
+    payment = access_payment(session, actor, payment_id)
+    audit.record(session, actor, "payment:read", object_type="payment", object_id=payment.id,
+                 practice_id=payment.practice_id)
+    return PaymentView(payment, PaymentRepository(session).allocations([payment.id])[payment.id])
+
+
+def list_payments(session: Session, actor: Principal, *, patient_id: uuid.UUID | None,
+                  practice_id: uuid.UUID | None, cursor: str | None,
+                  limit: int) -> Page[PaymentView]:
+    actor.require(Action.PAYMENT_READ)
+    limit = min(limit, MAX_LIMIT)
+    repo = PaymentRepository(session)
+    rows = list(repo.list(
+        practice_ids=None if actor.is_patient else actor.practice_ids,
+        patient_ids=actor.patient_ids if actor.is_patient else None,
+        patient_id=patient_id, practice_id=practice_id,
+        before=parse_cursor_uuid(after_id(cursor)), limit=limit + 1,
+    ))
+    page = page_by_id(rows, limit)
+    allocs = repo.allocations([p.id for p in page.items])
+    return Page([PaymentView(p, allocs[p.id]) for p in page.items], page.next_cursor)
