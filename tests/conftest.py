@@ -98,7 +98,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
                     if IN_CI:
                         pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
                     pytest.skip(f"PostgreSQL not reachable ({problem}); set REVCYCLE_TEST_PG_URL")
-                name = f"revcycle_test_{_worker()}"
+                name = f"revcycle_test_{_worker()}_{os.getpid()}"
                 _pg_recreate(name)
                 url = _pg_url(name)
                 migrate(url)
