@@ -30,15 +30,21 @@ from revcycle.app import create_app
 from revcycle.config import Settings
 from revcycle.db import make_engine, migrate
 
-PG_ADMIN_URL = os.environ.get("REVCYCLE_TEST_PG_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "REVCYCLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite", "postgresql"]
 
 
 def test_settings(url: str) -> Settings:
-    return Settings(environment="test", database_url=url, argon2_time_cost=1,
-                    argon2_memory_kib=8, db_pool_size=5)
+    return Settings(
+        environment="test",
+        database_url=url,
+        argon2_time_cost=1,
+        argon2_memory_kib=8,
+        db_pool_size=5,
+    )
 
 
 def _worker() -> str:
@@ -150,8 +156,12 @@ def connection(engine: Engine, request: pytest.FixtureRequest) -> Iterator[objec
 
 @pytest.fixture
 def factory(connection: object) -> sessionmaker[Session]:
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",  # type: ignore[call-overload]
-                        expire_on_commit=False, autoflush=False)
+    return sessionmaker(
+        bind=connection,
+        join_transaction_mode="create_savepoint",  # type: ignore[call-overload]
+        expire_on_commit=False,
+        autoflush=False,
+    )
 
 
 @pytest.fixture
@@ -177,8 +187,9 @@ def client(settings: Settings, factory: sessionmaker[Session]) -> Iterator[TestC
 
 
 @pytest.fixture
-def committed_db(backend: str, migrated: dict[str, str],
-                 tmp_path: Path) -> Iterator[tuple[str, Engine, sessionmaker[Session]]]:
+def committed_db(
+    backend: str, migrated: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[str, Engine, sessionmaker[Session]]]:
     """A private, migrated database with real commits: for concurrency tests."""
     template_url = migrated[backend]
     if backend == "sqlite":

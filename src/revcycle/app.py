@@ -37,14 +37,25 @@ def _swagger_dir() -> Path:
     return next(p for p in sorted(vendor.iterdir()) if p.name.startswith("swagger-ui"))
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               session_factory: object | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    session_factory: object | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="revcycle", version=__version__, description=DESCRIPTION,
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="revcycle",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     if session_factory is None:
-        engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size,
-                                       echo=settings.db_echo)
+        engine = engine or make_engine(
+            settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+        )
         session_factory = make_session_factory(engine)
     app.state.settings = settings
     app.state.session_factory = session_factory
@@ -52,8 +63,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     problems.install(app)
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, practices_router, patients_router, invoices_router,
-                   payments_router, ledger_router):
+    for router in (
+        auth_router,
+        practices_router,
+        patients_router,
+        invoices_router,
+        payments_router,
+        ledger_router,
+    ):
         api.include_router(router)
     app.include_router(api)
 
@@ -62,7 +79,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="revcycle API",
+            openapi_url="/openapi.json",
+            title="revcycle API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="/static/swagger/favicon-32x32.png",

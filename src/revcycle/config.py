@@ -1,4 +1,4 @@
-"""One Settings object, read from the environment (prefix ``REVCYCLE_``), built once and passed in."""
+"""One Settings object, read from the environment (prefix ``REVCYCLE_``), built once, passed in."""
 
 from __future__ import annotations
 

@@ -13,8 +13,9 @@ class DomainError(Exception):
     status: int = 400
     title: str = "Request refused"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 **data: Any) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, **data: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

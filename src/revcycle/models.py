@@ -10,7 +10,22 @@ from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
 
 __all__ = [
-    "Account", "ApiToken", "AuditEvent", "IdempotencyKey", "Invoice", "InvoiceAdjustment",
-    "InvoiceLine", "InvoiceSequence", "JournalEntry", "Patient", "Payment", "PaymentAllocation",
-    "Posting", "Practice", "Provider", "ServiceItem", "User", "UserPractice",
+    "Account",
+    "ApiToken",
+    "AuditEvent",
+    "IdempotencyKey",
+    "Invoice",
+    "InvoiceAdjustment",
+    "InvoiceLine",
+    "InvoiceSequence",
+    "JournalEntry",
+    "Patient",
+    "Payment",
+    "PaymentAllocation",
+    "Posting",
+    "Practice",
+    "Provider",
+    "ServiceItem",
+    "User",
+    "UserPractice",
 ]

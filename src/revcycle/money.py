@@ -16,10 +16,34 @@ from revcycle.errors import InvalidInput
 
 # ISO 4217 minor units for the currencies we accept.
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "USD": 2, "CAD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "NZD": 2, "CHF": 2, "SEK": 2, "NOK": 2,
-    "DKK": 2, "MXN": 2, "BRL": 2, "INR": 2, "ZAR": 2, "SGD": 2, "HKD": 2, "PHP": 2, "PLN": 2,
-    "JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
+    "USD": 2,
+    "CAD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "AUD": 2,
+    "NZD": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "MXN": 2,
+    "BRL": 2,
+    "INR": 2,
+    "ZAR": 2,
+    "SGD": 2,
+    "HKD": 2,
+    "PHP": 2,
+    "PLN": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "CLP": 0,
+    "ISK": 0,
+    "VND": 0,
+    "BHD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "JOD": 3,
+    "TND": 3,
 }
 
 
@@ -35,8 +59,11 @@ def exponent(currency: str) -> int:
     try:
         return CURRENCY_EXPONENTS[currency]
     except KeyError:
-        raise MoneyError(f"Unsupported currency {currency!r}", code="money.unsupported_currency",
-                         currency=currency) from None
+        raise MoneyError(
+            f"Unsupported currency {currency!r}",
+            code="money.unsupported_currency",
+            currency=currency,
+        ) from None
 
 
 def round_to_minor(value: Decimal, currency: str) -> int:
@@ -74,7 +101,9 @@ class Money:
         if scaled != scaled.to_integral_value():
             raise MoneyError(
                 f"{currency} amounts have at most {exp} decimal places; got {dec}",
-                code="money.too_many_decimals", value=str(dec), currency=currency,
+                code="money.too_many_decimals",
+                value=str(dec),
+                currency=currency,
                 max_decimals=exp,
             )
         return cls(int(scaled), currency)
@@ -84,8 +113,11 @@ class Money:
         if not isinstance(other, Money):
             raise TypeError("Money arithmetic needs Money")
         if other.currency != self.currency:
-            raise CurrencyMismatch(f"cannot combine {self.currency} with {other.currency}",
-                                   left=self.currency, right=other.currency)
+            raise CurrencyMismatch(
+                f"cannot combine {self.currency} with {other.currency}",
+                left=self.currency,
+                right=other.currency,
+            )
 
     def __add__(self, other: Money) -> Money:
         self._check(other)

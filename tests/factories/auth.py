@@ -18,12 +18,26 @@ PASSWORD = "correct horse battery staple"
 _n = itertools.count(1)
 
 
-def make_user(session: Session, role: str, *, practices: list[Practice] = (),  # type: ignore[assignment]
-              patient: Patient | None = None, username: str | None = None) -> User:
-    return service.create_user(session, SYSTEM, UserCreate(
-        username=username or f"{role}{next(_n)}", password=PASSWORD, role=role,  # type: ignore[arg-type]
-        patient_id=patient.id if patient else None,
-        practice_ids=[p.id for p in practices]), HASHER)
+def make_user(
+    session: Session,
+    role: str,
+    *,
+    practices: list[Practice] = (),  # type: ignore[assignment]
+    patient: Patient | None = None,
+    username: str | None = None,
+) -> User:
+    return service.create_user(
+        session,
+        SYSTEM,
+        UserCreate(
+            username=username or f"{role}{next(_n)}",
+            password=PASSWORD,
+            role=role,  # type: ignore[arg-type]
+            patient_id=patient.id if patient else None,
+            practice_ids=[p.id for p in practices],
+        ),
+        HASHER,
+    )
 
 
 def principal(session: Session, user: User) -> Principal:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from argon2 import PasswordHasher
 from fastapi import Depends, Header, Request
@@ -53,8 +53,9 @@ class Ctx:
         return self.request.client.host if self.request.client else None
 
     def _auth(self, session: Session) -> Principal:
-        return auth_service.authenticate(session, self.token, request_id=self.request_id,
-                                         client_addr=self.client_addr)
+        return auth_service.authenticate(
+            session, self.token, request_id=self.request_id, client_addr=self.client_addr
+        )
 
     def public(self, work: Callable[[Session], BaseModel]) -> BaseModel:
         """Work that needs no signed-in user (signing in itself)."""
@@ -71,29 +72,49 @@ class Ctx:
                 body = _dump(work(session, self._auth(session)))
             return _respond(status_code, body)
         key = idem.parse_key(self.idempotency_key)
-        fp = idem.fingerprint(self.request.method, self.request.url.path,
-                              self.request.url.query, self.body)
+        fp = idem.fingerprint(
+            self.request.method, self.request.url.path, self.request.url.query, self.body
+        )
         with unit_of_work(self.factory) as session:
             principal = self._auth(session)
             assert principal.user_id is not None
-            reserved = idem.reserve(session, user_id=principal.user_id, key=key,
-                                    method=self.request.method, path=self.request.url.path,
-                                    fp=fp, lock_seconds=self.settings.idempotency_lock_seconds)
+            reserved = idem.reserve(
+                session,
+                user_id=principal.user_id,
+                key=key,
+                method=self.request.method,
+                path=self.request.url.path,
+                fp=fp,
+                lock_seconds=self.settings.idempotency_lock_seconds,
+            )
         if isinstance(reserved, idem.StoredResponse):
-            return Response(reserved.body or None, status_code=reserved.status,
-                            media_type=reserved.content_type,
-                            headers={"Idempotent-Replayed": "true"})
+            return Response(
+                reserved.body or None,
+                status_code=reserved.status,
+                media_type=reserved.content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
         try:
             with unit_of_work(self.factory) as session:
                 body = _dump(work(session, principal))
-                idem.complete(session, reserved, status=status_code, body=body,
-                              content_type="application/json")
+                idem.complete(
+                    session,
+                    reserved,
+                    status=status_code,
+                    body=body,
+                    content_type="application/json",
+                )
         except DomainError as exc:
             # A refusal is a result too: the same key replays the same refusal.
             problem = json.dumps(domain_error_body(exc, self.request), separators=(",", ":"))
             with unit_of_work(self.factory) as session:
-                idem.complete(session, reserved, status=exc.status, body=problem,
-                              content_type="application/problem+json")
+                idem.complete(
+                    session,
+                    reserved,
+                    status=exc.status,
+                    body=problem,
+                    content_type="application/problem+json",
+                )
             raise
         except BaseException:
             with unit_of_work(self.factory) as session:
@@ -118,8 +139,9 @@ async def get_ctx(
 ) -> Ctx:
     body = await request.body() if idempotency_key is not None else b""
     state = request.app.state
-    return Ctx(request, state.settings, state.session_factory, state.hasher, token,
-               idempotency_key, body)
+    return Ctx(
+        request, state.settings, state.session_factory, state.hasher, token, idempotency_key, body
+    )
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

@@ -12,10 +12,12 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-     b"script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
-     b"frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
+        b"frame-ancestors 'none'",
+    ),
     (b"cache-control", b"no-store"),
 ]
 
@@ -53,14 +55,25 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps({
-            "type": "urn:revcycle:problem:request.too_large", "title": "Request too large",
-            "status": 413, "detail": f"Request bodies are limited to {self.max_bytes} bytes",
-            "code": "request.too_large",
-        }).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "type": "urn:revcycle:problem:request.too_large",
+                "title": "Request too large",
+                "status": 413,
+                "detail": f"Request bodies are limited to {self.max_bytes} bytes",
+                "code": "request.too_large",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -26,8 +26,9 @@ _BUILTIN = {
 }
 
 
-def problem_body(code: str, status: int, title: str, detail: str, request: Request | None,
-                 **extra: Any) -> dict[str, Any]:
+def problem_body(
+    code: str, status: int, title: str, detail: str, request: Request | None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"urn:revcycle:problem:{code}",
         "title": title,
@@ -45,8 +46,12 @@ def problem_body(code: str, status: int, title: str, detail: str, request: Reque
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=body["status"],
-                    media_type=PROBLEM_JSON, headers=headers)
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=body["status"],
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def domain_error_body(exc: DomainError, request: Request | None) -> dict[str, Any]:
@@ -58,8 +63,9 @@ def _validation_body(exc: RequestValidationError, request: Request) -> dict[str,
     errors = []
     for err in exc.errors():
         # Never echo the input back: it may be PHI or a card number.
-        errors.append({"loc": list(err.get("loc", ())), "type": err.get("type"),
-                       "message": err.get("msg")})
+        errors.append(
+            {"loc": list(err.get("loc", ())), "type": err.get("type"), "message": err.get("msg")}
+        )
     types = {e["type"] for e in errors}
     code, status = "request.invalid", 422
     if len(types) == 1:
@@ -86,35 +92,66 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        codes = {404: "route.not_found", 405: "route.method_not_allowed", 401:
-                 "auth.unauthenticated", 413: "request.too_large"}
+        codes = {
+            404: "route.not_found",
+            405: "route.method_not_allowed",
+            401: "auth.unauthenticated",
+            413: "request.too_large",
+        }
         code = codes.get(exc.status_code, f"http.{exc.status_code}")
-        return problem_response(problem_body(code, exc.status_code, str(exc.detail),
-                                             str(exc.detail), request),
-                                dict(exc.headers) if exc.headers else None)
+        return problem_response(
+            problem_body(code, exc.status_code, str(exc.detail), str(exc.detail), request),
+            dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:  # noqa: ARG001
         # A unique constraint settled a race between two requests: the loser gets a 409.
         log.warning("integrity conflict on %s %s", request.method, request.url.path)
-        return problem_response(problem_body(
-            "conflict.concurrent_update", 409, "Conflict",
-            "Another request changed the same data at the same time; retry", request))
+        return problem_response(
+            problem_body(
+                "conflict.concurrent_update",
+                409,
+                "Conflict",
+                "Another request changed the same data at the same time; retry",
+                request,
+            )
+        )
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> Response:
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path,
-                  type(exc.orig).__name__)
-        return problem_response(problem_body(
-            "service.unavailable", 503, "Service unavailable",
-            "The database is busy or unreachable; retry shortly", request),
-            {"Retry-After": "1"})
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__,
+        )
+        return problem_response(
+            problem_body(
+                "service.unavailable",
+                503,
+                "Service unavailable",
+                "The database is busy or unreachable; retry shortly",
+                request,
+            ),
+            {"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled %s on %s %s (request %s)", type(exc).__name__, request.method,
-                  request.url.path, getattr(request.state, "request_id", "-"))
-        return problem_response(problem_body(
-            "internal_error", 500, "Internal error",
-            "Something went wrong on our side; the request id identifies it in our logs",
-            request))
+    async def _unexpected(request: Request, exc: Exception) -> Response:  # noqa: ARG001  # noqa: ARG001
+        log.error(
+            "unhandled %s on %s %s (request %s)",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            getattr(request.state, "request_id", "-"),
+        )
+        return problem_response(
+            problem_body(
+                "internal_error",
+                500,
+                "Internal error",
+                "Something went wrong on our side; the request id identifies it in our logs",
+                request,
+            )
+        )

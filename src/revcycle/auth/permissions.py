@@ -40,8 +40,13 @@ class Action(StrEnum):
 
 
 _READ_ALL = {
-    Action.PRACTICE_READ, Action.PROVIDER_READ, Action.CATALOG_READ, Action.PATIENT_READ,
-    Action.INVOICE_READ, Action.PAYMENT_READ, Action.STATEMENT_READ,
+    Action.PRACTICE_READ,
+    Action.PROVIDER_READ,
+    Action.CATALOG_READ,
+    Action.PATIENT_READ,
+    Action.INVOICE_READ,
+    Action.PAYMENT_READ,
+    Action.STATEMENT_READ,
 }
 
 MATRIX: dict[Role, frozenset[Action]] = {
@@ -49,9 +54,15 @@ MATRIX: dict[Role, frozenset[Action]] = {
     Role.BILLING_STAFF: frozenset(
         _READ_ALL
         | {
-            Action.PROVIDER_WRITE, Action.CATALOG_WRITE, Action.PATIENT_WRITE,
-            Action.INVOICE_WRITE, Action.INVOICE_ISSUE, Action.INVOICE_VOID,
-            Action.INVOICE_ADJUST, Action.INVOICE_WRITE_OFF, Action.PAYMENT_RECORD,
+            Action.PROVIDER_WRITE,
+            Action.CATALOG_WRITE,
+            Action.PATIENT_WRITE,
+            Action.INVOICE_WRITE,
+            Action.INVOICE_ISSUE,
+            Action.INVOICE_VOID,
+            Action.INVOICE_ADJUST,
+            Action.INVOICE_WRITE_OFF,
+            Action.PAYMENT_RECORD,
             Action.LEDGER_READ,
         }
     ),
@@ -60,8 +71,13 @@ MATRIX: dict[Role, frozenset[Action]] = {
     Role.INSURANCE_SPECIALIST: frozenset(_READ_ALL | {Action.PATIENT_WRITE}),
     # Patients read their own records only (ownership is checked on every object).
     Role.PATIENT: frozenset(
-        {Action.PRACTICE_READ, Action.PATIENT_READ, Action.INVOICE_READ, Action.PAYMENT_READ,
-         Action.STATEMENT_READ}
+        {
+            Action.PRACTICE_READ,
+            Action.PATIENT_READ,
+            Action.INVOICE_READ,
+            Action.PAYMENT_READ,
+            Action.STATEMENT_READ,
+        }
     ),
 }
 

@@ -34,7 +34,8 @@ class Principal:
         if not allowed(self.role, action):
             raise Forbidden(
                 f"Your role ({self.role.value}) may not perform {action.value}",
-                code="auth.forbidden", action=action.value,
+                code="auth.forbidden",
+                action=action.value,
             )
 
     def sees_practice(self, practice_id: uuid.UUID) -> bool:

@@ -23,13 +23,17 @@ class AuthRepository:
         return self.session.get(User, user_id)
 
     def practice_ids(self, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
-        return frozenset(self.session.scalars(
-            select(UserPractice.practice_id).where(UserPractice.user_id == user_id)
-        ).all())
+        return frozenset(
+            self.session.scalars(
+                select(UserPractice.practice_id).where(UserPractice.user_id == user_id)
+            ).all()
+        )
 
     def user_for_token(self, token_hash: str, now: dt.datetime) -> User | None:
         return self.session.scalar(
-            select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+            select(User)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
                 ApiToken.token_hash == token_hash,
                 ApiToken.revoked_at.is_(None),
                 ApiToken.expires_at > now,
@@ -39,8 +43,9 @@ class AuthRepository:
 
     def revoke(self, token_hash: str, now: dt.datetime) -> None:
         self.session.execute(
-            update(ApiToken).where(ApiToken.token_hash == token_hash,
-                                   ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+            update(ApiToken)
+            .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
         )
 
     def list_users(self) -> Sequence[User]:

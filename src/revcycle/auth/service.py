@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -30,8 +31,9 @@ _DUMMY_PASSWORD = secrets.token_urlsafe(16)
 
 
 def make_hasher(settings: Settings) -> PasswordHasher:
-    return PasswordHasher(time_cost=settings.argon2_time_cost,
-                          memory_cost=settings.argon2_memory_kib, parallelism=1)
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib, parallelism=1
+    )
 
 
 def hash_token(token: str) -> str:
@@ -45,8 +47,9 @@ class IssuedToken:
     ttl_seconds: int
 
 
-def create_user(session: Session, actor: Principal, data: UserCreate,
-                hasher: PasswordHasher) -> User:
+def create_user(
+    session: Session, actor: Principal, data: UserCreate, hasher: PasswordHasher
+) -> User:
     actor.require(Action.USER_MANAGE)
     repo = AuthRepository(session)
     if repo.by_username(data.username) is not None:
@@ -59,43 +62,67 @@ def create_user(session: Session, actor: Principal, data: UserCreate,
         practice = PracticeRepository(session).get(pid)
         if practice is None or not actor.sees_practice(pid):
             raise errors.InvalidUser("No such practice", code="practice.not_found", status=404)
-    user = User(username=data.username.lower(), password_hash=hasher.hash(data.password),
-                role=data.role.value, patient_id=data.patient_id, active=True)
+    user = User(
+        username=data.username.lower(),
+        password_hash=hasher.hash(data.password),
+        role=data.role.value,
+        patient_id=data.patient_id,
+        active=True,
+    )
     session.add(user)
     session.flush()
     for pid in data.practice_ids:
         session.add(UserPractice(user_id=user.id, practice_id=pid))
-    audit.record(session, actor, "user:create", object_type="user", object_id=user.id,
-                 practice_id=None, fields=["username", "role", "patient_id", "practice_ids"])
+    audit.record(
+        session,
+        actor,
+        "user:create",
+        object_type="user",
+        object_id=user.id,
+        practice_id=None,
+        fields=["username", "role", "patient_id", "practice_ids"],
+    )
     return user
 
 
-def assign_practice(session: Session, actor: Principal, user_id: uuid.UUID,
-                    practice_id: uuid.UUID) -> None:
+def assign_practice(
+    session: Session, actor: Principal, user_id: uuid.UUID, practice_id: uuid.UUID
+) -> None:
     actor.require(Action.USER_MANAGE)
     user = AuthRepository(session).get(user_id)
     if user is None:
         raise errors.UserNotFound("No such user")
     if user.role == Role.PATIENT.value:
         raise errors.InvalidUser("Patient logins are scoped by their patient record")
-    if PracticeRepository(session).get(practice_id) is None or not actor.sees_practice(
-            practice_id):
+    if PracticeRepository(session).get(practice_id) is None or not actor.sees_practice(practice_id):
         raise errors.InvalidUser("No such practice", code="practice.not_found", status=404)
     if practice_id not in AuthRepository(session).practice_ids(user_id):
         session.add(UserPractice(user_id=user_id, practice_id=practice_id))
-        audit.record(session, actor, "user:assign_practice", object_type="user",
-                     object_id=user_id, practice_id=practice_id, fields=["practice_ids"])
+        audit.record(
+            session,
+            actor,
+            "user:assign_practice",
+            object_type="user",
+            object_id=user_id,
+            practice_id=practice_id,
+            fields=["practice_ids"],
+        )
 
 
-def login(session: Session, username: str, password: str, hasher: PasswordHasher, *,
-          ttl_minutes: int, client_addr: str | None = None) -> IssuedToken:
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    hasher: PasswordHasher,
+    *,
+    ttl_minutes: int,
+    client_addr: str | None = None,
+) -> IssuedToken:
     repo = AuthRepository(session)
     user = repo.by_username(username)
     if user is None or not user.active:
-        try:
+        with contextlib.suppress(VerificationError):
             hasher.verify(hasher.hash(_DUMMY_PASSWORD), password)
-        except VerificationError:
-            pass
         raise errors.InvalidCredentials("Incorrect username or password")
     try:
         hasher.verify(user.password_hash, password)
@@ -109,13 +136,15 @@ def login(session: Session, username: str, password: str, hasher: PasswordHasher
     expires = now + dt.timedelta(minutes=ttl_minutes)
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=expires))
     actor = principal_for(session, user, client_addr=client_addr)
-    audit.record(session, actor, "auth:login", object_type="user", object_id=user.id,
-                 practice_id=None)
+    audit.record(
+        session, actor, "auth:login", object_type="user", object_id=user.id, practice_id=None
+    )
     return IssuedToken(token, expires, ttl_minutes * 60)
 
 
-def principal_for(session: Session, user: User, *, request_id: str | None = None,
-                  client_addr: str | None = None) -> Principal:
+def principal_for(
+    session: Session, user: User, *, request_id: str | None = None, client_addr: str | None = None
+) -> Principal:
     role = Role(user.role)
     if role is Role.PATIENT:
         assert user.patient_id is not None
@@ -123,17 +152,37 @@ def principal_for(session: Session, user: User, *, request_id: str | None = None
         patient = patient_repo.get(user.patient_id)
         assert patient is not None
         ids = frozenset({patient.id, *patient_repo.dependant_ids(patient.id)})
-        return Principal(user.id, user.username, role, frozenset({patient.practice_id}), ids,
-                         request_id, client_addr)
-    return Principal(user.id, user.username, role, AuthRepository(session).practice_ids(user.id),
-                     frozenset(), request_id, client_addr)
+        return Principal(
+            user.id,
+            user.username,
+            role,
+            frozenset({patient.practice_id}),
+            ids,
+            request_id,
+            client_addr,
+        )
+    return Principal(
+        user.id,
+        user.username,
+        role,
+        AuthRepository(session).practice_ids(user.id),
+        frozenset(),
+        request_id,
+        client_addr,
+    )
 
 
-def authenticate(session: Session, token: str | None, *, request_id: str | None = None,
-                 client_addr: str | None = None) -> Principal:
+def authenticate(
+    session: Session,
+    token: str | None,
+    *,
+    request_id: str | None = None,
+    client_addr: str | None = None,
+) -> Principal:
     if not token:
-        raise errors.InvalidToken("Sign in first: send 'Authorization: Bearer <token>'",
-                                  code="auth.unauthenticated")
+        raise errors.InvalidToken(
+            "Sign in first: send 'Authorization: Bearer <token>'", code="auth.unauthenticated"
+        )
     user = AuthRepository(session).user_for_token(hash_token(token), utcnow())
     if user is None:
         raise errors.InvalidToken("The access token is invalid, expired or revoked")
@@ -142,8 +191,9 @@ def authenticate(session: Session, token: str | None, *, request_id: str | None 
 
 def logout(session: Session, actor: Principal, token: str) -> None:
     AuthRepository(session).revoke(hash_token(token), utcnow())
-    audit.record(session, actor, "auth:logout", object_type="user", object_id=actor.user_id,
-                 practice_id=None)
+    audit.record(
+        session, actor, "auth:logout", object_type="user", object_id=actor.user_id, practice_id=None
+    )
 
 
 def practice_ids_of(session: Session, user: User) -> frozenset[uuid.UUID]:

@@ -16,8 +16,11 @@ from revcycle.auth.principal import Principal
 from revcycle.cli.runtime import run
 from revcycle.config import get_settings
 
-app = typer.Typer(help="revcycle: healthcare revenue-cycle billing", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="revcycle: healthcare revenue-cycle billing",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data", no_args_is_help=True)
 users_app = typer.Typer(help="Users and logins", no_args_is_help=True)
@@ -26,9 +29,16 @@ ledger_app = typer.Typer(help="The ledger", no_args_is_help=True)
 patients_app = typer.Typer(help="Patients", no_args_is_help=True)
 practices_app = typer.Typer(help="Practices", no_args_is_help=True)
 idem_app = typer.Typer(help="Idempotency keys", no_args_is_help=True)
-for sub, name in [(db_app, "db"), (demo_app, "demo"), (users_app, "users"),
-                  (invoices_app, "invoices"), (ledger_app, "ledger"), (patients_app, "patients"),
-                  (practices_app, "practices"), (idem_app, "idempotency")]:
+for sub, name in [
+    (db_app, "db"),
+    (demo_app, "demo"),
+    (users_app, "users"),
+    (invoices_app, "invoices"),
+    (ledger_app, "ledger"),
+    (patients_app, "patients"),
+    (practices_app, "practices"),
+    (idem_app, "idempotency"),
+]:
     app.add_typer(sub, name=name)
 
 SYSTEM = Principal.system(username="cli")
@@ -60,9 +70,17 @@ def serve(
     """Serve the API and its docs (http://HOST:PORT/docs)."""
     import uvicorn
 
-    uvicorn.run("revcycle.app:create_app", factory=True, host=host, port=port, workers=workers,
-                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, access_log=False,
-                proxy_headers=True)
+    uvicorn.run(
+        "revcycle.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        access_log=False,
+        proxy_headers=True,
+    )
 
 
 @db_app.command("upgrade")
@@ -100,22 +118,28 @@ def demo_seed(
 
 
 @app.command()
-def check(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable")] = False
-          ) -> None:
+def check(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable")] = False,
+) -> None:
     """Integrity report: the ledger balances and every stored figure matches it."""
     from revcycle.integrity import service as integrity
 
     report = run(integrity.run)
     if as_json:
-        typer.echo(json.dumps({"ok": report.ok, "checked": report.checked,
-                               "violations": report.violations}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"ok": report.ok, "checked": report.checked, "violations": report.violations},
+                indent=2,
+            )
+        )
     else:
         for name, n in report.checked.items():
             typer.echo(f"checked {n} {name}")
         for v in report.violations:
             typer.echo(f"VIOLATION: {v}")
-        typer.echo("ledger balanced; no drift" if report.ok
-                   else f"{len(report.violations)} violation(s)")
+        typer.echo(
+            "ledger balanced; no drift" if report.ok else f"{len(report.violations)} violation(s)"
+        )
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -126,8 +150,9 @@ def users_create(
     role: Annotated[Role, typer.Option(help="admin, billing_staff, insurance_specialist, patient")],
     password: Annotated[str | None, typer.Option(help="Omit to be prompted")] = None,
     patient_id: Annotated[str | None, typer.Option(help="For role patient")] = None,
-    practice_id: Annotated[list[str] | None, typer.Option(help="Assign to practice (repeat)")
-                           ] = None,
+    practice_id: Annotated[
+        list[str] | None, typer.Option(help="Assign to practice (repeat)")
+    ] = None,
 ) -> None:
     """Create a user (the first admin, for instance)."""
     from revcycle.auth import service as auth_service
@@ -136,9 +161,13 @@ def users_create(
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        data = UserCreate(username=username, password=password, role=role,
-                          patient_id=_uuid(patient_id, "patient") if patient_id else None,
-                          practice_ids=[_uuid(p, "practice") for p in practice_id or []])
+        data = UserCreate(
+            username=username,
+            password=password,
+            role=role,
+            patient_id=_uuid(patient_id, "patient") if patient_id else None,
+            practice_ids=[_uuid(p, "practice") for p in practice_id or []],
+        )
     except ValidationError as exc:
         raise _validation_exit(exc) from None
     hasher = auth_service.make_hasher(get_settings())
@@ -172,14 +201,26 @@ def invoices_list(
 
     def work(s: Session) -> list[str]:
         page = invoices_service.list_invoices(
-            s, SYSTEM, practice_id=_uuid(practice_id, "practice") if practice_id else None,
-            patient_id=None, statuses=tuple(status or ()), issued_from=None, issued_to=None,
-            overdue=overdue, with_lines=False, cursor=None, limit=limit)
-        return [f"{v.invoice.display_number or '(draft)':<12} {v.invoice.status:<15} "
-                f"due {v.invoice.due_date or '-'}  total "
-                f"{Money(v.invoice.total_minor, v.invoice.currency)}  balance "
-                f"{Money(v.figures.balance, v.invoice.currency)}"
-                f"{'  OVERDUE' if v.overdue else ''}  {v.invoice.id}" for v in page.items]
+            s,
+            SYSTEM,
+            practice_id=_uuid(practice_id, "practice") if practice_id else None,
+            patient_id=None,
+            statuses=tuple(status or ()),
+            issued_from=None,
+            issued_to=None,
+            overdue=overdue,
+            with_lines=False,
+            cursor=None,
+            limit=limit,
+        )
+        return [
+            f"{v.invoice.display_number or '(draft)':<12} {v.invoice.status:<15} "
+            f"due {v.invoice.due_date or '-'}  total "
+            f"{Money(v.invoice.total_minor, v.invoice.currency)}  balance "
+            f"{Money(v.figures.balance, v.invoice.currency)}"
+            f"{'  OVERDUE' if v.overdue else ''}  {v.invoice.id}"
+            for v in page.items
+        ]
 
     for line in run(work):
         typer.echo(line)
@@ -191,14 +232,18 @@ def invoices_issue(invoice_id: str) -> None:
     from revcycle.invoices import service as invoices_service
     from revcycle.invoices.schemas import InvoiceIssue
 
-    inv = run(lambda s: invoices_service.issue_invoice(s, SYSTEM, _uuid(invoice_id, "invoice"),
-                                                       InvoiceIssue()))
+    inv = run(
+        lambda s: invoices_service.issue_invoice(
+            s, SYSTEM, _uuid(invoice_id, "invoice"), InvoiceIssue()
+        )
+    )
     typer.echo(f"issued {inv.display_number}, due {inv.due_date}")
 
 
 @invoices_app.command("void")
-def invoices_void(invoice_id: str,
-                  reason: Annotated[str, typer.Option(help="Why it is voided")]) -> None:
+def invoices_void(
+    invoice_id: str, reason: Annotated[str, typer.Option(help="Why it is voided")]
+) -> None:
     """Void an invoice (the ledger gets a reversal entry)."""
     from revcycle.invoices import service as invoices_service
     from revcycle.invoices.schemas import InvoiceVoid
@@ -207,8 +252,9 @@ def invoices_void(invoice_id: str,
         data = InvoiceVoid(reason=reason)
     except ValidationError as exc:
         raise _validation_exit(exc) from None
-    inv = run(lambda s: invoices_service.void_invoice(s, SYSTEM, _uuid(invoice_id, "invoice"),
-                                                      data))
+    inv = run(
+        lambda s: invoices_service.void_invoice(s, SYSTEM, _uuid(invoice_id, "invoice"), data)
+    )
     typer.echo(f"voided {inv.display_number or inv.id}")
 
 
@@ -229,17 +275,24 @@ def ledger_trial_balance(
     except ValueError:
         typer.echo("error: dates are YYYY-MM-DD", err=True)
         raise typer.Exit(code=2) from None
-    tb = run(lambda s: ledger_service.practice_trial_balance(
-        s, SYSTEM, _uuid(practice_id, "practice"), date_from=start, date_to=end))
+    tb = run(
+        lambda s: ledger_service.practice_trial_balance(
+            s, SYSTEM, _uuid(practice_id, "practice"), date_from=start, date_to=end
+        )
+    )
     typer.echo(f"{'account':<42}{'opening':>14}{'debits':>14}{'credits':>14}{'closing':>14}")
     for r in tb.rows:
-        typer.echo(f"{r.code} {r.name:<37}{Money(r.opening_minor, r.currency).format():>14}"
-                   f"{Money(r.debits_minor, r.currency).format():>14}"
-                   f"{Money(r.credits_minor, r.currency).format():>14}"
-                   f"{Money(r.closing_minor, r.currency).format():>14}")
+        typer.echo(
+            f"{r.code} {r.name:<37}{Money(r.opening_minor, r.currency).format():>14}"
+            f"{Money(r.debits_minor, r.currency).format():>14}"
+            f"{Money(r.credits_minor, r.currency).format():>14}"
+            f"{Money(r.closing_minor, r.currency).format():>14}"
+        )
     for cur in sorted(tb.total_debits_minor):
-        typer.echo(f"{'totals ' + cur:<56}{Money(tb.total_debits_minor[cur], cur).format():>14}"
-                   f"{Money(tb.total_credits_minor.get(cur, 0), cur).format():>14}")
+        typer.echo(
+            f"{'totals ' + cur:<56}{Money(tb.total_debits_minor[cur], cur).format():>14}"
+            f"{Money(tb.total_credits_minor.get(cur, 0), cur).format():>14}"
+        )
     typer.echo("balanced" if tb.balanced else "NOT BALANCED")
     if not tb.balanced:
         raise typer.Exit(code=1)
@@ -251,16 +304,19 @@ def patients_statement(patient_id: str) -> None:
     from revcycle.invoices import service as invoices_service
     from revcycle.money import Money
 
-    st = run(lambda s: invoices_service.patient_statement(s, SYSTEM,
-                                                          _uuid(patient_id, "patient")))
+    st = run(lambda s: invoices_service.patient_statement(s, SYSTEM, _uuid(patient_id, "patient")))
     cur = st.currency
     typer.echo(f"Account {st.account_number}")
     for ln in st.lines:
-        typer.echo(f"{ln.date}  {ln.description:<40}{Money(ln.charges_minor, cur).format():>12}"
-                   f"{Money(ln.credits_minor, cur).format():>12}"
-                   f"{Money(ln.balance_minor, cur).format():>12}")
-    typer.echo(f"amount due {Money(st.amount_due_minor, cur)}; credit held "
-               f"{Money(st.credit_balance_minor, cur)}; overdue {Money(st.overdue_minor, cur)}")
+        typer.echo(
+            f"{ln.date}  {ln.description:<40}{Money(ln.charges_minor, cur).format():>12}"
+            f"{Money(ln.credits_minor, cur).format():>12}"
+            f"{Money(ln.balance_minor, cur).format():>12}"
+        )
+    typer.echo(
+        f"amount due {Money(st.amount_due_minor, cur)}; credit held "
+        f"{Money(st.credit_balance_minor, cur)}; overdue {Money(st.overdue_minor, cur)}"
+    )
 
 
 @idem_app.command("purge")

@@ -57,14 +57,31 @@ class StoredResponse:
     content_type: str
 
 
-def reserve(session: Session, *, user_id: uuid.UUID, key: str, method: str, path: str,
-            fp: str, lock_seconds: int) -> Reservation | StoredResponse:
+def reserve(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    key: str,
+    method: str,
+    path: str,
+    fp: str,
+    lock_seconds: int,
+) -> Reservation | StoredResponse:
     repo = IdempotencyRepository(session)
     now = utcnow()
-    new_id = repo.insert_if_absent({
-        "id": uuid.uuid4(), "user_id": user_id, "key": key, "method": method, "path": path,
-        "fingerprint": fp, "state": "in_progress", "locked_at": now, "created_at": now,
-    })
+    new_id = repo.insert_if_absent(
+        {
+            "id": uuid.uuid4(),
+            "user_id": user_id,
+            "key": key,
+            "method": method,
+            "path": path,
+            "fingerprint": fp,
+            "state": "in_progress",
+            "locked_at": now,
+            "created_at": now,
+        }
+    )
     if new_id is not None:
         return Reservation(new_id)
     row = repo.get_for_update(user_id, key)
@@ -72,22 +89,28 @@ def reserve(session: Session, *, user_id: uuid.UUID, key: str, method: str, path
         raise errors.RequestInProgress("A request with this Idempotency-Key is being handled")
     if row.fingerprint != fp:
         raise errors.KeyReused(
-            "This Idempotency-Key was used for a different request; use a new key")
+            "This Idempotency-Key was used for a different request; use a new key"
+        )
     if row.state == "completed":
-        assert row.response_status is not None and row.response_body is not None
-        return StoredResponse(row.response_status, row.response_body,
-                              row.response_content_type or "application/json")
+        assert row.response_status is not None
+        assert row.response_body is not None
+        return StoredResponse(
+            row.response_status, row.response_body, row.response_content_type or "application/json"
+        )
     if row.locked_at is not None and now - row.locked_at < dt.timedelta(seconds=lock_seconds):
         raise errors.RequestInProgress(
-            "A request with this Idempotency-Key is still being processed; retry shortly")
+            "A request with this Idempotency-Key is still being processed; retry shortly"
+        )
     row.locked_at = now  # abandoned by a crashed worker: take it over
     return Reservation(row.id)
 
 
-def complete(session: Session, reservation: Reservation, *, status: int, body: str,
-             content_type: str) -> None:
-    IdempotencyRepository(session).complete(reservation.row_id, status=status, body=body,
-                                            content_type=content_type, now=utcnow())
+def complete(
+    session: Session, reservation: Reservation, *, status: int, body: str, content_type: str
+) -> None:
+    IdempotencyRepository(session).complete(
+        reservation.row_id, status=status, body=body, content_type=content_type, now=utcnow()
+    )
 
 
 def release(session: Session, reservation: Reservation) -> None:
@@ -96,4 +119,5 @@ def release(session: Session, reservation: Reservation) -> None:
 
 def purge(session: Session, *, retention_hours: int) -> int:
     return IdempotencyRepository(session).purge_older_than(
-        utcnow() - dt.timedelta(hours=retention_hours))
+        utcnow() - dt.timedelta(hours=retention_hours)
+    )

@@ -26,25 +26,34 @@ class IntegrityRepository:
         return self.session.scalars(select(Invoice).order_by(Invoice.id)).all()
 
     def sequences(self) -> dict[uuid.UUID, int]:
-        return {s.practice_id: s.last_number
-                for s in self.session.scalars(select(InvoiceSequence))}
+        return {s.practice_id: s.last_number for s in self.session.scalars(select(InvoiceSequence))}
 
     def payment_splits(self) -> list[Any]:
         allocated = (
-            select(PaymentAllocation.payment_id,
-                   func.sum(PaymentAllocation.amount_minor).label("allocated"))
-            .group_by(PaymentAllocation.payment_id).subquery()
+            select(
+                PaymentAllocation.payment_id,
+                func.sum(PaymentAllocation.amount_minor).label("allocated"),
+            )
+            .group_by(PaymentAllocation.payment_id)
+            .subquery()
         )
-        return list(self.session.execute(
-            select(Payment.id, Payment.amount_minor, Payment.unapplied_minor,
-                   func.coalesce(allocated.c.allocated, 0))
-            .outerjoin(allocated, allocated.c.payment_id == Payment.id)
-        ).all())
+        return list(
+            self.session.execute(
+                select(
+                    Payment.id,
+                    Payment.amount_minor,
+                    Payment.unapplied_minor,
+                    func.coalesce(allocated.c.allocated, 0),
+                ).outerjoin(allocated, allocated.c.payment_id == Payment.id)
+            ).all()
+        )
 
     def patient_credit_balances(self) -> list[Any]:
-        return list(self.session.execute(
-            select(Posting.patient_id, func.sum(Posting.amount_minor))
-            .join(Account, Account.id == Posting.account_id)
-            .where(Account.code == AccountCode.PATIENT_CREDIT.value)
-            .group_by(Posting.patient_id)
-        ).all())
+        return list(
+            self.session.execute(
+                select(Posting.patient_id, func.sum(Posting.amount_minor))
+                .join(Account, Account.id == Posting.account_id)
+                .where(Account.code == AccountCode.PATIENT_CREDIT.value)
+                .group_by(Posting.patient_id)
+            ).all()
+        )

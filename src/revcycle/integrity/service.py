@@ -7,6 +7,7 @@ originals exactly; invoice numbers are gap-free; payments split exactly into all
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -46,21 +47,26 @@ def run(session: Session) -> Report:
     # reversals ------------------------------------------------------------------------------
     pairs = ledger.reversal_pairs()
     for reversal_id, original_id in pairs:
-        orig = sorted((p.account_id, p.amount_minor, p.currency, p.invoice_id, p.patient_id)
-                      for p in ledger.postings_of(original_id))
-        rev = sorted((p.account_id, -p.amount_minor, p.currency, p.invoice_id, p.patient_id)
-                     for p in ledger.postings_of(reversal_id))
+        orig = sorted(
+            (p.account_id, p.amount_minor, p.currency, p.invoice_id, p.patient_id)
+            for p in ledger.postings_of(original_id)
+        )
+        rev = sorted(
+            (p.account_id, -p.amount_minor, p.currency, p.invoice_id, p.patient_id)
+            for p in ledger.postings_of(reversal_id)
+        )
         if orig != rev:
             report.violations.append(
-                f"reversal {reversal_id} does not exactly negate entry {original_id}")
+                f"reversal {reversal_id} does not exactly negate entry {original_id}"
+            )
     report.checked["reversals"] = len(pairs)
 
     # invoices against the ledger --------------------------------------------------------------
     invoices = repo.all_invoices()
-    movements: dict = {}
+    movements: dict[uuid.UUID, list[tuple[str, int]]] = {}
     ids = [i.id for i in invoices]
     for start in range(0, len(ids), 500):
-        movements.update(ledger.invoice_movements_many(ids[start:start + 500]))
+        movements.update(ledger.invoice_movements_many(ids[start : start + 500]))
     for inv in invoices:
         fig = figures_from_movements(movements.get(inv.id, []))
         label = inv.display_number or str(inv.id)
@@ -74,22 +80,26 @@ def run(session: Session) -> Report:
             continue
         if fig.charged != inv.total_minor:
             report.violations.append(
-                f"invoice {label}: total {inv.total_minor} but ledger charged {fig.charged}")
+                f"invoice {label}: total {inv.total_minor} but ledger charged {fig.charged}"
+            )
         if fig.balance < 0:
             report.violations.append(f"invoice {label} has a negative balance {fig.balance}")
-        expected = calc.derive_status(inv.status, total=inv.total_minor, balance=fig.balance,
-                                      paid=fig.paid)
+        expected = calc.derive_status(
+            inv.status, total=inv.total_minor, balance=fig.balance, paid=fig.paid
+        )
         if inv.status == "written_off":
             if fig.balance != 0:
                 report.violations.append(
-                    f"written-off invoice {label} still has balance {fig.balance}")
+                    f"written-off invoice {label} still has balance {fig.balance}"
+                )
         elif expected != inv.status:
             report.violations.append(
-                f"invoice {label} is '{inv.status}' but the ledger says '{expected}'")
+                f"invoice {label} is '{inv.status}' but the ledger says '{expected}'"
+            )
     report.checked["invoices"] = len(invoices)
 
     # gap-free numbering ---------------------------------------------------------------------
-    numbers: dict = defaultdict(list)
+    numbers: dict[uuid.UUID, list[int]] = defaultdict(list)
     for inv in invoices:
         if inv.number is not None:
             numbers[inv.practice_id].append(inv.number)
@@ -97,14 +107,16 @@ def run(session: Session) -> Report:
         got = sorted(numbers.get(practice_id, []))
         if got != list(range(1, last + 1)):
             report.violations.append(
-                f"practice {practice_id}: invoice numbers are not exactly 1..{last}")
+                f"practice {practice_id}: invoice numbers are not exactly 1..{last}"
+            )
 
     # payments -------------------------------------------------------------------------------
     payments = repo.payment_splits()
     for pid, amount, unapplied, allocated in payments:
         if int(allocated) + int(unapplied) != int(amount):
             report.violations.append(
-                f"payment {pid}: {allocated} allocated + {unapplied} credit != {amount}")
+                f"payment {pid}: {allocated} allocated + {unapplied} credit != {amount}"
+            )
     report.checked["payments"] = len(payments)
 
     # patient credit never negative ----------------------------------------------------------

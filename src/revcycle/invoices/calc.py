@@ -27,29 +27,38 @@ class Totals:
     total: Money
 
 
-def line_amounts(units: int, unit_price: Money, *, discount_amount: Money | None = None,
-                 discount_percent: Decimal | None = None) -> LineAmounts:
+def line_amounts(
+    units: int,
+    unit_price: Money,
+    *,
+    discount_amount: Money | None = None,
+    discount_percent: Decimal | None = None,
+) -> LineAmounts:
     """Gross = units x price; the discount is an amount or a percentage of gross (rounded once)."""
     if units <= 0:
         raise InvalidInput("units must be positive", code="invoice.units_invalid")
     if unit_price.is_negative():
         raise InvalidInput("unit price must not be negative", code="invoice.price_invalid")
     if discount_amount is not None and discount_percent is not None:
-        raise InvalidInput("give a discount amount or a percentage, not both",
-                           code="invoice.discount_ambiguous")
+        raise InvalidInput(
+            "give a discount amount or a percentage, not both", code="invoice.discount_ambiguous"
+        )
     gross = unit_price * units
     if discount_percent is not None:
         if not Decimal(0) <= discount_percent <= HUNDRED:
-            raise InvalidInput("a discount percentage is between 0 and 100",
-                               code="invoice.discount_invalid")
+            raise InvalidInput(
+                "a discount percentage is between 0 and 100", code="invoice.discount_invalid"
+            )
         discount = gross.times_rate(discount_percent / HUNDRED)
     elif discount_amount is not None:
         discount = discount_amount
     else:
         discount = Money.zero(gross.currency)
     if discount.is_negative() or discount > gross:
-        raise InvalidInput(f"the discount {discount.format()} exceeds the line's {gross.format()}",
-                           code="invoice.discount_exceeds_line")
+        raise InvalidInput(
+            f"the discount {discount.format()} exceeds the line's {gross.format()}",
+            code="invoice.discount_exceeds_line",
+        )
     return LineAmounts(gross, discount, gross - discount)
 
 
@@ -61,8 +70,9 @@ def totals(lines: Sequence[LineAmounts], currency: str) -> Totals:
     )
 
 
-def due_date(terms: str, issue_date: dt.date, *, days: int | None,
-             fixed: dt.date | None) -> dt.date:
+def due_date(
+    terms: str, issue_date: dt.date, *, days: int | None, fixed: dt.date | None
+) -> dt.date:
     """Due on receipt -> the issue date; net N -> issue date + N days; fixed -> that date."""
     if terms == "due_on_receipt":
         return issue_date
@@ -74,8 +84,11 @@ def due_date(terms: str, issue_date: dt.date, *, days: int | None,
         if fixed is None:
             raise InvalidInput("fixed-date terms need a due date", code="invoice.terms_invalid")
         if fixed < issue_date:
-            raise InvalidInput("the due date is before the issue date",
-                               code="invoice.due_before_issue", due_date=fixed.isoformat())
+            raise InvalidInput(
+                "the due date is before the issue date",
+                code="invoice.due_before_issue",
+                due_date=fixed.isoformat(),
+            )
         return fixed
     raise InvalidInput(f"unknown payment terms {terms!r}", code="invoice.terms_invalid")
 

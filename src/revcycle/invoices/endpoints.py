@@ -40,11 +40,18 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 def line_read(ln: InvoiceLine, cur: str) -> InvoiceLineRead:
     gross = ln.unit_price_minor * ln.units
     return InvoiceLineRead(
-        id=ln.id, position=ln.position, service_code=ln.service_code, modifiers=ln.modifiers,
-        description=ln.description, units=ln.units,
-        unit_price=amount(ln.unit_price_minor, cur), gross=amount(gross, cur),
-        discount=amount(ln.discount_minor, cur), amount=amount(gross - ln.discount_minor, cur),
-        diagnosis_codes=ln.diagnosis_codes, date_of_service=ln.date_of_service,
+        id=ln.id,
+        position=ln.position,
+        service_code=ln.service_code,
+        modifiers=ln.modifiers,
+        description=ln.description,
+        units=ln.units,
+        unit_price=amount(ln.unit_price_minor, cur),
+        gross=amount(gross, cur),
+        discount=amount(ln.discount_minor, cur),
+        amount=amount(gross - ln.discount_minor, cur),
+        diagnosis_codes=ln.diagnosis_codes,
+        date_of_service=ln.date_of_service,
         provider_id=ln.provider_id,
     )
 
@@ -52,25 +59,43 @@ def line_read(ln: InvoiceLine, cur: str) -> InvoiceLineRead:
 def invoice_read(v: service.InvoiceView, *, with_lines: bool = True) -> InvoiceRead:
     inv, fig, cur = v.invoice, v.figures, v.invoice.currency
     return InvoiceRead(
-        id=inv.id, practice_id=inv.practice_id, patient_id=inv.patient_id,
-        number=inv.display_number, status=InvoiceStatus(inv.status), overdue=v.overdue,
-        currency=cur, terms=inv.terms, terms_days=inv.terms_days, issue_date=inv.issue_date,
-        due_date=inv.due_date, subtotal=amount(inv.subtotal_minor, cur),
-        discount=amount(inv.discount_minor, cur), total=amount(inv.total_minor, cur),
-        paid=amount(fig.paid, cur), adjusted=amount(fig.adjusted, cur),
+        id=inv.id,
+        practice_id=inv.practice_id,
+        patient_id=inv.patient_id,
+        number=inv.display_number,
+        status=InvoiceStatus(inv.status),
+        overdue=v.overdue,
+        currency=cur,
+        terms=inv.terms,
+        terms_days=inv.terms_days,
+        issue_date=inv.issue_date,
+        due_date=inv.due_date,
+        subtotal=amount(inv.subtotal_minor, cur),
+        discount=amount(inv.discount_minor, cur),
+        total=amount(inv.total_minor, cur),
+        paid=amount(fig.paid, cur),
+        adjusted=amount(fig.adjusted, cur),
         written_off=amount(fig.written_off, cur),
         # A draft owes nothing yet; an issued invoice owes what its receivable says.
-        balance=amount(fig.balance, cur), memo=inv.memo, void_reason=inv.void_reason,
+        balance=amount(fig.balance, cur),
+        memo=inv.memo,
+        void_reason=inv.void_reason,
         created_at=inv.created_at,
         lines=[line_read(ln, cur) for ln in inv.lines] if with_lines else None,
     )
 
 
 def adjustment_read(a: InvoiceAdjustment) -> InvoiceAdjustmentRead:
-    return InvoiceAdjustmentRead(id=a.id, invoice_id=a.invoice_id, kind=a.kind,
-                                 reason_code=a.reason_code,
-                                 amount=amount(a.amount_minor, a.currency), currency=a.currency,
-                                 memo=a.memo, created_at=a.created_at)
+    return InvoiceAdjustmentRead(
+        id=a.id,
+        invoice_id=a.invoice_id,
+        kind=a.kind,
+        reason_code=a.reason_code,
+        amount=amount(a.amount_minor, a.currency),
+        currency=a.currency,
+        memo=a.memo,
+        created_at=a.created_at,
+    )
 
 
 def _reloaded(s: Session, invoice: object) -> InvoiceRead:
@@ -80,8 +105,7 @@ def _reloaded(s: Session, invoice: object) -> InvoiceRead:
 
 @router.post("/invoices", status_code=201, response_model=InvoiceRead)
 def create_invoice(body: InvoiceCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: _reloaded(s, service.create_invoice(s, p, body)),
-                     status_code=201)
+    return ctx.write(lambda s, p: _reloaded(s, service.create_invoice(s, p, body)), status_code=201)
 
 
 @router.get("/invoices", response_model=PageRead[InvoiceRead])
@@ -99,13 +123,23 @@ def list_invoices(
 ) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
         page = service.list_invoices(
-            s, p, practice_id=practice_id, patient_id=patient_id,
-            statuses=tuple(x.value for x in status or ()), issued_from=issued_from,
-            issued_to=issued_to, overdue=overdue, with_lines=include_lines, cursor=cursor,
-            limit=limit)
+            s,
+            p,
+            practice_id=practice_id,
+            patient_id=patient_id,
+            statuses=tuple(x.value for x in status or ()),
+            issued_from=issued_from,
+            issued_to=issued_to,
+            overdue=overdue,
+            with_lines=include_lines,
+            cursor=cursor,
+            limit=limit,
+        )
         return PageRead[InvoiceRead](
             items=[invoice_read(v, with_lines=include_lines) for v in page.items],
-            next_cursor=page.next_cursor)
+            next_cursor=page.next_cursor,
+        )
+
     return ctx.read(work)
 
 
@@ -120,8 +154,7 @@ def update_invoice(invoice_id: uuid.UUID, body: InvoiceUpdate, ctx: CtxDep) -> R
 
 
 @router.post("/invoices/{invoice_id}/issue", response_model=InvoiceRead)
-def issue_invoice(invoice_id: uuid.UUID, ctx: CtxDep, body: InvoiceIssue | None = None
-                  ) -> Response:
+def issue_invoice(invoice_id: uuid.UUID, ctx: CtxDep, body: InvoiceIssue | None = None) -> Response:
     data = body or InvoiceIssue()
     return ctx.write(lambda s, p: _reloaded(s, service.issue_invoice(s, p, invoice_id, data)))
 
@@ -131,17 +164,19 @@ def void_invoice(invoice_id: uuid.UUID, body: InvoiceVoid, ctx: CtxDep) -> Respo
     return ctx.write(lambda s, p: _reloaded(s, service.void_invoice(s, p, invoice_id, body)))
 
 
-@router.post("/invoices/{invoice_id}/credit-notes", status_code=201,
-             response_model=InvoiceAdjustmentRead)
+@router.post(
+    "/invoices/{invoice_id}/credit-notes", status_code=201, response_model=InvoiceAdjustmentRead
+)
 def add_credit_note(invoice_id: uuid.UUID, body: CreditNoteCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: adjustment_read(
-        service.add_credit_note(s, p, invoice_id, body)), status_code=201)
+    return ctx.write(
+        lambda s, p: adjustment_read(service.add_credit_note(s, p, invoice_id, body)),
+        status_code=201,
+    )
 
 
 @router.post("/invoices/{invoice_id}/write-off", response_model=InvoiceRead)
 def write_off_invoice(invoice_id: uuid.UUID, body: WriteOffCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: _reloaded(
-        s, service.write_off_invoice(s, p, invoice_id, body)))
+    return ctx.write(lambda s, p: _reloaded(s, service.write_off_invoice(s, p, invoice_id, body)))
 
 
 @router.get("/invoices/{invoice_id}/history", response_model=InvoiceHistory)
@@ -150,10 +185,18 @@ def invoice_history(invoice_id: uuid.UUID, ctx: CtxDep) -> object:
         inv, payments, adjustments = service.invoice_history(s, p, invoice_id)
         return InvoiceHistory(
             invoice_id=inv.id,
-            payments=[InvoicePaymentRead(
-                payment_id=r.id, received_on=r.received_on, method=r.method,
-                reference=r.reference, amount_applied=amount(r.amount_minor, r.currency),
-                currency=r.currency) for r in payments],
+            payments=[
+                InvoicePaymentRead(
+                    payment_id=r.id,
+                    received_on=r.received_on,
+                    method=r.method,
+                    reference=r.reference,
+                    amount_applied=amount(r.amount_minor, r.currency),
+                    currency=r.currency,
+                )
+                for r in payments
+            ],
             adjustments=[adjustment_read(a) for a in adjustments],
         )
+
     return ctx.read(work)

@@ -58,9 +58,7 @@ class Invoice(Base):
     discount_minor: Mapped[Minor] = mapped_column(default=0)
     total_minor: Mapped[Minor] = mapped_column(default=0)
     memo: Mapped[str | None] = mapped_column(String(500))
-    issue_entry_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("journal_entries.id")
-    )
+    issue_entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
     void_reason: Mapped[str | None] = mapped_column(String(300))
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     written_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -94,9 +92,7 @@ class InvoiceLine(Base):
     diagnosis_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     date_of_service: Mapped[dt.date] = mapped_column(Date)
     provider_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("providers.id"))
-    service_item_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("service_items.id")
-    )
+    service_item_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("service_items.id"))
 
     invoice: Mapped[Invoice] = relationship(lazy="raise", back_populates="lines")
 

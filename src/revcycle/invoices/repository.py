@@ -39,30 +39,41 @@ class InvoiceRepository:
 
     def get_for_update(self, invoice_id: uuid.UUID) -> Invoice | None:
         return self.session.scalar(
-            select(Invoice).where(Invoice.id == invoice_id)
-            .options(selectinload(Invoice.lines)).with_for_update()
+            select(Invoice)
+            .where(Invoice.id == invoice_id)
+            .options(selectinload(Invoice.lines))
+            .with_for_update()
         )
 
     def lock_many(self, invoice_ids: Sequence[uuid.UUID]) -> list[Invoice]:
         """Lock in id order (the documented lock order) so concurrent payers cannot deadlock."""
         if not invoice_ids:
             return []
-        return list(self.session.scalars(
-            select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
-            .with_for_update()
-        ).all())
+        return list(
+            self.session.scalars(
+                select(Invoice)
+                .where(Invoice.id.in_(invoice_ids))
+                .order_by(Invoice.id)
+                .with_for_update()
+            ).all()
+        )
 
     def open_for_patient(self, patient_id: uuid.UUID) -> list[Invoice]:
-        return list(self.session.scalars(
-            select(Invoice).where(Invoice.patient_id == patient_id,
-                                  Invoice.status.in_(("open", "partially_paid")))
-            .order_by(Invoice.id).with_for_update()
-        ).all())
+        return list(
+            self.session.scalars(
+                select(Invoice)
+                .where(
+                    Invoice.patient_id == patient_id, Invoice.status.in_(("open", "partially_paid"))
+                )
+                .order_by(Invoice.id)
+                .with_for_update()
+            ).all()
+        )
 
     def for_patient(self, patient_id: uuid.UUID) -> list[Invoice]:
-        return list(self.session.scalars(
-            select(Invoice).where(Invoice.patient_id == patient_id)
-        ).all())
+        return list(
+            self.session.scalars(select(Invoice).where(Invoice.patient_id == patient_id)).all()
+        )
 
     def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Invoice]:
         if not ids:
@@ -88,8 +99,9 @@ class InvoiceRepository:
             raise LookupError(f"practice {practice_id} has no invoice sequence")
         return int(number)
 
-    def list(self, f: InvoiceFilter, *, before: uuid.UUID | None, limit: int,
-             with_lines: bool) -> Sequence[Invoice]:
+    def search(
+        self, f: InvoiceFilter, *, before: uuid.UUID | None, limit: int, with_lines: bool
+    ) -> Sequence[Invoice]:
         q = select(Invoice).order_by(Invoice.id.desc()).limit(limit)
         if with_lines:
             q = q.options(selectinload(Invoice.lines))
@@ -108,33 +120,43 @@ class InvoiceRepository:
         if f.issued_to is not None:
             q = q.where(Invoice.issue_date <= f.issued_to)
         if f.overdue_on is not None:
-            q = q.where(Invoice.status.in_(("open", "partially_paid")),
-                        Invoice.due_date < f.overdue_on)
+            q = q.where(
+                Invoice.status.in_(("open", "partially_paid")), Invoice.due_date < f.overdue_on
+            )
         if before is not None:
             q = q.where(Invoice.id < before)
         return self.session.scalars(q).all()
 
     def adjustments(self, invoice_id: uuid.UUID) -> Sequence[InvoiceAdjustment]:
         return self.session.scalars(
-            select(InvoiceAdjustment).where(InvoiceAdjustment.invoice_id == invoice_id)
+            select(InvoiceAdjustment)
+            .where(InvoiceAdjustment.invoice_id == invoice_id)
             .order_by(InvoiceAdjustment.created_at, InvoiceAdjustment.id)
         ).all()
 
     def payments(self, invoice_id: uuid.UUID) -> list[Any]:
-        return list(self.session.execute(
-            select(Payment.id, Payment.received_on, Payment.method, Payment.reference,
-                   PaymentAllocation.amount_minor, PaymentAllocation.currency)
-            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-            .where(PaymentAllocation.invoice_id == invoice_id)
-            .order_by(Payment.received_on, Payment.created_at, Payment.id)
-        ).all())
+        return list(
+            self.session.execute(
+                select(
+                    Payment.id,
+                    Payment.received_on,
+                    Payment.method,
+                    Payment.reference,
+                    PaymentAllocation.amount_minor,
+                    PaymentAllocation.currency,
+                )
+                .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+                .where(PaymentAllocation.invoice_id == invoice_id)
+                .order_by(Payment.received_on, Payment.created_at, Payment.id)
+            ).all()
+        )
 
     def all_issued(self) -> Sequence[Invoice]:
         return self.session.scalars(
-            select(Invoice).where(Invoice.status != "draft", Invoice.number.is_not(None))
+            select(Invoice)
+            .where(Invoice.status != "draft", Invoice.number.is_not(None))
             .order_by(Invoice.practice_id, Invoice.number)
         ).all()
 
     def sequences(self) -> dict[uuid.UUID, int]:
-        return {s.practice_id: s.last_number
-                for s in self.session.scalars(select(InvoiceSequence))}
+        return {s.practice_id: s.last_number for s in self.session.scalars(select(InvoiceSequence))}

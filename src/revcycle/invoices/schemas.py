@@ -16,7 +16,8 @@ from revcycle.kit.schemas import (
     ProcedureCode,
     ReadSchema,
     Schema,
-    Text,
+    Text300,
+    Text500,
 )
 from revcycle.practices.schemas import PaymentTerms
 
@@ -56,7 +57,7 @@ Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)]
 class InvoiceLineIn(Schema):
     service_code: ProcedureCode
     modifiers: Annotated[list[Modifier], Field(max_length=4)] = []
-    description: Text(300) | None = None
+    description: Text300 | None = None
     units: Annotated[int, Field(ge=1, le=9999)] = 1
     # Omit to take the charge-master price effective on the date of service.
     unit_price: NonNegativeAmount | None = None
@@ -93,7 +94,7 @@ class _Terms(Schema):
 
 class InvoiceCreate(_Terms):
     patient_id: uuid.UUID
-    memo: Text(500) | None = None
+    memo: Text500 | None = None
     lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=100)]
     # Issue straight away (assigns the number, posts to the ledger) instead of leaving a draft.
     issue: bool = False
@@ -101,7 +102,7 @@ class InvoiceCreate(_Terms):
 
 
 class InvoiceUpdate(_Terms):
-    memo: Text(500) | None = None
+    memo: Text500 | None = None
     lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=100)] | None = None
 
 
@@ -110,18 +111,18 @@ class InvoiceIssue(Schema):
 
 
 class InvoiceVoid(Schema):
-    reason: Text(300)
+    reason: Text300
 
 
 class CreditNoteCreate(Schema):
     amount: PositiveAmount
     reason_code: CreditReason
-    memo: Text(500) | None = None
+    memo: Text500 | None = None
 
 
 class WriteOffCreate(Schema):
     reason_code: WriteOffReason
-    memo: Text(500) | None = None
+    memo: Text500 | None = None
 
 
 class InvoiceLineRead(ReadSchema):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -69,10 +70,13 @@ def figures_from_movements(movements: list[tuple[str, int]]) -> InvoiceFigures:
     for kind, amount in movements:
         by_kind[kind] = by_kind.get(kind, 0) + amount
     charged = by_kind.get(EntryKind.INVOICE_ISSUE.value, 0) + by_kind.get(
-        EntryKind.INVOICE_VOID.value, 0)
+        EntryKind.INVOICE_VOID.value, 0
+    )
     paid = -sum(v for k, v in by_kind.items() if k in PAYMENT_KINDS)
-    adjusted = -(by_kind.get(EntryKind.CREDIT_NOTE.value, 0)
-                 + by_kind.get(EntryKind.CREDIT_NOTE_VOID.value, 0))
+    adjusted = -(
+        by_kind.get(EntryKind.CREDIT_NOTE.value, 0)
+        + by_kind.get(EntryKind.CREDIT_NOTE_VOID.value, 0)
+    )
     written_off = -by_kind.get(EntryKind.WRITE_OFF.value, 0)
     return InvoiceFigures(charged, paid, adjusted, written_off, sum(by_kind.values()))
 
@@ -84,20 +88,28 @@ def invoice_figures(session: Session, invoice_id: uuid.UUID) -> InvoiceFigures:
 def refresh_status(session: Session, invoice: Invoice) -> InvoiceFigures:
     """Re-derive an issued invoice's status from the ledger after any money movement."""
     fig = invoice_figures(session, invoice.id)
-    invoice.status = calc.derive_status(invoice.status, total=invoice.total_minor,
-                                        balance=fig.balance, paid=fig.paid)
+    invoice.status = calc.derive_status(
+        invoice.status, total=invoice.total_minor, balance=fig.balance, paid=fig.paid
+    )
     return fig
 
 
 # access --------------------------------------------------------------------------------------
 
 
-def access_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
-                   action: Action = Action.INVOICE_READ, *, for_update: bool = False) -> Invoice:
+def access_invoice(
+    session: Session,
+    actor: Principal,
+    invoice_id: uuid.UUID,
+    action: Action = Action.INVOICE_READ,
+    *,
+    for_update: bool = False,
+) -> Invoice:
     actor.require(action)
     repo = InvoiceRepository(session)
-    invoice = repo.get_for_update(invoice_id) if for_update else repo.get(invoice_id,
-                                                                            with_lines=True)
+    invoice = (
+        repo.get_for_update(invoice_id) if for_update else repo.get(invoice_id, with_lines=True)
+    )
     if invoice is None or not actor.sees_patient(invoice.practice_id, invoice.patient_id):
         raise errors.InvoiceNotFound("No such invoice")
     return invoice
@@ -112,21 +124,29 @@ def _practice(session: Session, practice_id: uuid.UUID) -> Practice:
 # drafts --------------------------------------------------------------------------------------
 
 
-def _build_lines(session: Session, practice: Practice,
-                 lines_in: list[InvoiceLineIn]) -> list[InvoiceLine]:
+def _build_lines(
+    session: Session, practice: Practice, lines_in: list[InvoiceLineIn]
+) -> list[InvoiceLine]:
     repo = PracticeRepository(session)
     built: list[InvoiceLine] = []
     for position, li in enumerate(lines_in, start=1):
         if li.date_of_service > today():
-            raise errors.InvalidLine(f"line {position}: the date of service is in the future",
-                                     code="invoice.service_date_in_future", line=position)
+            raise errors.InvalidLine(
+                f"line {position}: the date of service is in the future",
+                code="invoice.service_date_in_future",
+                line=position,
+            )
         if li.provider_id is not None:
             provider = repo.get_provider(li.provider_id)
             if provider is None or provider.practice_id != practice.id:
-                raise errors.InvalidLine(f"line {position}: no such provider in this practice",
-                                         code="invoice.provider_unknown", line=position)
-        item = repo.price_on(practice.id, li.service_code, ":".join(li.modifiers),
-                             li.date_of_service)
+                raise errors.InvalidLine(
+                    f"line {position}: no such provider in this practice",
+                    code="invoice.provider_unknown",
+                    line=position,
+                )
+        item = repo.price_on(
+            practice.id, li.service_code, ":".join(li.modifiers), li.date_of_service
+        )
         if li.unit_price is not None:
             price = Money.parse(li.unit_price, practice.currency)
         elif item is not None:
@@ -134,39 +154,60 @@ def _build_lines(session: Session, practice: Practice,
         else:
             raise errors.NoPriceForService(
                 f"line {position}: {li.service_code} has no charge-master price on "
-                f"{li.date_of_service}; give unit_price", line=position,
+                f"{li.date_of_service}; give unit_price",
+                line=position,
                 service_code=li.service_code,
             )
         description = li.description or (item.description if item else None)
         if description is None:
-            raise errors.InvalidLine(f"line {position}: a description is needed",
-                                     code="invoice.description_missing", line=position)
-        discount = (Money.parse(li.discount_amount, practice.currency)
-                    if li.discount_amount is not None else None)
-        amounts = calc.line_amounts(li.units, price, discount_amount=discount,
-                                    discount_percent=li.discount_percent)
-        built.append(InvoiceLine(
-            position=position, service_code=li.service_code, modifiers=list(li.modifiers),
-            description=description, units=li.units, unit_price_minor=price.amount_minor,
-            discount_minor=amounts.discount.amount_minor,
-            diagnosis_codes=list(li.diagnosis_codes), date_of_service=li.date_of_service,
-            provider_id=li.provider_id, service_item_id=item.id if item else None,
-        ))
+            raise errors.InvalidLine(
+                f"line {position}: a description is needed",
+                code="invoice.description_missing",
+                line=position,
+            )
+        discount = (
+            Money.parse(li.discount_amount, practice.currency)
+            if li.discount_amount is not None
+            else None
+        )
+        amounts = calc.line_amounts(
+            li.units, price, discount_amount=discount, discount_percent=li.discount_percent
+        )
+        built.append(
+            InvoiceLine(
+                position=position,
+                service_code=li.service_code,
+                modifiers=list(li.modifiers),
+                description=description,
+                units=li.units,
+                unit_price_minor=price.amount_minor,
+                discount_minor=amounts.discount.amount_minor,
+                diagnosis_codes=list(li.diagnosis_codes),
+                date_of_service=li.date_of_service,
+                provider_id=li.provider_id,
+                service_item_id=item.id if item else None,
+            )
+        )
     return built
 
 
 def _apply_totals(invoice: Invoice, lines: list[InvoiceLine]) -> None:
     cur = invoice.currency
-    amounts = [calc.line_amounts(ln.units, Money(ln.unit_price_minor, cur),
-                                 discount_amount=Money(ln.discount_minor, cur)) for ln in lines]
+    amounts = [
+        calc.line_amounts(
+            ln.units, Money(ln.unit_price_minor, cur), discount_amount=Money(ln.discount_minor, cur)
+        )
+        for ln in lines
+    ]
     t = calc.totals(amounts, cur)
     invoice.subtotal_minor = t.subtotal.amount_minor
     invoice.discount_minor = t.discount.amount_minor
     invoice.total_minor = t.total.amount_minor
 
 
-def _apply_terms(invoice: Invoice, practice: Practice, data: InvoiceCreate | InvoiceUpdate,
-                 *, creating: bool) -> None:
+def _apply_terms(
+    invoice: Invoice, practice: Practice, data: InvoiceCreate | InvoiceUpdate, *, creating: bool
+) -> None:
     if data.terms is not None:
         invoice.terms = data.terms.value
         invoice.terms_days = data.terms_days if data.terms.value == "net" else None
@@ -186,8 +227,12 @@ def create_invoice(session: Session, actor: Principal, data: InvoiceCreate) -> I
     patient = patients_service.access_patient(session, actor, data.patient_id)
     practice = _practice(session, patient.practice_id)
     invoice = Invoice(
-        practice_id=practice.id, patient_id=patient.id, status="draft",
-        currency=practice.currency, memo=data.memo, created_by=actor.user_id,
+        practice_id=practice.id,
+        patient_id=patient.id,
+        status="draft",
+        currency=practice.currency,
+        memo=data.memo,
+        created_by=actor.user_id,
     )
     _apply_terms(invoice, practice, data, creating=True)
     lines = _build_lines(session, practice, data.lines)
@@ -197,16 +242,24 @@ def create_invoice(session: Session, actor: Principal, data: InvoiceCreate) -> I
     for line in lines:
         line.invoice_id = invoice.id
     session.add_all(lines)
-    audit.record(session, actor, "invoice:create", object_type="invoice", object_id=invoice.id,
-                 practice_id=practice.id, fields=data.model_fields_set - {"issue"})
+    audit.record(
+        session,
+        actor,
+        "invoice:create",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=practice.id,
+        fields=data.model_fields_set - {"issue"},
+    )
     if data.issue:
         session.flush()
         _issue(session, actor, invoice, practice, lines, data.issue_date)
     return invoice
 
 
-def update_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
-                   data: InvoiceUpdate) -> Invoice:
+def update_invoice(
+    session: Session, actor: Principal, invoice_id: uuid.UUID, data: InvoiceUpdate
+) -> Invoice:
     invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_WRITE, for_update=True)
     if invoice.status != "draft":
         raise errors.InvoiceNotEditable(
@@ -224,8 +277,15 @@ def update_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
         InvoiceRepository(session).replace_lines(invoice, lines)
         _apply_totals(invoice, lines)
     invoice.updated_at = utcnow()
-    audit.record(session, actor, "invoice:update", object_type="invoice", object_id=invoice.id,
-                 practice_id=invoice.practice_id, fields=changes)
+    audit.record(
+        session,
+        actor,
+        "invoice:update",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=invoice.practice_id,
+        fields=changes,
+    )
     session.flush()
     session.expire(invoice, ["lines"])
     return invoice
@@ -234,67 +294,110 @@ def update_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
 # issue ---------------------------------------------------------------------------------------
 
 
-def issue_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
-                  data: InvoiceIssue) -> Invoice:
+def issue_invoice(
+    session: Session, actor: Principal, invoice_id: uuid.UUID, data: InvoiceIssue
+) -> Invoice:
     invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_ISSUE, for_update=True)
     if invoice.status != "draft":
-        raise errors.IllegalTransition(f"Only a draft can be issued; this invoice is "
-                                       f"{invoice.status}", status_now=invoice.status)
+        raise errors.IllegalTransition(
+            f"Only a draft can be issued; this invoice is {invoice.status}",
+            status_now=invoice.status,
+        )
     practice = _practice(session, invoice.practice_id)
     _issue(session, actor, invoice, practice, list(invoice.lines), data.issue_date)
     return invoice
 
 
-def _issue(session: Session, actor: Principal, invoice: Invoice, practice: Practice,
-           lines: list[InvoiceLine], issue_date: dt.date | None) -> None:
+def _issue(
+    session: Session,
+    actor: Principal,
+    invoice: Invoice,
+    practice: Practice,
+    lines: list[InvoiceLine],
+    issue_date: dt.date | None,
+) -> None:
     issue_on = issue_date or today()
     if issue_on > today():
         raise InvalidInput("The issue date is in the future", code="invoice.issue_date_in_future")
     latest_service = max(ln.date_of_service for ln in lines)
     if issue_on < latest_service:
-        raise InvalidInput("An invoice cannot be issued before its latest date of service",
-                           code="invoice.issue_before_service",
-                           latest_date_of_service=latest_service.isoformat())
+        raise InvalidInput(
+            "An invoice cannot be issued before its latest date of service",
+            code="invoice.issue_before_service",
+            latest_date_of_service=latest_service.isoformat(),
+        )
     invoice.issue_date = issue_on
-    invoice.due_date = calc.due_date(invoice.terms, issue_on, days=invoice.terms_days,
-                                     fixed=invoice.terms_due_date)
+    invoice.due_date = calc.due_date(
+        invoice.terms, issue_on, days=invoice.terms_days, fixed=invoice.terms_due_date
+    )
     cur = invoice.currency
     legs = []
     if invoice.total_minor:
-        legs.append(ledger.debit(AccountCode.PATIENT_AR, Money(invoice.total_minor, cur),
-                                 patient_id=invoice.patient_id, invoice_id=invoice.id))
+        legs.append(
+            ledger.debit(
+                AccountCode.PATIENT_AR,
+                Money(invoice.total_minor, cur),
+                patient_id=invoice.patient_id,
+                invoice_id=invoice.id,
+            )
+        )
     if invoice.discount_minor:
-        legs.append(ledger.debit(AccountCode.DISCOUNTS, Money(invoice.discount_minor, cur),
-                                 invoice_id=invoice.id))
+        legs.append(
+            ledger.debit(
+                AccountCode.DISCOUNTS, Money(invoice.discount_minor, cur), invoice_id=invoice.id
+            )
+        )
     if invoice.subtotal_minor:
-        legs.append(ledger.credit(AccountCode.SERVICE_REVENUE, Money(invoice.subtotal_minor, cur),
-                                  invoice_id=invoice.id))
+        legs.append(
+            ledger.credit(
+                AccountCode.SERVICE_REVENUE,
+                Money(invoice.subtotal_minor, cur),
+                invoice_id=invoice.id,
+            )
+        )
     # Take the number last: the sequence row lock is then held for the shortest time.
     invoice.number = InvoiceRepository(session).take_number(practice.id)
     invoice.display_number = f"{practice.invoice_prefix}-{invoice.number:06d}"
     if legs:
-        invoice.issue_entry_id = ledger.post_entry(session, ledger.EntrySpec(
-            practice_id=practice.id, kind=EntryKind.INVOICE_ISSUE.value, legs=legs,
-            effective_date=issue_on, memo=f"Invoice {invoice.display_number}",
-            created_by=actor.user_id, source_type="invoice", source_id=invoice.id,
-        ))
+        invoice.issue_entry_id = ledger.post_entry(
+            session,
+            ledger.EntrySpec(
+                practice_id=practice.id,
+                kind=EntryKind.INVOICE_ISSUE.value,
+                legs=legs,
+                effective_date=issue_on,
+                memo=f"Invoice {invoice.display_number}",
+                created_by=actor.user_id,
+                source_type="invoice",
+                source_id=invoice.id,
+            ),
+        )
     invoice.status = "open" if invoice.total_minor > 0 else "paid"
     invoice.updated_at = utcnow()
-    audit.record(session, actor, "invoice:issue", object_type="invoice", object_id=invoice.id,
-                 practice_id=practice.id, fields=["status", "number", "issue_date", "due_date"])
+    audit.record(
+        session,
+        actor,
+        "invoice:issue",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=practice.id,
+        fields=["status", "number", "issue_date", "due_date"],
+    )
 
 
 # void, credit notes, write-offs ----------------------------------------------------------------
 
 
-def void_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
-                 data: InvoiceVoid) -> Invoice:
+def void_invoice(
+    session: Session, actor: Principal, invoice_id: uuid.UUID, data: InvoiceVoid
+) -> Invoice:
     invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_VOID, for_update=True)
     if invoice.status == "void":
         raise errors.IllegalTransition("This invoice is already void", code="invoice.already_void")
     if invoice.status == "written_off":
-        raise errors.IllegalTransition("A written-off invoice cannot be voided",
-                                       status_now=invoice.status)
+        raise errors.IllegalTransition(
+            "A written-off invoice cannot be voided", status_now=invoice.status
+        )
     if invoice.status != "draft":
         fig = invoice_figures(session, invoice.id)
         if fig.paid != 0:
@@ -304,35 +407,51 @@ def void_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
             )
         on = today()
         for adj in InvoiceRepository(session).adjustments(invoice.id):
-            ledger.reverse_entry(session, adj.entry_id, kind=EntryKind.CREDIT_NOTE_VOID.value,
-                                 effective_date=on, created_by=actor.user_id,
-                                 memo=f"Void of {invoice.display_number}: credit note reversed")
+            ledger.reverse_entry(
+                session,
+                adj.entry_id,
+                kind=EntryKind.CREDIT_NOTE_VOID.value,
+                effective_date=on,
+                created_by=actor.user_id,
+                memo=f"Void of {invoice.display_number}: credit note reversed",
+            )
         if invoice.issue_entry_id is not None:
-            ledger.reverse_entry(session, invoice.issue_entry_id,
-                                 kind=EntryKind.INVOICE_VOID.value, effective_date=on,
-                                 created_by=actor.user_id,
-                                 memo=f"Void of invoice {invoice.display_number}")
+            ledger.reverse_entry(
+                session,
+                invoice.issue_entry_id,
+                kind=EntryKind.INVOICE_VOID.value,
+                effective_date=on,
+                created_by=actor.user_id,
+                memo=f"Void of invoice {invoice.display_number}",
+            )
     invoice.status = "void"
     invoice.void_reason = data.reason
     invoice.voided_at = utcnow()
     invoice.updated_at = invoice.voided_at
-    audit.record(session, actor, "invoice:void", object_type="invoice", object_id=invoice.id,
-                 practice_id=invoice.practice_id, fields=["status", "void_reason"])
+    audit.record(
+        session,
+        actor,
+        "invoice:void",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=invoice.practice_id,
+        fields=["status", "void_reason"],
+    )
     return invoice
 
 
 def _require_collectible(invoice: Invoice) -> None:
     if invoice.status == "draft":
-        raise errors.IllegalTransition("The invoice has not been issued",
-                                       code="invoice.not_issued")
+        raise errors.IllegalTransition("The invoice has not been issued", code="invoice.not_issued")
     if invoice.status == "void":
         raise errors.IllegalTransition("The invoice is void", code="invoice.voided")
     if invoice.status == "written_off":
         raise errors.IllegalTransition("The invoice was written off", code="invoice.written_off")
 
 
-def add_credit_note(session: Session, actor: Principal, invoice_id: uuid.UUID,
-                    data: CreditNoteCreate) -> InvoiceAdjustment:
+def add_credit_note(
+    session: Session, actor: Principal, invoice_id: uuid.UUID, data: CreditNoteCreate
+) -> InvoiceAdjustment:
     invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_ADJUST, for_update=True)
     _require_collectible(invoice)
     amount = Money.parse(data.amount, invoice.currency)
@@ -343,58 +462,109 @@ def add_credit_note(session: Session, actor: Principal, invoice_id: uuid.UUID,
             f"{Money(fig.balance, invoice.currency).format()}",
             balance=Money(fig.balance, invoice.currency).format(),
         )
-    entry_id = ledger.post_entry(session, ledger.EntrySpec(
-        practice_id=invoice.practice_id, kind=EntryKind.CREDIT_NOTE.value,
-        legs=[ledger.debit(AccountCode.BILLING_ADJUSTMENTS, amount, invoice_id=invoice.id),
-              ledger.credit(AccountCode.PATIENT_AR, amount, patient_id=invoice.patient_id,
-                            invoice_id=invoice.id)],
-        effective_date=today(), memo=f"Credit note ({data.reason_code.value}) on "
-                                     f"{invoice.display_number}",
-        created_by=actor.user_id, source_type="invoice", source_id=invoice.id,
-    ))
-    adj = InvoiceAdjustment(invoice_id=invoice.id, kind="credit_note",
-                            reason_code=data.reason_code.value, amount_minor=amount.amount_minor,
-                            currency=amount.currency, memo=data.memo, entry_id=entry_id,
-                            created_by=actor.user_id)
+    entry_id = ledger.post_entry(
+        session,
+        ledger.EntrySpec(
+            practice_id=invoice.practice_id,
+            kind=EntryKind.CREDIT_NOTE.value,
+            legs=[
+                ledger.debit(AccountCode.BILLING_ADJUSTMENTS, amount, invoice_id=invoice.id),
+                ledger.credit(
+                    AccountCode.PATIENT_AR,
+                    amount,
+                    patient_id=invoice.patient_id,
+                    invoice_id=invoice.id,
+                ),
+            ],
+            effective_date=today(),
+            memo=f"Credit note ({data.reason_code.value}) on {invoice.display_number}",
+            created_by=actor.user_id,
+            source_type="invoice",
+            source_id=invoice.id,
+        ),
+    )
+    adj = InvoiceAdjustment(
+        invoice_id=invoice.id,
+        kind="credit_note",
+        reason_code=data.reason_code.value,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+        memo=data.memo,
+        entry_id=entry_id,
+        created_by=actor.user_id,
+    )
     session.add(adj)
     session.flush()
     refresh_status(session, invoice)
     invoice.updated_at = utcnow()
-    audit.record(session, actor, "invoice:credit_note", object_type="invoice",
-                 object_id=invoice.id, practice_id=invoice.practice_id,
-                 fields=["amount", "reason_code", "status"])
+    audit.record(
+        session,
+        actor,
+        "invoice:credit_note",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=invoice.practice_id,
+        fields=["amount", "reason_code", "status"],
+    )
     return adj
 
 
-def write_off_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
-                      data: WriteOffCreate) -> Invoice:
-    invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_WRITE_OFF,
-                             for_update=True)
+def write_off_invoice(
+    session: Session, actor: Principal, invoice_id: uuid.UUID, data: WriteOffCreate
+) -> Invoice:
+    invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_WRITE_OFF, for_update=True)
     _require_collectible(invoice)
     fig = invoice_figures(session, invoice.id)
     if fig.balance <= 0:
-        raise errors.IllegalTransition("Nothing is left to write off", code="invoice.nothing_due",
-                                       status_now=invoice.status)
+        raise errors.IllegalTransition(
+            "Nothing is left to write off", code="invoice.nothing_due", status_now=invoice.status
+        )
     amount = Money(fig.balance, invoice.currency)
-    entry_id = ledger.post_entry(session, ledger.EntrySpec(
-        practice_id=invoice.practice_id, kind=EntryKind.WRITE_OFF.value,
-        legs=[ledger.debit(AccountCode.BAD_DEBT, amount, invoice_id=invoice.id),
-              ledger.credit(AccountCode.PATIENT_AR, amount, patient_id=invoice.patient_id,
-                            invoice_id=invoice.id)],
-        effective_date=today(), memo=f"Write-off ({data.reason_code.value}) of "
-                                     f"{invoice.display_number}",
-        created_by=actor.user_id, source_type="invoice", source_id=invoice.id,
-    ))
-    session.add(InvoiceAdjustment(invoice_id=invoice.id, kind="write_off",
-                                  reason_code=data.reason_code.value,
-                                  amount_minor=amount.amount_minor, currency=amount.currency,
-                                  memo=data.memo, entry_id=entry_id, created_by=actor.user_id))
+    entry_id = ledger.post_entry(
+        session,
+        ledger.EntrySpec(
+            practice_id=invoice.practice_id,
+            kind=EntryKind.WRITE_OFF.value,
+            legs=[
+                ledger.debit(AccountCode.BAD_DEBT, amount, invoice_id=invoice.id),
+                ledger.credit(
+                    AccountCode.PATIENT_AR,
+                    amount,
+                    patient_id=invoice.patient_id,
+                    invoice_id=invoice.id,
+                ),
+            ],
+            effective_date=today(),
+            memo=f"Write-off ({data.reason_code.value}) of {invoice.display_number}",
+            created_by=actor.user_id,
+            source_type="invoice",
+            source_id=invoice.id,
+        ),
+    )
+    session.add(
+        InvoiceAdjustment(
+            invoice_id=invoice.id,
+            kind="write_off",
+            reason_code=data.reason_code.value,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+            memo=data.memo,
+            entry_id=entry_id,
+            created_by=actor.user_id,
+        )
+    )
     invoice.status = "written_off"
     invoice.written_off_at = utcnow()
     invoice.updated_at = invoice.written_off_at
-    audit.record(session, actor, "invoice:write_off", object_type="invoice",
-                 object_id=invoice.id, practice_id=invoice.practice_id,
-                 fields=["status", "reason_code"])
+    audit.record(
+        session,
+        actor,
+        "invoice:write_off",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=invoice.practice_id,
+        fields=["status", "reason_code"],
+    )
     return invoice
 
 
@@ -403,8 +573,14 @@ def write_off_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID,
 
 def get_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID) -> InvoiceView:
     invoice = access_invoice(session, actor, invoice_id)
-    audit.record(session, actor, "invoice:read", object_type="invoice", object_id=invoice.id,
-                 practice_id=invoice.practice_id)
+    audit.record(
+        session,
+        actor,
+        "invoice:read",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=invoice.practice_id,
+    )
     return InvoiceView(invoice, invoice_figures(session, invoice.id), today())
 
 
@@ -419,35 +595,59 @@ def reload_view(session: Session, invoice: Invoice) -> InvoiceView:
     return view(session, invoice)
 
 
-def list_invoices(session: Session, actor: Principal, *, practice_id: uuid.UUID | None,
-                  patient_id: uuid.UUID | None, statuses: tuple[str, ...],
-                  issued_from: dt.date | None, issued_to: dt.date | None, overdue: bool,
-                  with_lines: bool, cursor: str | None, limit: int) -> Page[InvoiceView]:
+def list_invoices(
+    session: Session,
+    actor: Principal,
+    *,
+    practice_id: uuid.UUID | None,
+    patient_id: uuid.UUID | None,
+    statuses: tuple[str, ...],
+    issued_from: dt.date | None,
+    issued_to: dt.date | None,
+    overdue: bool,
+    with_lines: bool,
+    cursor: str | None,
+    limit: int,
+) -> Page[InvoiceView]:
     actor.require(Action.INVOICE_READ)
     limit = min(limit, MAX_LIMIT)
     now = today()
     f = InvoiceFilter(
         practice_ids=None if actor.is_patient else actor.practice_ids,
         patient_ids=actor.patient_ids if actor.is_patient else None,
-        practice_id=practice_id, patient_id=patient_id, statuses=statuses,
-        issued_from=issued_from, issued_to=issued_to, overdue_on=now if overdue else None,
+        practice_id=practice_id,
+        patient_id=patient_id,
+        statuses=statuses,
+        issued_from=issued_from,
+        issued_to=issued_to,
+        overdue_on=now if overdue else None,
     )
-    rows = list(InvoiceRepository(session).list(
-        f, before=parse_cursor_uuid(after_id(cursor)), limit=limit + 1, with_lines=with_lines
-    ))
+    rows = list(
+        InvoiceRepository(session).search(
+            f, before=parse_cursor_uuid(after_id(cursor)), limit=limit + 1, with_lines=with_lines
+        )
+    )
     page = page_by_id(rows, limit)
     movements = LedgerRepository(session).invoice_movements_many([i.id for i in page.items])
-    views = [InvoiceView(i, figures_from_movements(movements.get(i.id, [])), now)
-             for i in page.items]
+    views = [
+        InvoiceView(i, figures_from_movements(movements.get(i.id, [])), now) for i in page.items
+    ]
     return Page(views, page.next_cursor)
 
 
-def invoice_history(session: Session, actor: Principal, invoice_id: uuid.UUID) -> tuple[
-        Invoice, list[object], list[InvoiceAdjustment]]:
+def invoice_history(
+    session: Session, actor: Principal, invoice_id: uuid.UUID
+) -> tuple[Invoice, list[Any], list[InvoiceAdjustment]]:
     invoice = access_invoice(session, actor, invoice_id)
     repo = InvoiceRepository(session)
-    audit.record(session, actor, "invoice:history:read", object_type="invoice",
-                 object_id=invoice.id, practice_id=invoice.practice_id)
+    audit.record(
+        session,
+        actor,
+        "invoice:history:read",
+        object_type="invoice",
+        object_id=invoice.id,
+        practice_id=invoice.practice_id,
+    )
     return invoice, list(repo.payments(invoice.id)), list(repo.adjustments(invoice.id))
 
 
@@ -495,9 +695,14 @@ class StatementView:
         return self.amount_due_minor - self.credit_balance_minor
 
 
-def patient_statement(session: Session, actor: Principal, patient_id: uuid.UUID, *,
-                      date_from: dt.date | None = None,
-                      date_to: dt.date | None = None) -> StatementView:
+def patient_statement(
+    session: Session,
+    actor: Principal,
+    patient_id: uuid.UUID,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> StatementView:
     """The patient's account: every ledger movement on their receivable and credit, with a running
     balance (what they owe minus credit held), straight from the postings."""
     actor.require(Action.STATEMENT_READ)
@@ -506,7 +711,8 @@ def patient_statement(session: Session, actor: Principal, patient_id: uuid.UUID,
     ledger_repo = LedgerRepository(session)
     rows = ledger_repo.patient_account_lines(patient.id)
     invoices = InvoiceRepository(session).by_ids(
-        sorted({r.invoice_id for r in rows if r.invoice_id is not None}))
+        sorted({r.invoice_id for r in rows if r.invoice_id is not None})
+    )
     opening = 0
     running = 0
     lines: list[StatementLineView] = []
@@ -530,23 +736,45 @@ def patient_statement(session: Session, actor: Principal, patient_id: uuid.UUID,
         label = STATEMENT_LABELS.get(r.kind, r.kind)
         if inv is None and r.kind == EntryKind.PAYMENT.value:
             label = "Payment received (unapplied credit)"
-        lines.append(StatementLineView(
-            date=r.effective_date, kind=r.kind,
-            description=f"{label} {inv.display_number}" if inv else label,
-            invoice_id=r.invoice_id, invoice_number=inv.display_number if inv else None,
-            charges_minor=charges, credits_minor=credits, balance_minor=running,
-        ))
+        lines.append(
+            StatementLineView(
+                date=r.effective_date,
+                kind=r.kind,
+                description=f"{label} {inv.display_number}" if inv else label,
+                invoice_id=r.invoice_id,
+                invoice_number=inv.display_number if inv else None,
+                charges_minor=charges,
+                credits_minor=credits,
+                balance_minor=running,
+            )
+        )
     ar, credit_held = ledger_repo.patient_balances(patient.id)
     now = today()
-    open_invoices = [i for i in InvoiceRepository(session).for_patient(patient.id)
-                     if calc.is_overdue(i.status, i.due_date, now)]
+    open_invoices = [
+        i
+        for i in InvoiceRepository(session).for_patient(patient.id)
+        if calc.is_overdue(i.status, i.due_date, now)
+    ]
     overdue = sum(ledger_repo.invoice_ar_balances([i.id for i in open_invoices]).values())
-    audit.record(session, actor, "statement:read", object_type="patient", object_id=patient.id,
-                 practice_id=patient.practice_id)
+    audit.record(
+        session,
+        actor,
+        "statement:read",
+        object_type="patient",
+        object_id=patient.id,
+        practice_id=patient.practice_id,
+    )
     return StatementView(
-        patient_id=patient.id, account_number=patient.account_number,
-        currency=practice.currency, date_from=date_from, date_to=date_to,
-        opening_minor=opening, lines=lines, total_charges_minor=charges_total,
-        total_credits_minor=credits_total, amount_due_minor=ar,
-        credit_balance_minor=credit_held, overdue_minor=overdue,
+        patient_id=patient.id,
+        account_number=patient.account_number,
+        currency=practice.currency,
+        date_from=date_from,
+        date_to=date_to,
+        opening_minor=opening,
+        lines=lines,
+        total_charges_minor=charges_total,
+        total_credits_minor=credits_total,
+        amount_due_minor=ar,
+        credit_balance_minor=credit_held,
+        overdue_minor=overdue,
     )

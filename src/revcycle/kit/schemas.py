@@ -35,12 +35,36 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
-def Text(max_length: int, min_length: int = 1) -> Any:  # noqa: N802 - reads like a type
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_no_control_chars),
-    ]
+Text20 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=20),
+    AfterValidator(_no_control_chars),
+]
+Text60 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+    AfterValidator(_no_control_chars),
+]
+Text100 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_control_chars),
+]
+Text200 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control_chars),
+]
+Text300 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_no_control_chars),
+]
+Text500 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_no_control_chars),
+]
 
 
 def _wrap(fn: Callable[[str], str], error_type: str) -> Callable[[Any], str]:
@@ -56,7 +80,7 @@ def _wrap(fn: Callable[[str], str], error_type: str) -> Callable[[Any], str]:
 
 
 def _money(value: Any) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise PydanticCustomError(
             "money.not_a_string",
             'amounts are exact decimal strings such as "125.00" (JSON numbers with a fraction '
@@ -90,7 +114,9 @@ Amount = Annotated[Decimal, BeforeValidator(_money)]
 PositiveAmount = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_positive)]
 NonNegativeAmount = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_non_negative)]
 Icd10Code = Annotated[str, BeforeValidator(_wrap(codes.icd10cm, "code.icd10_invalid"))]
-ProcedureCode = Annotated[str, BeforeValidator(_wrap(codes.procedure_code, "code.procedure_invalid"))]
+ProcedureCode = Annotated[
+    str, BeforeValidator(_wrap(codes.procedure_code, "code.procedure_invalid"))
+]
 Modifier = Annotated[str, BeforeValidator(_wrap(codes.modifier, "code.modifier_invalid"))]
 Npi = Annotated[str, BeforeValidator(_wrap(codes.npi, "code.npi_invalid"))]
 Tin = Annotated[str, BeforeValidator(_wrap(codes.tin, "code.tin_invalid"))]
@@ -120,8 +146,10 @@ def _phone(value: Any) -> str:
 
 
 def _email(value: Any) -> str:
-    if isinstance(value, str) and len(value) <= 254 and re.fullmatch(
-        r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", value.strip()
+    if (
+        isinstance(value, str)
+        and len(value) <= 254
+        and re.fullmatch(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", value.strip())
     ):
         return value.strip().lower()
     raise PydanticCustomError("contact.email_invalid", "an e-mail address")

@@ -19,4 +19,6 @@ def parse_uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise InvalidInput(f"{value!r} is not a valid {what} id", code=f"{what}.invalid_id") from None
+        raise InvalidInput(
+            f"{value!r} is not a valid {what} id", code=f"{what}.invalid_id"
+        ) from None

@@ -19,17 +19,17 @@ class AccountType(StrEnum):
 
 
 class AccountCode(StrEnum):
-    CASH = "1000"                 # cash and undeposited funds (cash, cheques)
-    CARD_CLEARING = "1010"        # card / bank-transfer money in flight from the gateway
-    PATIENT_AR = "1200"           # what patients owe
-    INSURANCE_AR = "1210"         # what payers owe
-    PATIENT_CREDIT = "2100"       # unapplied patient money (overpayments), a liability
-    REFUNDS_PAYABLE = "2200"      # refunds approved but not yet paid out
-    SERVICE_REVENUE = "4000"      # gross charges
-    DISCOUNTS = "4100"            # discounts given on invoices (contra-revenue)
+    CASH = "1000"  # cash and undeposited funds (cash, cheques)
+    CARD_CLEARING = "1010"  # card / bank-transfer money in flight from the gateway
+    PATIENT_AR = "1200"  # what patients owe
+    INSURANCE_AR = "1210"  # what payers owe
+    PATIENT_CREDIT = "2100"  # unapplied patient money (overpayments), a liability
+    REFUNDS_PAYABLE = "2200"  # refunds approved but not yet paid out
+    SERVICE_REVENUE = "4000"  # gross charges
+    DISCOUNTS = "4100"  # discounts given on invoices (contra-revenue)
     CONTRACTUAL_ADJUSTMENTS = "4200"  # payer contractual write-downs (contra-revenue)
     BILLING_ADJUSTMENTS = "4300"  # credit notes: billing errors, courtesy, small balances
-    BAD_DEBT = "6100"             # uncollectible balances written off (expense)
+    BAD_DEBT = "6100"  # uncollectible balances written off (expense)
 
 
 CHART: dict[AccountCode, tuple[str, AccountType]] = {
@@ -42,8 +42,10 @@ CHART: dict[AccountCode, tuple[str, AccountType]] = {
     AccountCode.SERVICE_REVENUE: ("Patient service revenue", AccountType.REVENUE),
     AccountCode.DISCOUNTS: ("Discounts", AccountType.CONTRA_REVENUE),
     AccountCode.CONTRACTUAL_ADJUSTMENTS: ("Contractual adjustments", AccountType.CONTRA_REVENUE),
-    AccountCode.BILLING_ADJUSTMENTS: ("Billing adjustments (credit notes)",
-                                      AccountType.CONTRA_REVENUE),
+    AccountCode.BILLING_ADJUSTMENTS: (
+        "Billing adjustments (credit notes)",
+        AccountType.CONTRA_REVENUE,
+    ),
     AccountCode.BAD_DEBT: ("Bad-debt write-offs", AccountType.EXPENSE),
 }
 

@@ -27,7 +27,7 @@ class LedgerRepository:
             rows = self.session.execute(
                 select(Account.code, Account.id).where(Account.practice_id == practice_id)
             ).all()
-            cache[practice_id] = {code: id_ for code, id_ in rows}
+            cache[practice_id] = dict(rows)
         return cache[practice_id]
 
     def add_accounts(self, rows: list[dict[str, Any]]) -> None:
@@ -45,10 +45,15 @@ class LedgerRepository:
             select(Posting).where(Posting.entry_id == entry_id).order_by(Posting.id)
         ).all()
 
-    def list_entries(self, practice_id: uuid.UUID, *, before: uuid.UUID | None,
-                     limit: int) -> Sequence[JournalEntry]:
-        q = (select(JournalEntry).where(JournalEntry.practice_id == practice_id)
-             .order_by(JournalEntry.id.desc()).limit(limit))
+    def list_entries(
+        self, practice_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[JournalEntry]:
+        q = (
+            select(JournalEntry)
+            .where(JournalEntry.practice_id == practice_id)
+            .order_by(JournalEntry.id.desc())
+            .limit(limit)
+        )
         if before is not None:
             q = q.where(JournalEntry.id < before)
         return self.session.scalars(q).all()
@@ -104,7 +109,8 @@ class LedgerRepository:
         ).all()
         out: dict[uuid.UUID, list[tuple[str, int]]] = {}
         for inv, kind, total in rows:
-            out.setdefault(inv, []).append((kind, int(total)))
+            if inv is not None:
+                out.setdefault(inv, []).append((kind, int(total)))
         return out
 
     def patient_account_lines(self, patient_id: uuid.UUID) -> list[Any]:
@@ -136,9 +142,14 @@ class LedgerRepository:
                     ),
                 )
                 .group_by(
-                    JournalEntry.id, JournalEntry.kind, JournalEntry.effective_date,
-                    JournalEntry.created_at, JournalEntry.memo, JournalEntry.source_type,
-                    JournalEntry.source_id, Posting.invoice_id,
+                    JournalEntry.id,
+                    JournalEntry.kind,
+                    JournalEntry.effective_date,
+                    JournalEntry.created_at,
+                    JournalEntry.memo,
+                    JournalEntry.source_type,
+                    JournalEntry.source_id,
+                    Posting.invoice_id,
                 )
                 .order_by(JournalEntry.effective_date, JournalEntry.created_at, JournalEntry.id)
             ).all()
@@ -204,9 +215,7 @@ class LedgerRepository:
     def short_entries(self) -> list[Any]:
         """Entries with fewer than two postings (including none)."""
         counts = (
-            select(Posting.entry_id, func.count().label("n"))
-            .group_by(Posting.entry_id)
-            .subquery()
+            select(Posting.entry_id, func.count().label("n")).group_by(Posting.entry_id).subquery()
         )
         return list(
             self.session.execute(

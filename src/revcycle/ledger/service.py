@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.errors import Conflict, InvalidInput, NotFound
-from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
-from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.kit.clock import utcnow
 from revcycle.kit.ids import uuid7
+from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
+from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.ledger.chart import CHART, DEBIT_NORMAL, AccountCode, AccountType
 from revcycle.ledger.errors import UnbalancedEntry
 from revcycle.ledger.models import JournalEntry, Posting
@@ -81,21 +81,31 @@ def create_chart(session: Session, practice_id: uuid.UUID) -> None:
     )
 
 
-def _rows(spec: EntrySpec, accounts: dict[str, int], now: dt.datetime) -> tuple[dict[str, Any],
-                                                                                  list[dict[str, Any]]]:
+def _rows(
+    spec: EntrySpec, accounts: dict[str, int], now: dt.datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     check_balanced(spec.legs)
     entry_id = uuid7()
     entry = {
-        "id": entry_id, "practice_id": spec.practice_id, "kind": spec.kind, "memo": spec.memo,
-        "effective_date": spec.effective_date, "created_at": now, "created_by": spec.created_by,
-        "reverses_id": spec.reverses_id, "source_type": spec.source_type,
+        "id": entry_id,
+        "practice_id": spec.practice_id,
+        "kind": spec.kind,
+        "memo": spec.memo,
+        "effective_date": spec.effective_date,
+        "created_at": now,
+        "created_by": spec.created_by,
+        "reverses_id": spec.reverses_id,
+        "source_type": spec.source_type,
         "source_id": spec.source_id,
     }
     postings = [
         {
-            "entry_id": entry_id, "account_id": accounts[leg.account.value],
-            "amount_minor": leg.amount.amount_minor, "currency": leg.amount.currency,
-            "patient_id": leg.patient_id, "invoice_id": leg.invoice_id,
+            "entry_id": entry_id,
+            "account_id": accounts[leg.account.value],
+            "amount_minor": leg.amount.amount_minor,
+            "currency": leg.amount.currency,
+            "patient_id": leg.patient_id,
+            "invoice_id": leg.invoice_id,
         }
         for leg in spec.legs
     ]
@@ -148,16 +158,25 @@ def reverse_entry(
         raise Conflict("This journal entry was already reversed", code="ledger.already_reversed")
     codes = {v: k for k, v in repo.account_ids(original.practice_id).items()}
     legs = [
-        Leg(AccountCode(codes[p.account_id]), Money(-p.amount_minor, p.currency),
-            patient_id=p.patient_id, invoice_id=p.invoice_id)
+        Leg(
+            AccountCode(codes[p.account_id]),
+            Money(-p.amount_minor, p.currency),
+            patient_id=p.patient_id,
+            invoice_id=p.invoice_id,
+        )
         for p in repo.postings_of(entry_id)
     ]
     return post_entry(
         session,
         EntrySpec(
-            practice_id=original.practice_id, kind=kind, legs=legs, effective_date=effective_date,
-            memo=memo or f"Reversal of {original.kind}", created_by=created_by,
-            source_type=original.source_type, source_id=original.source_id,
+            practice_id=original.practice_id,
+            kind=kind,
+            legs=legs,
+            effective_date=effective_date,
+            memo=memo or f"Reversal of {original.kind}",
+            created_by=created_by,
+            source_type=original.source_type,
+            source_id=original.source_id,
             reverses_id=original.id,
         ),
     )
@@ -191,12 +210,15 @@ class TrialBalance:
 
     @property
     def balanced(self) -> bool:
-        return (self.total_debits_minor == self.total_credits_minor
-                and self.closing_debit_total_minor == self.closing_credit_total_minor)
+        return (
+            self.total_debits_minor == self.total_credits_minor
+            and self.closing_debit_total_minor == self.closing_credit_total_minor
+        )
 
 
-def trial_balance(session: Session, practice_id: uuid.UUID, *, date_from: dt.date | None,
-                  date_to: dt.date) -> TrialBalance:
+def trial_balance(
+    session: Session, practice_id: uuid.UUID, *, date_from: dt.date | None, date_to: dt.date
+) -> TrialBalance:
     rows: list[TrialBalanceRow] = []
     debits: dict[str, int] = defaultdict(int)
     credits: dict[str, int] = defaultdict(int)
@@ -212,8 +234,16 @@ def trial_balance(session: Session, practice_id: uuid.UUID, *, date_from: dt.dat
             closing_dr[r.currency] += closing
         else:
             closing_cr[r.currency] += -closing
-    return TrialBalance(practice_id, date_from, date_to, rows, dict(debits), dict(credits),
-                        dict(closing_dr), dict(closing_cr))
+    return TrialBalance(
+        practice_id,
+        date_from,
+        date_to,
+        rows,
+        dict(debits),
+        dict(credits),
+        dict(closing_dr),
+        dict(closing_cr),
+    )
 
 
 def normal_balance(account_type: str, signed_minor: int) -> int:
@@ -231,8 +261,14 @@ def get_entry(session: Session, entry_id: uuid.UUID) -> JournalEntry:
 # permission-checked reads for the adapters ---------------------------------------------------
 
 
-def practice_trial_balance(session: Session, actor: Principal, practice_id: uuid.UUID, *,
-                           date_from: dt.date | None, date_to: dt.date) -> TrialBalance:
+def practice_trial_balance(
+    session: Session,
+    actor: Principal,
+    practice_id: uuid.UUID,
+    *,
+    date_from: dt.date | None,
+    date_to: dt.date,
+) -> TrialBalance:
     actor.require(Action.LEDGER_READ)
     actor.check_practice(practice_id)
     if date_from is not None and date_from > date_to:
@@ -246,19 +282,26 @@ class EntryView:
     postings: list[tuple[str, Posting]]  # (account code, posting)
 
 
-def list_entries(session: Session, actor: Principal, practice_id: uuid.UUID, *,
-                 cursor: str | None, limit: int) -> Page[EntryView]:
+def list_entries(
+    session: Session, actor: Principal, practice_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[EntryView]:
     actor.require(Action.LEDGER_READ)
     actor.check_practice(practice_id)
     limit = min(limit, MAX_LIMIT)
     repo = LedgerRepository(session)
-    rows = list(repo.list_entries(practice_id, before=parse_cursor_uuid(after_id(cursor)),
-                                  limit=limit + 1))
+    rows = list(
+        repo.list_entries(practice_id, before=parse_cursor_uuid(after_id(cursor)), limit=limit + 1)
+    )
     page = page_by_id(rows, limit)
     postings = repo.postings_for([e.id for e in page.items])
     codes = {v: k for k, v in repo.account_ids(practice_id).items()}
-    return Page([EntryView(e, [(codes[p.account_id], p) for p in postings.get(e.id, [])])
-                 for e in page.items], page.next_cursor)
+    return Page(
+        [
+            EntryView(e, [(codes[p.account_id], p) for p in postings.get(e.id, [])])
+            for e in page.items
+        ],
+        page.next_cursor,
+    )
 
 
 def get_entry_view(session: Session, actor: Principal, entry_id: uuid.UUID) -> EntryView:

@@ -15,15 +15,23 @@ connection = config.attributes.get("connection")
 
 def run_migrations_online() -> None:
     if connection is not None:
-        context.configure(connection=connection, target_metadata=Base.metadata,
-                          render_as_batch=True, transaction_per_migration=True)
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=True,
+            transaction_per_migration=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(url)
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True,
-                          transaction_per_migration=True)
+        context.configure(
+            connection=conn,
+            target_metadata=Base.metadata,
+            render_as_batch=True,
+            transaction_per_migration=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -28,19 +28,28 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 
 @router.post("/practices/{practice_id}/patients", status_code=201, response_model=PatientRead)
 def create_patient(practice_id: uuid.UUID, body: PatientCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: PatientRead.model_validate(
-        service.create_patient(s, p, practice_id, body)), status_code=201)
+    return ctx.write(
+        lambda s, p: PatientRead.model_validate(service.create_patient(s, p, practice_id, body)),
+        status_code=201,
+    )
 
 
 @router.get("/patients", response_model=PageRead[PatientRead])
-def list_patients(ctx: CtxDep, practice_id: uuid.UUID | None = None,
-                  last_name: Annotated[str | None, Query(max_length=100)] = None,
-                  cursor: str | None = None, limit: Limit = DEFAULT_LIMIT) -> object:
+def list_patients(
+    ctx: CtxDep,
+    practice_id: uuid.UUID | None = None,
+    last_name: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_patients(s, p, practice_id=practice_id, last_name=last_name,
-                                     cursor=cursor, limit=limit)
-        return PageRead[PatientRead](items=[PatientRead.model_validate(x) for x in page.items],
-                                     next_cursor=page.next_cursor)
+        page = service.list_patients(
+            s, p, practice_id=practice_id, last_name=last_name, cursor=cursor, limit=limit
+        )
+        return PageRead[PatientRead](
+            items=[PatientRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor
+        )
+
     return ctx.read(work)
 
 
@@ -51,26 +60,44 @@ def get_patient(patient_id: uuid.UUID, ctx: CtxDep) -> object:
 
 @router.patch("/patients/{patient_id}", response_model=PatientRead)
 def update_patient(patient_id: uuid.UUID, body: PatientUpdate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: PatientRead.model_validate(
-        service.update_patient(s, p, patient_id, body)))
+    return ctx.write(
+        lambda s, p: PatientRead.model_validate(service.update_patient(s, p, patient_id, body))
+    )
 
 
 @router.get("/patients/{patient_id}/statement", response_model=StatementRead)
-def get_statement(patient_id: uuid.UUID, ctx: CtxDep, date_from: dt.date | None = None,
-                  date_to: dt.date | None = None) -> object:
+def get_statement(
+    patient_id: uuid.UUID,
+    ctx: CtxDep,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        st = invoices_service.patient_statement(s, p, patient_id, date_from=date_from,
-                                                date_to=date_to)
+        st = invoices_service.patient_statement(
+            s, p, patient_id, date_from=date_from, date_to=date_to
+        )
         cur = st.currency
         return StatementRead(
-            patient_id=st.patient_id, account_number=st.account_number, currency=cur,
-            generated_at=utcnow(), date_from=st.date_from, date_to=st.date_to,
+            patient_id=st.patient_id,
+            account_number=st.account_number,
+            currency=cur,
+            generated_at=utcnow(),
+            date_from=st.date_from,
+            date_to=st.date_to,
             opening_balance=amount(st.opening_minor, cur),
-            lines=[StatementLine(
-                date=ln.date, kind=ln.kind, description=ln.description,
-                invoice_id=ln.invoice_id, invoice_number=ln.invoice_number,
-                charges=amount(ln.charges_minor, cur), credits=amount(ln.credits_minor, cur),
-                balance=amount(ln.balance_minor, cur)) for ln in st.lines],
+            lines=[
+                StatementLine(
+                    date=ln.date,
+                    kind=ln.kind,
+                    description=ln.description,
+                    invoice_id=ln.invoice_id,
+                    invoice_number=ln.invoice_number,
+                    charges=amount(ln.charges_minor, cur),
+                    credits=amount(ln.credits_minor, cur),
+                    balance=amount(ln.balance_minor, cur),
+                )
+                for ln in st.lines
+            ],
             total_charges=amount(st.total_charges_minor, cur),
             total_credits=amount(st.total_credits_minor, cur),
             amount_due=amount(st.amount_due_minor, cur),
@@ -78,4 +105,5 @@ def get_statement(patient_id: uuid.UUID, ctx: CtxDep, date_from: dt.date | None 
             closing_balance=amount(st.closing_minor, cur),
             overdue_amount=amount(st.overdue_minor, cur),
         )
+
     return ctx.read(work)

@@ -25,23 +25,36 @@ class PatientRepository:
 
     def by_account_number(self, practice_id: uuid.UUID, number: str) -> Patient | None:
         return self.session.scalar(
-            select(Patient).where(Patient.practice_id == practice_id,
-                                  Patient.account_number == number)
+            select(Patient).where(
+                Patient.practice_id == practice_id, Patient.account_number == number
+            )
         )
 
     def count_in_practice(self, practice_id: uuid.UUID) -> int:
-        return int(self.session.scalar(
-            select(func.count()).select_from(Patient).where(Patient.practice_id == practice_id)
-        ) or 0)
+        return int(
+            self.session.scalar(
+                select(func.count()).select_from(Patient).where(Patient.practice_id == practice_id)
+            )
+            or 0
+        )
 
     def dependant_ids(self, guarantor_id: uuid.UUID) -> list[uuid.UUID]:
-        return list(self.session.scalars(
-            select(Patient.id).where(Patient.guarantor_id == guarantor_id)
-        ).all())
+        return list(
+            self.session.scalars(
+                select(Patient.id).where(Patient.guarantor_id == guarantor_id)
+            ).all()
+        )
 
-    def list(self, *, practice_ids: frozenset[uuid.UUID] | None,
-             patient_ids: frozenset[uuid.UUID] | None, practice_id: uuid.UUID | None,
-             last_name: str | None, after: uuid.UUID | None, limit: int) -> Sequence[Patient]:
+    def search(
+        self,
+        *,
+        practice_ids: frozenset[uuid.UUID] | None,
+        patient_ids: frozenset[uuid.UUID] | None,
+        practice_id: uuid.UUID | None,
+        last_name: str | None,
+        after: uuid.UUID | None,
+        limit: int,
+    ) -> Sequence[Patient]:
         q = select(Patient).order_by(Patient.id).limit(limit)
         if practice_ids is not None:
             q = q.where(Patient.practice_id.in_(practice_ids))

@@ -6,7 +6,18 @@ from enum import StrEnum
 
 from pydantic import field_validator
 
-from revcycle.kit.schemas import Email, Phone, PostalCode, ReadSchema, Schema, StateCode, Text
+from revcycle.kit.clock import today
+from revcycle.kit.schemas import (
+    Email,
+    Phone,
+    PostalCode,
+    ReadSchema,
+    Schema,
+    StateCode,
+    Text20,
+    Text100,
+    Text200,
+)
 
 
 class Sex(StrEnum):
@@ -24,20 +35,20 @@ class GuarantorRelationship(StrEnum):
 
 
 def _past_birth(value: dt.date) -> dt.date:
-    if value > dt.date.today() or value.year < 1900:
+    if value > today() or value.year < 1900:
         raise ValueError("date_of_birth must be a real past date")
     return value
 
 
 class PatientCreate(Schema):
-    account_number: Text(20) | None = None
-    first_name: Text(100)
-    last_name: Text(100)
+    account_number: Text20 | None = None
+    first_name: Text100
+    last_name: Text100
     date_of_birth: dt.date
     sex: Sex = Sex.UNKNOWN
-    address_line1: Text(200) | None = None
-    address_line2: Text(200) | None = None
-    city: Text(100) | None = None
+    address_line1: Text200 | None = None
+    address_line2: Text200 | None = None
+    city: Text100 | None = None
     state: StateCode | None = None
     postal_code: PostalCode | None = None
     phone: Phone | None = None
@@ -49,13 +60,13 @@ class PatientCreate(Schema):
 
 
 class PatientUpdate(Schema):
-    first_name: Text(100) | None = None
-    last_name: Text(100) | None = None
+    first_name: Text100 | None = None
+    last_name: Text100 | None = None
     date_of_birth: dt.date | None = None
     sex: Sex | None = None
-    address_line1: Text(200) | None = None
-    address_line2: Text(200) | None = None
-    city: Text(100) | None = None
+    address_line1: Text200 | None = None
+    address_line2: Text200 | None = None
+    city: Text100 | None = None
     state: StateCode | None = None
     postal_code: PostalCode | None = None
     phone: Phone | None = None

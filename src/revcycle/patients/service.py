@@ -19,8 +19,9 @@ from revcycle.patients.schemas import PatientCreate, PatientUpdate
 from revcycle.practices import service as practices_service
 
 
-def access_patient(session: Session, actor: Principal, patient_id: uuid.UUID,
-                   action: Action = Action.PATIENT_READ) -> Patient:
+def access_patient(
+    session: Session, actor: Principal, patient_id: uuid.UUID, action: Action = Action.PATIENT_READ
+) -> Patient:
     actor.require(action)
     patient = PatientRepository(session).get(patient_id)
     if patient is None or not actor.sees_patient(patient.practice_id, patient.id):
@@ -28,8 +29,12 @@ def access_patient(session: Session, actor: Principal, patient_id: uuid.UUID,
     return patient
 
 
-def _check_guarantor(session: Session, practice_id: uuid.UUID, patient_id: uuid.UUID | None,
-                     guarantor_id: uuid.UUID | None) -> None:
+def _check_guarantor(
+    session: Session,
+    practice_id: uuid.UUID,
+    patient_id: uuid.UUID | None,
+    guarantor_id: uuid.UUID | None,
+) -> None:
     if guarantor_id is None:
         return
     guarantor = PatientRepository(session).get(guarantor_id)
@@ -41,38 +46,55 @@ def _check_guarantor(session: Session, practice_id: uuid.UUID, patient_id: uuid.
         raise errors.InvalidGuarantor("The guarantor must be responsible for themself")
 
 
-def create_patient(session: Session, actor: Principal, practice_id: uuid.UUID,
-                   data: PatientCreate) -> Patient:
+def create_patient(
+    session: Session, actor: Principal, practice_id: uuid.UUID, data: PatientCreate
+) -> Patient:
     actor.require(Action.PATIENT_WRITE)
     practice = practices_service.get_practice(session, actor, practice_id)
     repo = PatientRepository(session)
     values = data.model_dump()
-    if values["account_number"] is None:
-        values["account_number"] = f"P{repo.count_in_practice(practice.id) + 1:07d}"
-        while repo.by_account_number(practice.id, values["account_number"]) is not None:
-            values["account_number"] = "P" + uuid.uuid4().hex[:10].upper()
-    elif repo.by_account_number(practice.id, values["account_number"]) is not None:
+    number: str | None = data.account_number
+    if number is None:
+        number = f"P{repo.count_in_practice(practice.id) + 1:07d}"
+        while repo.by_account_number(practice.id, number) is not None:
+            number = "P" + uuid.uuid4().hex[:10].upper()
+    elif repo.by_account_number(practice.id, number) is not None:
         raise errors.AccountNumberTaken("Another patient already has this account number")
+    values["account_number"] = number
     _check_guarantor(session, practice.id, None, data.guarantor_id)
     if data.guarantor_id is None:
         values["guarantor_relationship"] = "self"
     patient = Patient(practice_id=practice.id, **values)
     session.add(patient)
     session.flush()
-    audit.record(session, actor, "patient:create", object_type="patient", object_id=patient.id,
-                 practice_id=practice.id, fields=data.model_fields_set)
+    audit.record(
+        session,
+        actor,
+        "patient:create",
+        object_type="patient",
+        object_id=patient.id,
+        practice_id=practice.id,
+        fields=data.model_fields_set,
+    )
     return patient
 
 
 def get_patient(session: Session, actor: Principal, patient_id: uuid.UUID) -> Patient:
     patient = access_patient(session, actor, patient_id)
-    audit.record(session, actor, "patient:read", object_type="patient", object_id=patient.id,
-                 practice_id=patient.practice_id)
+    audit.record(
+        session,
+        actor,
+        "patient:read",
+        object_type="patient",
+        object_id=patient.id,
+        practice_id=patient.practice_id,
+    )
     return patient
 
 
-def update_patient(session: Session, actor: Principal, patient_id: uuid.UUID,
-                   data: PatientUpdate) -> Patient:
+def update_patient(
+    session: Session, actor: Principal, patient_id: uuid.UUID, data: PatientUpdate
+) -> Patient:
     patient = access_patient(session, actor, patient_id, Action.PATIENT_WRITE)
     changes = data.model_dump(exclude_unset=True)
     if "guarantor_id" in changes:
@@ -84,24 +106,45 @@ def update_patient(session: Session, actor: Principal, patient_id: uuid.UUID,
         if changes["guarantor_id"] is None:
             changes["guarantor_relationship"] = "self"
     for field, value in changes.items():
-        if value is None and field in {"first_name", "last_name", "date_of_birth", "sex",
-                                       "guarantor_relationship"}:
+        if value is None and field in {
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "guarantor_relationship",
+        }:
             continue
         setattr(patient, field, value)
     patient.updated_at = utcnow()
-    audit.record(session, actor, "patient:update", object_type="patient", object_id=patient.id,
-                 practice_id=patient.practice_id, fields=changes)
+    audit.record(
+        session,
+        actor,
+        "patient:update",
+        object_type="patient",
+        object_id=patient.id,
+        practice_id=patient.practice_id,
+        fields=changes,
+    )
     return patient
 
 
-def list_patients(session: Session, actor: Principal, *, practice_id: uuid.UUID | None,
-                  last_name: str | None, cursor: str | None, limit: int) -> Page[Patient]:
+def list_patients(
+    session: Session,
+    actor: Principal,
+    *,
+    practice_id: uuid.UUID | None,
+    last_name: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Patient]:
     actor.require(Action.PATIENT_READ)
     limit = min(limit, MAX_LIMIT)
-    rows = PatientRepository(session).list(
+    rows = PatientRepository(session).search(
         practice_ids=None if actor.is_patient else actor.practice_ids,
         patient_ids=actor.patient_ids if actor.is_patient else None,
-        practice_id=practice_id, last_name=last_name,
-        after=parse_cursor_uuid(after_id(cursor)), limit=limit + 1,
+        practice_id=practice_id,
+        last_name=last_name,
+        after=parse_cursor_uuid(after_id(cursor)),
+        limit=limit + 1,
     )
     return page_by_id(list(rows), limit)

@@ -25,32 +25,44 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 def payment_read(v: service.PaymentView) -> PaymentRead:
     p = v.payment
     return PaymentRead(
-        id=p.id, practice_id=p.practice_id, patient_id=p.patient_id, method=p.method,
-        amount=amount(p.amount_minor, p.currency), currency=p.currency,
-        received_on=p.received_on, reference=p.reference,
+        id=p.id,
+        practice_id=p.practice_id,
+        patient_id=p.patient_id,
+        method=p.method,
+        amount=amount(p.amount_minor, p.currency),
+        currency=p.currency,
+        received_on=p.received_on,
+        reference=p.reference,
         unapplied=amount(p.unapplied_minor, p.currency),
-        allocations=[AllocationRead(invoice_id=a.invoice_id,
-                                    amount=amount(a.amount_minor, a.currency))
-                     for a in v.allocations],
+        allocations=[
+            AllocationRead(invoice_id=a.invoice_id, amount=amount(a.amount_minor, a.currency))
+            for a in v.allocations
+        ],
         created_at=p.created_at,
     )
 
 
 @router.post("/payments", status_code=201, response_model=PaymentRead)
 def record_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: payment_read(service.record_payment(s, p, body)),
-                     status_code=201)
+    return ctx.write(lambda s, p: payment_read(service.record_payment(s, p, body)), status_code=201)
 
 
 @router.get("/payments", response_model=PageRead[PaymentRead])
-def list_payments(ctx: CtxDep, patient_id: uuid.UUID | None = None,
-                  practice_id: uuid.UUID | None = None, cursor: str | None = None,
-                  limit: Limit = DEFAULT_LIMIT) -> object:
+def list_payments(
+    ctx: CtxDep,
+    patient_id: uuid.UUID | None = None,
+    practice_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_payments(s, p, patient_id=patient_id, practice_id=practice_id,
-                                     cursor=cursor, limit=limit)
-        return PageRead[PaymentRead](items=[payment_read(v) for v in page.items],
-                                     next_cursor=page.next_cursor)
+        page = service.list_payments(
+            s, p, patient_id=patient_id, practice_id=practice_id, cursor=cursor, limit=limit
+        )
+        return PageRead[PaymentRead](
+            items=[payment_read(v) for v in page.items], next_cursor=page.next_cursor
+        )
+
     return ctx.read(work)
 
 

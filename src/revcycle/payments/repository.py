@@ -18,22 +18,30 @@ class PaymentRepository:
     def get(self, payment_id: uuid.UUID) -> Payment | None:
         return self.session.get(Payment, payment_id)
 
-    def allocations(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
-                                                                     list[PaymentAllocation]]:
+    def allocations(
+        self, payment_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[PaymentAllocation]]:
         out: dict[uuid.UUID, list[PaymentAllocation]] = {pid: [] for pid in payment_ids}
         if not payment_ids:
             return out
         for a in self.session.scalars(
-            select(PaymentAllocation).where(PaymentAllocation.payment_id.in_(payment_ids))
+            select(PaymentAllocation)
+            .where(PaymentAllocation.payment_id.in_(payment_ids))
             .order_by(PaymentAllocation.id)
         ):
             out[a.payment_id].append(a)
         return out
 
-    def list(self, *, practice_ids: frozenset[uuid.UUID] | None,
-             patient_ids: frozenset[uuid.UUID] | None, patient_id: uuid.UUID | None,
-             practice_id: uuid.UUID | None, before: uuid.UUID | None,
-             limit: int) -> Sequence[Payment]:
+    def search(
+        self,
+        *,
+        practice_ids: frozenset[uuid.UUID] | None,
+        patient_ids: frozenset[uuid.UUID] | None,
+        patient_id: uuid.UUID | None,
+        practice_id: uuid.UUID | None,
+        before: uuid.UUID | None,
+        limit: int,
+    ) -> Sequence[Payment]:
         q = select(Payment).order_by(Payment.id.desc()).limit(limit)
         if practice_ids is not None:
             q = q.where(Payment.practice_id.in_(practice_ids))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from revcycle.kit.schemas import CurrencyCode, PositiveAmount, ReadSchema, Schema, Text
+from revcycle.kit.schemas import CurrencyCode, PositiveAmount, ReadSchema, Schema, Text60
 
 
 class PaymentMethod(StrEnum):
@@ -28,7 +28,7 @@ class PaymentCreate(Schema):
     currency: CurrencyCode | None = None
     method: PaymentMethod
     received_on: dt.date | None = None
-    reference: Text(60) | None = None
+    reference: Text60 | None = None
     # Omit to apply oldest-due first; whatever is left becomes patient credit.
     allocations: Annotated[list[AllocationIn], Field(max_length=100)] | None = None
 

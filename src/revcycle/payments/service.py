@@ -57,8 +57,11 @@ def _payable(invoice: Invoice) -> None:
     }
     if invoice.status in messages:
         code, text = messages[invoice.status]
-        raise errors.InvoiceNotPayable(f"Invoice {invoice.display_number or invoice.id} {text}",
-                                       code=code, invoice_id=str(invoice.id))
+        raise errors.InvoiceNotPayable(
+            f"Invoice {invoice.display_number or invoice.id} {text}",
+            code=code,
+            invoice_id=str(invoice.id),
+        )
 
 
 def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> PaymentView:
@@ -69,12 +72,15 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     if data.currency is not None and data.currency != practice.currency:
         raise errors.CurrencyMismatch(
             f"This practice bills in {practice.currency}, not {data.currency}",
-            expected=practice.currency, got=data.currency)
+            expected=practice.currency,
+            got=data.currency,
+        )
     amount = Money.parse(data.amount, practice.currency)
     received_on = data.received_on or today()
     if received_on > today():
-        raise errors.AllocationsExceedAmount("The payment date is in the future",
-                                             code="payment.date_in_future")
+        raise errors.AllocationsExceedAmount(
+            "The payment date is in the future", code="payment.date_in_future"
+        )
     # Lock order: patient, then invoices by id. Concurrent payments for one patient serialise.
     PatientRepository(session).get_for_update(patient.id)
     inv_repo = InvoiceRepository(session)
@@ -87,14 +93,17 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
         for a in data.allocations:
             inv = locked.get(a.invoice_id)
             if inv is None or inv.patient_id != patient.id:
-                raise errors.PaymentNotFound("No such invoice for this patient",
-                                             code="invoice.not_found",
-                                             invoice_id=str(a.invoice_id))
+                raise errors.PaymentNotFound(
+                    "No such invoice for this patient",
+                    code="invoice.not_found",
+                    invoice_id=str(a.invoice_id),
+                )
             _payable(inv)
             total = total + wanted[a.invoice_id]
         if total > amount:
             raise errors.AllocationsExceedAmount(
-                f"Allocations total {total.format()} but the payment is {amount.format()}")
+                f"Allocations total {total.format()} but the payment is {amount.format()}"
+            )
         balances = LedgerRepository(session).invoice_ar_balances(wanted)
         for a in data.allocations:
             inv = locked[a.invoice_id]
@@ -103,8 +112,10 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
                 raise errors.AllocationExceedsBalance(
                     f"{share.format()} exceeds the balance "
                     f"{Money(balances[inv.id], inv.currency).format()} of "
-                    f"{inv.display_number}", invoice_id=str(inv.id),
-                    balance=Money(balances[inv.id], inv.currency).format())
+                    f"{inv.display_number}",
+                    invoice_id=str(inv.id),
+                    balance=Money(balances[inv.id], inv.currency).format(),
+                )
             plan.append((inv, share))
     else:
         candidates = inv_repo.open_for_patient(patient.id)
@@ -121,31 +132,61 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     applied = sum((m.amount_minor for _, m in plan), 0)
     unapplied = Money(amount.amount_minor - applied, practice.currency)
 
-    payment = Payment(practice_id=practice.id, patient_id=patient.id, method=data.method.value,
-                      amount_minor=amount.amount_minor, currency=amount.currency,
-                      received_on=received_on, reference=data.reference,
-                      unapplied_minor=unapplied.amount_minor, created_by=actor.user_id,
-                      id=uuid7())
+    payment = Payment(
+        practice_id=practice.id,
+        patient_id=patient.id,
+        method=data.method.value,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+        received_on=received_on,
+        reference=data.reference,
+        unapplied_minor=unapplied.amount_minor,
+        created_by=actor.user_id,
+        id=uuid7(),
+    )
     legs = [ledger.debit(DEPOSIT_ACCOUNT[data.method.value], amount)]
-    legs += [ledger.credit(AccountCode.PATIENT_AR, share, patient_id=patient.id,
-                           invoice_id=inv.id) for inv, share in plan]
+    legs += [
+        ledger.credit(AccountCode.PATIENT_AR, share, patient_id=patient.id, invoice_id=inv.id)
+        for inv, share in plan
+    ]
     if unapplied.is_positive():
         legs.append(ledger.credit(AccountCode.PATIENT_CREDIT, unapplied, patient_id=patient.id))
-    payment.entry_id = ledger.post_entry(session, ledger.EntrySpec(
-        practice_id=practice.id, kind=EntryKind.PAYMENT.value, legs=legs,
-        effective_date=received_on, memo=f"{data.method.value} payment",
-        created_by=actor.user_id, source_type="payment", source_id=payment.id,
-    ))
+    payment.entry_id = ledger.post_entry(
+        session,
+        ledger.EntrySpec(
+            practice_id=practice.id,
+            kind=EntryKind.PAYMENT.value,
+            legs=legs,
+            effective_date=received_on,
+            memo=f"{data.method.value} payment",
+            created_by=actor.user_id,
+            source_type="payment",
+            source_id=payment.id,
+        ),
+    )
     session.add(payment)
-    allocations = [PaymentAllocation(payment_id=payment.id, invoice_id=inv.id,
-                                     amount_minor=share.amount_minor, currency=share.currency)
-                   for inv, share in plan]
+    allocations = [
+        PaymentAllocation(
+            payment_id=payment.id,
+            invoice_id=inv.id,
+            amount_minor=share.amount_minor,
+            currency=share.currency,
+        )
+        for inv, share in plan
+    ]
     session.add_all(allocations)
     session.flush()
     for inv, _ in plan:
         invoices_service.refresh_status(session, inv)
-    audit.record(session, actor, "payment:record", object_type="payment", object_id=payment.id,
-                 practice_id=practice.id, fields=["amount", "method", "allocations"])
+    audit.record(
+        session,
+        actor,
+        "payment:record",
+        object_type="payment",
+        object_id=payment.id,
+        practice_id=practice.id,
+        fields=["amount", "method", "allocations"],
+    )
     return PaymentView(payment, allocations)
 
 
@@ -159,23 +200,39 @@ def access_payment(session: Session, actor: Principal, payment_id: uuid.UUID) ->
 
 def get_payment(session: Session, actor: Principal, payment_id: uuid.UUID) -> PaymentView:
     payment = access_payment(session, actor, payment_id)
-    audit.record(session, actor, "payment:read", object_type="payment", object_id=payment.id,
-                 practice_id=payment.practice_id)
+    audit.record(
+        session,
+        actor,
+        "payment:read",
+        object_type="payment",
+        object_id=payment.id,
+        practice_id=payment.practice_id,
+    )
     return PaymentView(payment, PaymentRepository(session).allocations([payment.id])[payment.id])
 
 
-def list_payments(session: Session, actor: Principal, *, patient_id: uuid.UUID | None,
-                  practice_id: uuid.UUID | None, cursor: str | None,
-                  limit: int) -> Page[PaymentView]:
+def list_payments(
+    session: Session,
+    actor: Principal,
+    *,
+    patient_id: uuid.UUID | None,
+    practice_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[PaymentView]:
     actor.require(Action.PAYMENT_READ)
     limit = min(limit, MAX_LIMIT)
     repo = PaymentRepository(session)
-    rows = list(repo.list(
-        practice_ids=None if actor.is_patient else actor.practice_ids,
-        patient_ids=actor.patient_ids if actor.is_patient else None,
-        patient_id=patient_id, practice_id=practice_id,
-        before=parse_cursor_uuid(after_id(cursor)), limit=limit + 1,
-    ))
+    rows = list(
+        repo.search(
+            practice_ids=None if actor.is_patient else actor.practice_ids,
+            patient_ids=actor.patient_ids if actor.is_patient else None,
+            patient_id=patient_id,
+            practice_id=practice_id,
+            before=parse_cursor_uuid(after_id(cursor)),
+            limit=limit + 1,
+        )
+    )
     page = page_by_id(rows, limit)
     allocs = repo.allocations([p.id for p in page.items])
     return Page([PaymentView(p, allocs[p.id]) for p in page.items], page.next_cursor)

@@ -36,17 +36,24 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 
 def item_read(item: ServiceItem) -> ServiceItemRead:
     return ServiceItemRead(
-        id=item.id, practice_id=item.practice_id, code=item.code, modifiers=item.modifiers,
-        description=item.description, price=amount(item.price_minor, item.currency),
-        currency=item.currency, effective_from=item.effective_from,
+        id=item.id,
+        practice_id=item.practice_id,
+        code=item.code,
+        modifiers=item.modifiers,
+        description=item.description,
+        price=amount(item.price_minor, item.currency),
+        currency=item.currency,
+        effective_from=item.effective_from,
         effective_to=item.effective_to,
     )
 
 
 @router.post("/practices", status_code=201, response_model=PracticeRead)
 def create_practice(body: PracticeCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: PracticeRead.model_validate(
-        service.create_practice(s, p, body)), status_code=201)
+    return ctx.write(
+        lambda s, p: PracticeRead.model_validate(service.create_practice(s, p, body)),
+        status_code=201,
+    )
 
 
 @router.get("/practices", response_model=PageRead[PracticeRead])
@@ -54,69 +61,88 @@ def list_practices(ctx: CtxDep, cursor: str | None = None, limit: Limit = DEFAUL
     def work(s: Session, p: Principal) -> BaseModel:
         page = service.list_practices(s, p, cursor=cursor, limit=limit)
         return PageRead[PracticeRead](
-            items=[PracticeRead.model_validate(x) for x in page.items],
-            next_cursor=page.next_cursor)
+            items=[PracticeRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor
+        )
+
     return ctx.read(work)
 
 
 @router.get("/practices/{practice_id}", response_model=PracticeRead)
 def get_practice(practice_id: uuid.UUID, ctx: CtxDep) -> object:
-    return ctx.read(lambda s, p: PracticeRead.model_validate(
-        service.get_practice(s, p, practice_id)))
+    return ctx.read(
+        lambda s, p: PracticeRead.model_validate(service.get_practice(s, p, practice_id))
+    )
 
 
 @router.patch("/practices/{practice_id}", response_model=PracticeRead)
 def update_practice(practice_id: uuid.UUID, body: PracticeUpdate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: PracticeRead.model_validate(
-        service.update_practice(s, p, practice_id, body)))
+    return ctx.write(
+        lambda s, p: PracticeRead.model_validate(service.update_practice(s, p, practice_id, body))
+    )
 
 
 @router.post("/practices/{practice_id}/providers", status_code=201, response_model=ProviderRead)
 def create_provider(practice_id: uuid.UUID, body: ProviderCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: ProviderRead.model_validate(
-        service.create_provider(s, p, practice_id, body)), status_code=201)
+    return ctx.write(
+        lambda s, p: ProviderRead.model_validate(service.create_provider(s, p, practice_id, body)),
+        status_code=201,
+    )
 
 
 @router.get("/practices/{practice_id}/providers", response_model=PageRead[ProviderRead])
-def list_providers(practice_id: uuid.UUID, ctx: CtxDep, cursor: str | None = None,
-                   limit: Limit = DEFAULT_LIMIT) -> object:
+def list_providers(
+    practice_id: uuid.UUID, ctx: CtxDep, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
+) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
         page = service.list_providers(s, p, practice_id, cursor=cursor, limit=limit)
         return PageRead[ProviderRead](
-            items=[ProviderRead.model_validate(x) for x in page.items],
-            next_cursor=page.next_cursor)
+            items=[ProviderRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor
+        )
+
     return ctx.read(work)
 
 
 @router.get("/providers/{provider_id}", response_model=ProviderRead)
 def get_provider(provider_id: uuid.UUID, ctx: CtxDep) -> object:
-    return ctx.read(lambda s, p: ProviderRead.model_validate(
-        service.get_provider(s, p, provider_id)))
+    return ctx.read(
+        lambda s, p: ProviderRead.model_validate(service.get_provider(s, p, provider_id))
+    )
 
 
 @router.patch("/providers/{provider_id}", response_model=ProviderRead)
 def update_provider(provider_id: uuid.UUID, body: ProviderUpdate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: ProviderRead.model_validate(
-        service.update_provider(s, p, provider_id, body)))
+    return ctx.write(
+        lambda s, p: ProviderRead.model_validate(service.update_provider(s, p, provider_id, body))
+    )
 
 
-@router.post("/practices/{practice_id}/service-items", status_code=201,
-             response_model=ServiceItemRead)
-def create_service_item(practice_id: uuid.UUID, body: ServiceItemCreate,
-                        ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: item_read(service.create_service_item(s, p, practice_id, body)),
-                     status_code=201)
+@router.post(
+    "/practices/{practice_id}/service-items", status_code=201, response_model=ServiceItemRead
+)
+def create_service_item(practice_id: uuid.UUID, body: ServiceItemCreate, ctx: CtxDep) -> Response:
+    return ctx.write(
+        lambda s, p: item_read(service.create_service_item(s, p, practice_id, body)),
+        status_code=201,
+    )
 
 
 @router.get("/practices/{practice_id}/service-items", response_model=PageRead[ServiceItemRead])
-def list_service_items(practice_id: uuid.UUID, ctx: CtxDep, code: str | None = None,
-                       active_on: dt.date | None = None, cursor: str | None = None,
-                       limit: Limit = DEFAULT_LIMIT) -> object:
+def list_service_items(
+    practice_id: uuid.UUID,
+    ctx: CtxDep,
+    code: str | None = None,
+    active_on: dt.date | None = None,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_service_items(s, p, practice_id, code=code, active_on=active_on,
-                                          cursor=cursor, limit=limit)
-        return PageRead[ServiceItemRead](items=[item_read(x) for x in page.items],
-                                         next_cursor=page.next_cursor)
+        page = service.list_service_items(
+            s, p, practice_id, code=code, active_on=active_on, cursor=cursor, limit=limit
+        )
+        return PageRead[ServiceItemRead](
+            items=[item_read(x) for x in page.items], next_cursor=page.next_cursor
+        )
+
     return ctx.read(work)
 
 

@@ -54,9 +54,7 @@ class ServiceItem(Base):
     """One charge-master price: a code (+ modifiers) and its price over an effective date window."""
 
     __tablename__ = "service_items"
-    __table_args__ = (
-        UniqueConstraint("practice_id", "code", "modifier_key", "effective_from"),
-    )
+    __table_args__ = (UniqueConstraint("practice_id", "code", "modifier_key", "effective_from"),)
 
     id: Mapped[UUIDPk]
     practice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("practices.id"), index=True)

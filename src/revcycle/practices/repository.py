@@ -22,8 +22,9 @@ class PracticeRepository:
     def by_npi(self, npi: str) -> Practice | None:
         return self.session.scalar(select(Practice).where(Practice.npi == npi))
 
-    def list(self, practice_ids: frozenset[uuid.UUID] | None, *, after: uuid.UUID | None,
-             limit: int) -> Sequence[Practice]:
+    def search(
+        self, practice_ids: frozenset[uuid.UUID] | None, *, after: uuid.UUID | None, limit: int
+    ) -> Sequence[Practice]:
         q = select(Practice).order_by(Practice.id).limit(limit)
         if practice_ids is not None:
             q = q.where(Practice.id.in_(practice_ids))
@@ -39,10 +40,15 @@ class PracticeRepository:
             select(Provider).where(Provider.practice_id == practice_id, Provider.npi == npi)
         )
 
-    def list_providers(self, practice_id: uuid.UUID, *, after: uuid.UUID | None,
-                       limit: int) -> Sequence[Provider]:
-        q = (select(Provider).where(Provider.practice_id == practice_id)
-             .order_by(Provider.id).limit(limit))
+    def list_providers(
+        self, practice_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+    ) -> Sequence[Provider]:
+        q = (
+            select(Provider)
+            .where(Provider.practice_id == practice_id)
+            .order_by(Provider.id)
+            .limit(limit)
+        )
         if after is not None:
             q = q.where(Provider.id > after)
         return self.session.scalars(q).all()
@@ -50,7 +56,9 @@ class PracticeRepository:
     def get_item(self, item_id: uuid.UUID) -> ServiceItem | None:
         return self.session.get(ServiceItem, item_id)
 
-    def items_for(self, practice_id: uuid.UUID, code: str, modifier_key: str) -> Sequence[ServiceItem]:
+    def items_for(
+        self, practice_id: uuid.UUID, code: str, modifier_key: str
+    ) -> Sequence[ServiceItem]:
         return self.session.scalars(
             select(ServiceItem).where(
                 ServiceItem.practice_id == practice_id,
@@ -59,8 +67,9 @@ class PracticeRepository:
             )
         ).all()
 
-    def price_on(self, practice_id: uuid.UUID, code: str, modifier_key: str,
-                 on: dt.date) -> ServiceItem | None:
+    def price_on(
+        self, practice_id: uuid.UUID, code: str, modifier_key: str, on: dt.date
+    ) -> ServiceItem | None:
         return self.session.scalar(
             select(ServiceItem).where(
                 ServiceItem.practice_id == practice_id,
@@ -71,16 +80,28 @@ class PracticeRepository:
             )
         )
 
-    def list_items(self, practice_id: uuid.UUID, *, code: str | None, active_on: dt.date | None,
-                   after: uuid.UUID | None, limit: int) -> Sequence[ServiceItem]:
-        q = (select(ServiceItem).where(ServiceItem.practice_id == practice_id)
-             .order_by(ServiceItem.id).limit(limit))
+    def list_items(
+        self,
+        practice_id: uuid.UUID,
+        *,
+        code: str | None,
+        active_on: dt.date | None,
+        after: uuid.UUID | None,
+        limit: int,
+    ) -> Sequence[ServiceItem]:
+        q = (
+            select(ServiceItem)
+            .where(ServiceItem.practice_id == practice_id)
+            .order_by(ServiceItem.id)
+            .limit(limit)
+        )
         if code is not None:
             q = q.where(ServiceItem.code == code)
         if active_on is not None:
-            q = q.where(ServiceItem.effective_from <= active_on,
-                        or_(ServiceItem.effective_to.is_(None),
-                            ServiceItem.effective_to >= active_on))
+            q = q.where(
+                ServiceItem.effective_from <= active_on,
+                or_(ServiceItem.effective_to.is_(None), ServiceItem.effective_to >= active_on),
+            )
         if after is not None:
             q = q.where(ServiceItem.id > after)
         return self.session.scalars(q).all()

@@ -19,7 +19,10 @@ from revcycle.kit.schemas import (
     Schema,
     StateCode,
     Taxonomy,
-    Text,
+    Text20,
+    Text100,
+    Text200,
+    Text300,
     Tin,
 )
 
@@ -31,13 +34,13 @@ class PaymentTerms(StrEnum):
 
 
 class PracticeCreate(Schema):
-    name: Text(200)
+    name: Text200
     npi: Npi
     tin: Tin
     taxonomy: Taxonomy
-    address_line1: Text(200)
-    address_line2: Text(200) | None = None
-    city: Text(100)
+    address_line1: Text200
+    address_line2: Text200 | None = None
+    city: Text100
     state: StateCode
     postal_code: PostalCode
     phone: Phone | None = None
@@ -56,11 +59,11 @@ class PracticeCreate(Schema):
 
 
 class PracticeUpdate(Schema):
-    name: Text(200) | None = None
+    name: Text200 | None = None
     taxonomy: Taxonomy | None = None
-    address_line1: Text(200) | None = None
-    address_line2: Text(200) | None = None
-    city: Text(100) | None = None
+    address_line1: Text200 | None = None
+    address_line2: Text200 | None = None
+    city: Text100 | None = None
     state: StateCode | None = None
     postal_code: PostalCode | None = None
     phone: Phone | None = None
@@ -89,16 +92,16 @@ class PracticeRead(ReadSchema):
 
 class ProviderCreate(Schema):
     npi: Npi
-    first_name: Text(100)
-    last_name: Text(100)
-    credential: Text(20) | None = None
+    first_name: Text100
+    last_name: Text100
+    credential: Text20 | None = None
     taxonomy: Taxonomy | None = None
 
 
 class ProviderUpdate(Schema):
-    first_name: Text(100) | None = None
-    last_name: Text(100) | None = None
-    credential: Text(20) | None = None
+    first_name: Text100 | None = None
+    last_name: Text100 | None = None
+    credential: Text20 | None = None
     taxonomy: Taxonomy | None = None
     active: bool | None = None
 
@@ -117,7 +120,7 @@ class ProviderRead(ReadSchema):
 class ServiceItemCreate(Schema):
     code: ProcedureCode
     modifiers: Annotated[list[Modifier], Field(max_length=4)] = []
-    description: Text(300)
+    description: Text300
     price: PositiveAmount
     effective_from: dt.date
     effective_to: dt.date | None = None
@@ -130,7 +133,7 @@ class ServiceItemCreate(Schema):
 
 
 class ServiceItemUpdate(Schema):
-    description: Text(300) | None = None
+    description: Text300 | None = None
     effective_to: dt.date | None = None
 
 

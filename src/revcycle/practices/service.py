@@ -44,8 +44,15 @@ def create_practice(session: Session, actor: Principal, data: PracticeCreate) ->
     session.add(InvoiceSequence(practice_id=practice.id, last_number=0))
     if actor.user_id is not None:
         session.add(UserPractice(user_id=actor.user_id, practice_id=practice.id))
-    audit.record(session, actor, "practice:create", object_type="practice", object_id=practice.id,
-                 practice_id=practice.id, fields=data.model_fields_set)
+    audit.record(
+        session,
+        actor,
+        "practice:create",
+        object_type="practice",
+        object_id=practice.id,
+        practice_id=practice.id,
+        fields=data.model_fields_set,
+    )
     return practice
 
 
@@ -63,17 +70,21 @@ def _sees(actor: Principal, practice_id: uuid.UUID) -> bool:
     return actor.sees_practice(practice_id)
 
 
-def list_practices(session: Session, actor: Principal, *, cursor: str | None,
-                   limit: int) -> Page[Practice]:
+def list_practices(
+    session: Session, actor: Principal, *, cursor: str | None, limit: int
+) -> Page[Practice]:
     actor.require(Action.PRACTICE_READ)
-    rows = PracticeRepository(session).list(
-        actor.practice_ids, after=parse_cursor_uuid(after_id(cursor)), limit=min(limit, MAX_LIMIT) + 1
+    rows = PracticeRepository(session).search(
+        actor.practice_ids,
+        after=parse_cursor_uuid(after_id(cursor)),
+        limit=min(limit, MAX_LIMIT) + 1,
     )
     return page_by_id(list(rows), min(limit, MAX_LIMIT))
 
 
-def update_practice(session: Session, actor: Principal, practice_id: uuid.UUID,
-                    data: PracticeUpdate) -> Practice:
+def update_practice(
+    session: Session, actor: Principal, practice_id: uuid.UUID, data: PracticeUpdate
+) -> Practice:
     actor.require(Action.PRACTICE_UPDATE)
     practice = get_practice(session, actor, practice_id)
     changes = data.model_dump(exclude_unset=True)
@@ -84,27 +95,45 @@ def update_practice(session: Session, actor: Principal, practice_id: uuid.UUID,
 
         raise InvalidInput("net terms need default_terms_days", code="practice.terms_invalid")
     practice.updated_at = utcnow()
-    audit.record(session, actor, "practice:update", object_type="practice", object_id=practice.id,
-                 practice_id=practice.id, fields=changes)
+    audit.record(
+        session,
+        actor,
+        "practice:update",
+        object_type="practice",
+        object_id=practice.id,
+        practice_id=practice.id,
+        fields=changes,
+    )
     return practice
 
 
 # providers ---------------------------------------------------------------------------------
 
 
-def create_provider(session: Session, actor: Principal, practice_id: uuid.UUID,
-                    data: ProviderCreate) -> Provider:
+def create_provider(
+    session: Session, actor: Principal, practice_id: uuid.UUID, data: ProviderCreate
+) -> Provider:
     actor.require(Action.PROVIDER_WRITE)
     practice = get_practice(session, actor, practice_id)
     repo = PracticeRepository(session)
     if repo.provider_by_npi(practice.id, data.npi) is not None:
-        raise errors.DuplicateNpi("This practice already has a provider with this NPI",
-                                  code="provider.npi_taken", npi=data.npi)
+        raise errors.DuplicateNpi(
+            "This practice already has a provider with this NPI",
+            code="provider.npi_taken",
+            npi=data.npi,
+        )
     provider = Provider(practice_id=practice.id, **data.model_dump())
     session.add(provider)
     session.flush()
-    audit.record(session, actor, "provider:create", object_type="provider", object_id=provider.id,
-                 practice_id=practice.id, fields=data.model_fields_set)
+    audit.record(
+        session,
+        actor,
+        "provider:create",
+        object_type="provider",
+        object_id=provider.id,
+        practice_id=practice.id,
+        fields=data.model_fields_set,
+    )
     return provider
 
 
@@ -116,21 +145,30 @@ def get_provider(session: Session, actor: Principal, provider_id: uuid.UUID) -> 
     return provider
 
 
-def update_provider(session: Session, actor: Principal, provider_id: uuid.UUID,
-                    data: ProviderUpdate) -> Provider:
+def update_provider(
+    session: Session, actor: Principal, provider_id: uuid.UUID, data: ProviderUpdate
+) -> Provider:
     actor.require(Action.PROVIDER_WRITE)
     provider = get_provider(session, actor, provider_id)
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         setattr(provider, field, value)
     provider.updated_at = utcnow()
-    audit.record(session, actor, "provider:update", object_type="provider", object_id=provider.id,
-                 practice_id=provider.practice_id, fields=changes)
+    audit.record(
+        session,
+        actor,
+        "provider:update",
+        object_type="provider",
+        object_id=provider.id,
+        practice_id=provider.practice_id,
+        fields=changes,
+    )
     return provider
 
 
-def list_providers(session: Session, actor: Principal, practice_id: uuid.UUID, *,
-                   cursor: str | None, limit: int) -> Page[Provider]:
+def list_providers(
+    session: Session, actor: Principal, practice_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[Provider]:
     actor.require(Action.PROVIDER_READ)
     practice = get_practice(session, actor, practice_id)
     limit = min(limit, MAX_LIMIT)
@@ -147,30 +185,44 @@ def _overlaps(a_from: dt.date, a_to: dt.date | None, b_from: dt.date, b_to: dt.d
     return (a_to is None or b_from <= a_to) and (b_to is None or a_from <= b_to)
 
 
-def create_service_item(session: Session, actor: Principal, practice_id: uuid.UUID,
-                        data: ServiceItemCreate) -> ServiceItem:
+def create_service_item(
+    session: Session, actor: Principal, practice_id: uuid.UUID, data: ServiceItemCreate
+) -> ServiceItem:
     actor.require(Action.CATALOG_WRITE)
     practice = get_practice(session, actor, practice_id)
     price = Money.parse(data.price, practice.currency)
     key = ":".join(data.modifiers)
     repo = PracticeRepository(session)
     for other in repo.items_for(practice.id, data.code, key):
-        if _overlaps(data.effective_from, data.effective_to, other.effective_from,
-                     other.effective_to):
+        if _overlaps(
+            data.effective_from, data.effective_to, other.effective_from, other.effective_to
+        ):
             raise errors.OverlappingPrice(
                 f"{data.code} already has a price effective {other.effective_from} to "
                 f"{other.effective_to or 'open-ended'}; close that window first",
                 existing_id=str(other.id),
             )
     item = ServiceItem(
-        practice_id=practice.id, code=data.code, modifier_key=key, description=data.description,
-        price_minor=price.amount_minor, currency=price.currency,
-        effective_from=data.effective_from, effective_to=data.effective_to,
+        practice_id=practice.id,
+        code=data.code,
+        modifier_key=key,
+        description=data.description,
+        price_minor=price.amount_minor,
+        currency=price.currency,
+        effective_from=data.effective_from,
+        effective_to=data.effective_to,
     )
     session.add(item)
     session.flush()
-    audit.record(session, actor, "catalog:create", object_type="service_item", object_id=item.id,
-                 practice_id=practice.id, fields=data.model_fields_set)
+    audit.record(
+        session,
+        actor,
+        "catalog:create",
+        object_type="service_item",
+        object_id=item.id,
+        practice_id=practice.id,
+        fields=data.model_fields_set,
+    )
     return item
 
 
@@ -182,8 +234,9 @@ def get_service_item(session: Session, actor: Principal, item_id: uuid.UUID) -> 
     return item
 
 
-def update_service_item(session: Session, actor: Principal, item_id: uuid.UUID,
-                        data: ServiceItemUpdate) -> ServiceItem:
+def update_service_item(
+    session: Session, actor: Principal, item_id: uuid.UUID, data: ServiceItemUpdate
+) -> ServiceItem:
     """Prices are never edited in place (history matters); a window can be closed, and the
     description corrected. A new price is a new item with a later ``effective_from``."""
     actor.require(Action.CATALOG_WRITE)
@@ -192,30 +245,51 @@ def update_service_item(session: Session, actor: Principal, item_id: uuid.UUID,
     if "effective_to" in changes:
         new_to = changes["effective_to"]
         if new_to is not None and new_to < item.effective_from:
-            raise errors.PriceChangeRefused("effective_to is before effective_from",
-                                            code="service_item.window_invalid")
-        for other in PracticeRepository(session).items_for(item.practice_id, item.code,
-                                                           item.modifier_key):
-            if other.id != item.id and _overlaps(item.effective_from, new_to,
-                                                 other.effective_from, other.effective_to):
-                raise errors.OverlappingPrice("The new window overlaps another price",
-                                              existing_id=str(other.id))
+            raise errors.PriceChangeRefused(
+                "effective_to is before effective_from", code="service_item.window_invalid"
+            )
+        for other in PracticeRepository(session).items_for(
+            item.practice_id, item.code, item.modifier_key
+        ):
+            if other.id != item.id and _overlaps(
+                item.effective_from, new_to, other.effective_from, other.effective_to
+            ):
+                raise errors.OverlappingPrice(
+                    "The new window overlaps another price", existing_id=str(other.id)
+                )
     for field, value in changes.items():
         setattr(item, field, value)
     item.updated_at = utcnow()
-    audit.record(session, actor, "catalog:update", object_type="service_item", object_id=item.id,
-                 practice_id=item.practice_id, fields=changes)
+    audit.record(
+        session,
+        actor,
+        "catalog:update",
+        object_type="service_item",
+        object_id=item.id,
+        practice_id=item.practice_id,
+        fields=changes,
+    )
     return item
 
 
-def list_service_items(session: Session, actor: Principal, practice_id: uuid.UUID, *,
-                       code: str | None, active_on: dt.date | None, cursor: str | None,
-                       limit: int) -> Page[ServiceItem]:
+def list_service_items(
+    session: Session,
+    actor: Principal,
+    practice_id: uuid.UUID,
+    *,
+    code: str | None,
+    active_on: dt.date | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[ServiceItem]:
     actor.require(Action.CATALOG_READ)
     practice = get_practice(session, actor, practice_id)
     limit = min(limit, MAX_LIMIT)
     rows = PracticeRepository(session).list_items(
-        practice.id, code=code, active_on=active_on,
-        after=parse_cursor_uuid(after_id(cursor)), limit=limit + 1,
+        practice.id,
+        code=code,
+        active_on=active_on,
+        after=parse_cursor_uuid(after_id(cursor)),
+        limit=limit + 1,
     )
     return page_by_id(list(rows), limit)
