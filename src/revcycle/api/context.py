@@ -20,7 +20,7 @@ from revcycle.auth import service as auth_service
 from revcycle.auth.principal import Principal
 from revcycle.config import Settings
 from revcycle.db import unit_of_work
-from revcycle.errors import DomainError
+from revcycle.errors import DomainError, Unauthorized
 from revcycle.idempotency import service as idem
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -129,6 +129,14 @@ def _respond(status_code: int, body: str) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
+async def _build_ctx(request: Request, token: str | None, idempotency_key: str | None) -> Ctx:
+    body = await request.body() if idempotency_key is not None else b""
+    state = request.app.state
+    return Ctx(
+        request, state.settings, state.session_factory, state.hasher, token, idempotency_key, body
+    )
+
+
 async def get_ctx(
     request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -137,11 +145,15 @@ async def get_ctx(
         Header(alias="Idempotency-Key", description="Makes a POST safe to retry (IETF draft)"),
     ] = None,
 ) -> Ctx:
-    body = await request.body() if idempotency_key is not None else b""
-    state = request.app.state
-    return Ctx(
-        request, state.settings, state.session_factory, state.hasher, token, idempotency_key, body
-    )
+    if not token:
+        # Refuse before the body is validated: anonymous callers learn nothing but "sign in".
+        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'")
+    return await _build_ctx(request, token, idempotency_key)
+
+
+async def get_public_ctx(request: Request) -> Ctx:
+    return await _build_ctx(request, None, None)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
+PublicCtxDep = Annotated[Ctx, Depends(get_public_ctx)]

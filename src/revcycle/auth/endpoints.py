@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from revcycle.api.context import CtxDep
+from revcycle.api.context import CtxDep, PublicCtxDep
 from revcycle.auth import service
 from revcycle.auth.models import User
 from revcycle.auth.principal import Principal
@@ -33,7 +33,7 @@ def user_read(s: Session, user: User) -> UserRead:
 
 
 @router.post("/auth/token", response_model=TokenRead)
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: CtxDep) -> object:
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: PublicCtxDep) -> object:
     def work(s: Session) -> BaseModel:
         issued = service.login(
             s,

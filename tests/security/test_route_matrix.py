@@ -1,0 +1,309 @@
+"""Walks EVERY route in the OpenAPI document with every role against objects the caller must not
+see (another practice's, or another patient's), and asserts the documented outcome:
+
+* the role lacks the route's action          -> 403 auth.forbidden
+* the role may act but the object is hidden  -> 404 (existence is never disclosed)
+* list routes                                -> 200 without a single hidden id in the body
+
+and that nothing was written (every table's row count is unchanged). A route missing from
+ROUTE_ACTIONS fails the test, so new routes cannot skip the matrix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from revcycle.auth.permissions import Action, allowed
+from revcycle.db import Base
+from revcycle.invoices.schemas import CreditNoteCreate
+from revcycle.invoices.service import add_credit_note
+from revcycle.payments.schemas import PaymentCreate
+from revcycle.payments.service import record_payment
+from tests.factories.auth import auth_header, make_user
+from tests.factories.invoices import line, make_invoice
+from tests.factories.patients import make_patient
+from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
+
+# (method, path) -> the action the route needs; None = any signed-in user.
+ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
+    ("POST", "/api/v1/auth/token"): None,
+    ("POST", "/api/v1/auth/logout"): None,
+    ("GET", "/api/v1/auth/me"): None,
+    ("POST", "/api/v1/users"): Action.USER_MANAGE,
+    ("POST", "/api/v1/users/{user_id}/practices/{practice_id}"): Action.USER_MANAGE,
+    ("POST", "/api/v1/practices"): Action.PRACTICE_CREATE,
+    ("GET", "/api/v1/practices"): Action.PRACTICE_READ,
+    ("GET", "/api/v1/practices/{practice_id}"): Action.PRACTICE_READ,
+    ("PATCH", "/api/v1/practices/{practice_id}"): Action.PRACTICE_UPDATE,
+    ("POST", "/api/v1/practices/{practice_id}/providers"): Action.PROVIDER_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/providers"): Action.PROVIDER_READ,
+    ("GET", "/api/v1/providers/{provider_id}"): Action.PROVIDER_READ,
+    ("PATCH", "/api/v1/providers/{provider_id}"): Action.PROVIDER_WRITE,
+    ("POST", "/api/v1/practices/{practice_id}/service-items"): Action.CATALOG_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/service-items"): Action.CATALOG_READ,
+    ("GET", "/api/v1/service-items/{item_id}"): Action.CATALOG_READ,
+    ("PATCH", "/api/v1/service-items/{item_id}"): Action.CATALOG_WRITE,
+    ("POST", "/api/v1/practices/{practice_id}/patients"): Action.PATIENT_WRITE,
+    ("GET", "/api/v1/patients"): Action.PATIENT_READ,
+    ("GET", "/api/v1/patients/{patient_id}"): Action.PATIENT_READ,
+    ("PATCH", "/api/v1/patients/{patient_id}"): Action.PATIENT_WRITE,
+    ("GET", "/api/v1/patients/{patient_id}/statement"): Action.STATEMENT_READ,
+    ("POST", "/api/v1/invoices"): Action.INVOICE_WRITE,
+    ("GET", "/api/v1/invoices"): Action.INVOICE_READ,
+    ("GET", "/api/v1/invoices/{invoice_id}"): Action.INVOICE_READ,
+    ("PATCH", "/api/v1/invoices/{invoice_id}"): Action.INVOICE_WRITE,
+    ("POST", "/api/v1/invoices/{invoice_id}/issue"): Action.INVOICE_ISSUE,
+    ("POST", "/api/v1/invoices/{invoice_id}/void"): Action.INVOICE_VOID,
+    ("POST", "/api/v1/invoices/{invoice_id}/credit-notes"): Action.INVOICE_ADJUST,
+    ("POST", "/api/v1/invoices/{invoice_id}/write-off"): Action.INVOICE_WRITE_OFF,
+    ("GET", "/api/v1/invoices/{invoice_id}/history"): Action.INVOICE_READ,
+    ("POST", "/api/v1/payments"): Action.PAYMENT_RECORD,
+    ("GET", "/api/v1/payments"): Action.PAYMENT_READ,
+    ("GET", "/api/v1/payments/{payment_id}"): Action.PAYMENT_READ,
+    ("GET", "/api/v1/practices/{practice_id}/trial-balance"): Action.LEDGER_READ,
+    ("GET", "/api/v1/practices/{practice_id}/journal-entries"): Action.LEDGER_READ,
+    ("GET", "/api/v1/journal-entries/{entry_id}"): Action.LEDGER_READ,
+}
+
+# Routes that are not about a hidden object (sign-in, self, creating a practice): checked by role.
+NOT_OBJECT_ROUTES = {
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/practices"),
+}
+
+
+@dataclass
+class World:
+    ids: dict[str, str]  # path parameter -> id of an object the callers must not see
+    secrets: list[str]  # strings that must never appear in a response to these callers
+    headers: dict[str, dict[str, str]]  # role -> auth header
+
+
+def _build(session: Session, *, same_practice: bool) -> World:
+    """Caller side: practice A with one user per role (patient = patient A1).
+    Hidden side: practice B (for staff) or patient A2 in practice A (for the patient)."""
+    a = make_practice(session, name="Practice A")
+    hidden_practice = a if same_practice else make_practice(session, name="Practice B")
+    a1 = make_patient(session, a, first_name="Alice", last_name="Owner")
+    hidden_patient = make_patient(
+        session, hidden_practice, first_name="Zed", last_name="Hiddenperson"
+    )
+    provider = make_provider(session, hidden_practice, last_name="Hiddendoc")
+    item = make_service_item(session, hidden_practice, code="99214", price="180.00")
+    inv = make_invoice(session, hidden_patient, lines=[line(price="90.00")])
+    draft = make_invoice(session, hidden_patient, issue=False)
+    pay = record_payment(
+        session,
+        SYSTEM,
+        PaymentCreate.model_validate(
+            {
+                "patient_id": hidden_patient.id,
+                "amount": "10.00",
+                "method": "cash",
+                "allocations": [{"invoice_id": inv.id, "amount": "10.00"}],
+            }
+        ),
+    ).payment
+    add_credit_note(
+        session,
+        SYSTEM,
+        inv.id,
+        CreditNoteCreate.model_validate({"amount": "1.00", "reason_code": "courtesy"}),
+    )
+    other_staff = make_user(session, "billing_staff", practices=[hidden_practice])
+    headers = {
+        "admin": auth_header(session, make_user(session, "admin", practices=[a])),
+        "billing_staff": auth_header(session, make_user(session, "billing_staff", practices=[a])),
+        "insurance_specialist": auth_header(
+            session, make_user(session, "insurance_specialist", practices=[a])
+        ),
+        "patient": auth_header(session, make_user(session, "patient", patient=a1)),
+    }
+    ids = {
+        "practice_id": str(hidden_practice.id),
+        "patient_id": str(hidden_patient.id),
+        "provider_id": str(provider.id),
+        "item_id": str(item.id),
+        "invoice_id": str(inv.id),
+        "draft_id": str(draft.id),
+        "payment_id": str(pay.id),
+        "entry_id": str(inv.issue_entry_id),
+        "user_id": str(other_staff.id),
+    }
+    secrets = [ids[k] for k in ("patient_id", "invoice_id", "draft_id", "payment_id", "entry_id")]
+    secrets += ["Hiddenperson", "Hiddendoc"]
+    if not same_practice:
+        secrets += [ids["practice_id"], ids["provider_id"], ids["item_id"], "Practice B"]
+    session.commit()
+    return World(ids, secrets, headers)
+
+
+def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
+    today = dt.date(2026, 1, 10).isoformat()
+    bodies: dict[str, dict[str, Any]] = {
+        "/api/v1/practices/{practice_id}": {"name": "Renamed"},
+        "/api/v1/practices/{practice_id}/providers": {
+            "npi": "1234567893",
+            "first_name": "New",
+            "last_name": "Doc",
+        },
+        "/api/v1/providers/{provider_id}": {"credential": "DO"},
+        "/api/v1/practices/{practice_id}/service-items": {
+            "code": "99215",
+            "description": "Visit",
+            "price": "200.00",
+            "effective_from": "2026-01-01",
+        },
+        "/api/v1/service-items/{item_id}": {"description": "Renamed"},
+        "/api/v1/practices/{practice_id}/patients": {
+            "first_name": "New",
+            "last_name": "Patient",
+            "date_of_birth": "1990-01-01",
+        },
+        "/api/v1/patients/{patient_id}": {"phone": "2175550100"},
+        "/api/v1/invoices": {
+            "patient_id": w.ids["patient_id"],
+            "lines": [
+                {
+                    "service_code": "99213",
+                    "unit_price": "10.00",
+                    "description": "Visit",
+                    "date_of_service": today,
+                }
+            ],
+        },
+        "/api/v1/invoices/{invoice_id}": {"memo": "changed"},
+        "/api/v1/invoices/{invoice_id}/issue": {},
+        "/api/v1/invoices/{invoice_id}/void": {"reason": "test"},
+        "/api/v1/invoices/{invoice_id}/credit-notes": {"amount": "1.00", "reason_code": "courtesy"},
+        "/api/v1/invoices/{invoice_id}/write-off": {"reason_code": "bad_debt"},
+        "/api/v1/payments": {"patient_id": w.ids["patient_id"], "amount": "5.00", "method": "cash"},
+    }
+    if method in {"POST", "PATCH"}:
+        return bodies.get(path, {})
+    return None
+
+
+def _counts(session: Session) -> dict[str, int]:
+    session.expire_all()
+    return {
+        t: int(session.execute(text(f"select count(*) from {t}")).scalar_one())
+        for t in Base.metadata.tables
+    }
+
+
+def _url(path: str, w: World, method: str) -> str:
+    ids = dict(w.ids)
+    if path.startswith("/api/v1/invoices/{invoice_id}") and (method, path) in {
+        ("PATCH", "/api/v1/invoices/{invoice_id}"),
+        ("POST", "/api/v1/invoices/{invoice_id}/issue"),
+    }:
+        ids["invoice_id"] = ids["draft_id"]  # a draft, so only authorization can refuse
+    return path.format(**ids)
+
+
+@pytest.mark.parametrize("same_practice", [False, True], ids=["other-practice", "same-practice"])
+def test_every_route_every_role(session: Session, client: TestClient, same_practice: bool) -> None:
+    spec = client.get("/openapi.json").json()
+    routes = [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops]
+    missing = [r for r in routes if r not in ROUTE_ACTIONS]
+    assert not missing, f"routes not in the authorization matrix: {missing}"
+    assert len(routes) == len(ROUTE_ACTIONS)
+
+    w = _build(session, same_practice=same_practice)
+    roles = (
+        ["patient"]
+        if same_practice
+        else ["admin", "billing_staff", "insurance_specialist", "patient"]
+    )
+    before = _counts(session)
+    failures: list[str] = []
+    for method, path in routes:
+        if (method, path) in NOT_OBJECT_ROUTES:
+            continue
+        action = ROUTE_ACTIONS[(method, path)]
+        is_list = "{" not in path
+        for role in roles:
+            url = _url(path, w, method)
+            params = {}
+            if is_list and method == "GET":
+                params = (
+                    {"practice_id": w.ids["practice_id"]} if path != "/api/v1/practices" else {}
+                )
+            r = client.request(
+                method, url, json=_body(method, path, w), headers=w.headers[role], params=params
+            )
+            assert action is not None
+            if not allowed(role, action):
+                expected = {403}
+            elif is_list and method == "GET":
+                expected = {200}
+            elif same_practice and (method, path) == ("GET", "/api/v1/practices/{practice_id}"):
+                expected = {200}  # a patient may read their own practice (name, address)
+            elif method == "POST" and path in {"/api/v1/invoices", "/api/v1/payments"}:
+                expected = {404}  # the hidden patient named in the body
+            else:
+                expected = {404}
+            if r.status_code not in expected:
+                failures.append(f"{role} {method} {path}: {r.status_code} {r.text[:200]}")
+                continue
+            if r.status_code in {403, 404}:
+                assert r.headers["content-type"].startswith("application/problem+json")
+                code = r.json()["code"]
+                if r.status_code == 403 and code != "auth.forbidden":
+                    failures.append(f"{role} {method} {path}: code {code}")
+            sent = url + json.dumps(_body(method, path, w)) + json.dumps(params)
+            for secret in w.secrets:
+                if secret in r.text and secret not in sent:  # echoing the caller's own input
+                    # is not a disclosure; anything else is
+                    failures.append(f"{role} {method} {path}: leaked {secret!r}")
+    assert not failures, "\n".join(failures)
+    assert _counts(session) == before, "a refused request wrote something"
+
+
+def test_not_object_routes_by_role(session: Session, client: TestClient) -> None:
+    w = _build(session, same_practice=False)
+    practice = {
+        "name": "New",
+        "npi": "1234567893",
+        "tin": "12-3456789",
+        "taxonomy": "207Q00000X",
+        "address_line1": "1 A St",
+        "city": "X",
+        "state": "IL",
+        "postal_code": "62701",
+    }
+    user = {"username": "newuser", "password": "long enough password", "role": "billing_staff"}
+    for role in ["billing_staff", "insurance_specialist", "patient"]:
+        before = _counts(session)
+        for path, body in [("/api/v1/practices", practice), ("/api/v1/users", user)]:
+            r = client.post(path, json=body, headers=w.headers[role])
+            assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), (role, path)
+        assert _counts(session) == before
+    r = client.get("/api/v1/auth/me", headers=w.headers["patient"])
+    assert r.status_code == 200
+    assert r.json()["role"] == "patient"
+    for method, path in [
+        ("GET", "/api/v1/invoices"),
+        ("GET", "/api/v1/auth/me"),
+        ("POST", "/api/v1/payments"),
+    ]:
+        r = client.request(method, path)
+        assert r.status_code == 401
+        assert r.json()["code"] == "auth.unauthenticated"
+        body = _body(method, path, w)
+        r = client.request(method, path, json=body,
+                           headers={"Authorization": "Bearer forged-token"})
+        assert r.status_code == 401
+        assert r.json()["code"] == "auth.invalid_token"
