@@ -303,7 +303,8 @@ def test_not_object_routes_by_role(session: Session, client: TestClient) -> None
         assert r.status_code == 401
         assert r.json()["code"] == "auth.unauthenticated"
         body = _body(method, path, w)
-        r = client.request(method, path, json=body,
-                           headers={"Authorization": "Bearer forged-token"})
+        r = client.request(
+            method, path, json=body, headers={"Authorization": "Bearer forged-token"}
+        )
         assert r.status_code == 401
         assert r.json()["code"] == "auth.invalid_token"

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (= `.venv/bin/python -m bench`). See docs/performance.md."""

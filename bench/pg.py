@@ -1,0 +1,73 @@
+"""Scratch PostgreSQL databases: a unique name per run, always dropped at the end."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+DEFAULT_ADMIN_URL = os.environ.get(
+    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _admin_exec(admin_url: str, *statements: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for stmt in statements:
+                conn.execute(text(stmt))
+    finally:
+        engine.dispose()
+
+
+def db_url(admin_url: str, dbname: str) -> str:
+    """SQLAlchemy URL (postgresql+psycopg://...) of ``dbname`` on the admin URL's server."""
+    return make_url(admin_url).set(database=dbname).render_as_string(hide_password=False)
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    """The same database as a plain libpq URL, for psycopg.connect()."""
+    return (
+        make_url(sqlalchemy_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+
+@contextmanager
+def scratch_database(admin_url: str, label: str) -> Iterator[str]:
+    """Create ``revcycle_bench_<label>_<pid>_<random>``, yield its URL, drop it (FORCE) after."""
+    name = f"revcycle_bench_{label}_{os.getpid()}_{secrets.token_hex(3)}"
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield db_url(admin_url, name)
+    finally:
+        _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def checkpoint(admin_url: str) -> None:
+    """Flush dirty buffers so a run does not pay for the previous run's checkpoint."""
+    _admin_exec(admin_url, "CHECKPOINT")
+
+
+def server_settings(admin_url: str) -> dict[str, str]:
+    names = (
+        "server_version",
+        "max_connections",
+        "shared_buffers",
+        "synchronous_commit",
+        "fsync",
+        "wal_sync_method",
+        "commit_delay",
+    )
+    engine = create_engine(admin_url)
+    try:
+        with engine.connect() as conn:
+            return {n: str(conn.execute(text(f"SHOW {n}")).scalar()) for n in names}
+    finally:
+        engine.dispose()
