@@ -102,9 +102,14 @@ async def _client(
     try:
         while time.perf_counter() < window_end:
             if writer is None:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(HOST, port), timeout_s
-                )
+                try:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(HOST, port), timeout_s
+                    )
+                except (OSError, TimeoutError) as exc:
+                    result.errors[f"connect:{type(exc).__name__}"] += 1
+                    await asyncio.sleep(0.05)
+                    continue
             assert reader is not None
             t0 = time.perf_counter()
             try:

@@ -38,6 +38,9 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/v1/auth/logout"): None,
     ("GET", "/api/v1/auth/me"): None,
     ("POST", "/api/v1/users"): Action.USER_MANAGE,
+    ("GET", "/api/v1/users"): Action.USER_MANAGE,
+    ("GET", "/api/v1/users/{user_id}"): Action.USER_MANAGE,
+    ("PATCH", "/api/v1/users/{user_id}"): Action.USER_MANAGE,
     ("POST", "/api/v1/users/{user_id}/practices/{practice_id}"): Action.USER_MANAGE,
     ("POST", "/api/v1/practices"): Action.PRACTICE_CREATE,
     ("GET", "/api/v1/practices"): Action.PRACTICE_READ,
@@ -144,7 +147,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
     secrets = [ids[k] for k in ("patient_id", "invoice_id", "draft_id", "payment_id", "entry_id")]
     secrets += ["Hiddenperson", "Hiddendoc"]
     if not same_practice:
-        secrets += [ids["practice_id"], ids["provider_id"], ids["item_id"], "Practice B"]
+        secrets += [ids["practice_id"], ids["provider_id"], ids["item_id"], "Practice B",
+                    ids["user_id"], other_staff.username]
     session.commit()
     return World(ids, secrets, headers)
 
@@ -188,6 +192,7 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/invoices/{invoice_id}/void": {"reason": "test"},
         "/api/v1/invoices/{invoice_id}/credit-notes": {"amount": "1.00", "reason_code": "courtesy"},
         "/api/v1/invoices/{invoice_id}/write-off": {"reason_code": "bad_debt"},
+        "/api/v1/users/{user_id}": {"active": False},
         "/api/v1/payments": {"patient_id": w.ids["patient_id"], "amount": "5.00", "method": "cash"},
     }
     if method in {"POST", "PATCH"}:

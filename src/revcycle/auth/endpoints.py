@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -15,9 +15,13 @@ from revcycle.api.context import CtxDep, PublicCtxDep
 from revcycle.auth import service
 from revcycle.auth.models import User
 from revcycle.auth.principal import Principal
-from revcycle.auth.schemas import MeRead, TokenRead, UserCreate, UserRead
+from revcycle.auth.schemas import MeRead, TokenRead, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(tags=["auth"])
+
+
+class UserList(RootModel[list[UserRead]]):
+    pass
 
 
 def user_read(s: Session, user: User) -> UserRead:
@@ -83,4 +87,26 @@ def create_user(body: UserCreate, ctx: CtxDep) -> Response:
 def assign_practice(user_id: uuid.UUID, practice_id: uuid.UUID, ctx: CtxDep) -> Response:
     return ctx.write(
         lambda s, p: service.assign_practice(s, p, user_id, practice_id), status_code=204
+    )
+
+
+@router.get("/users", response_model=list[UserRead])
+def list_users(ctx: CtxDep) -> object:
+    def work(s: Session, p: Principal) -> BaseModel:
+        return UserList([user_read(s, u) for u in service.list_users(s, p)])
+
+    result = ctx.read(work)
+    assert isinstance(result, UserList)
+    return result.root
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+def get_user(user_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(lambda s, p: user_read(s, service.get_user(s, p, user_id)))
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(user_id: uuid.UUID, body: UserUpdate, ctx: CtxDep) -> Response:
+    return ctx.write(
+        lambda s, p: user_read(s, service.update_user(s, p, user_id, body, ctx.hasher))
     )

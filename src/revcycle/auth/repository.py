@@ -48,5 +48,12 @@ class AuthRepository:
             .values(revoked_at=now)
         )
 
+    def revoke_all(self, user_id: uuid.UUID, now: dt.datetime) -> None:
+        self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
     def list_users(self) -> Sequence[User]:
         return self.session.scalars(select(User).order_by(User.username)).all()

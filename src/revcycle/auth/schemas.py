@@ -31,6 +31,11 @@ class UserCreate(Schema):
         return self
 
 
+class UserUpdate(Schema):
+    active: bool | None = None
+    password: Password | None = None
+
+
 class UserRead(ReadSchema):
     id: uuid.UUID
     username: str

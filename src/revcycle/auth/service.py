@@ -19,7 +19,7 @@ from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.auth.permissions import Action, Role
 from revcycle.auth.principal import Principal
 from revcycle.auth.repository import AuthRepository
-from revcycle.auth.schemas import UserCreate
+from revcycle.auth.schemas import UserCreate, UserUpdate
 from revcycle.config import Settings
 from revcycle.kit.clock import utcnow
 from revcycle.patients.repository import PatientRepository
@@ -198,3 +198,64 @@ def logout(session: Session, actor: Principal, token: str) -> None:
 
 def practice_ids_of(session: Session, user: User) -> frozenset[uuid.UUID]:
     return AuthRepository(session).practice_ids(user.id)
+
+
+def _visible_user(session: Session, actor: Principal, user_id: uuid.UUID) -> User:
+    """Admins manage users who share a practice with them (or any, for the operator)."""
+    actor.require(Action.USER_MANAGE)
+    repo = AuthRepository(session)
+    user = repo.get(user_id)
+    if user is None:
+        raise errors.UserNotFound("No such user")
+    if actor.practice_ids is None:
+        return user
+    if user.role == Role.PATIENT.value and user.patient_id is not None:
+        patient = PatientRepository(session).get(user.patient_id)
+        scope = frozenset({patient.practice_id}) if patient else frozenset()
+    else:
+        scope = repo.practice_ids(user.id)
+    if not scope & actor.practice_ids and user.id != actor.user_id:
+        raise errors.UserNotFound("No such user")
+    return user
+
+
+def get_user(session: Session, actor: Principal, user_id: uuid.UUID) -> User:
+    return _visible_user(session, actor, user_id)
+
+
+def update_user(
+    session: Session, actor: Principal, user_id: uuid.UUID, data: UserUpdate, hasher: PasswordHasher
+) -> User:
+    user = _visible_user(session, actor, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if data.active is False and user.id == actor.user_id:
+        raise errors.InvalidUser(
+            "You cannot deactivate your own account", code="user.cannot_deactivate_self"
+        )
+    if data.active is not None:
+        user.active = data.active
+    if data.password is not None:
+        user.password_hash = hasher.hash(data.password)
+    if data.active is False or data.password is not None:
+        AuthRepository(session).revoke_all(user.id, utcnow())  # sessions die with the change
+    audit.record(
+        session,
+        actor,
+        "user:update",
+        object_type="user",
+        object_id=user.id,
+        practice_id=None,
+        fields=changes,
+    )
+    return user
+
+
+def list_users(session: Session, actor: Principal) -> list[User]:
+    actor.require(Action.USER_MANAGE)
+    users = []
+    for user in AuthRepository(session).list_users():
+        try:
+            users.append(_visible_user(session, actor, user.id))
+        except errors.UserNotFound:
+            continue
+    return users
