@@ -147,8 +147,14 @@ def _build(session: Session, *, same_practice: bool) -> World:
     secrets = [ids[k] for k in ("patient_id", "invoice_id", "draft_id", "payment_id", "entry_id")]
     secrets += ["Hiddenperson", "Hiddendoc"]
     if not same_practice:
-        secrets += [ids["practice_id"], ids["provider_id"], ids["item_id"], "Practice B",
-                    ids["user_id"], other_staff.username]
+        secrets += [
+            ids["practice_id"],
+            ids["provider_id"],
+            ids["item_id"],
+            "Practice B",
+            ids["user_id"],
+            other_staff.username,
+        ]
     session.commit()
     return World(ids, secrets, headers)
 
