@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("revcycle.api")
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -44,7 +46,49 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            # The last line of defence: a bare 500 problem with the request id, never a trace.
+            log.error(
+                "unhandled %s on %s %s (request %s)",
+                type(exc).__name__,
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+            )
+            if started:
+                raise
+            body = json.dumps(
+                {
+                    "type": "urn:revcycle:problem:internal_error",
+                    "title": "Internal error",
+                    "status": 500,
+                    "code": "internal_error",
+                    "request_id": request_id,
+                    "detail": "Something went wrong on our side; the request id identifies it in "
+                    "our logs",
+                }
+            ).encode()
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -89,29 +133,33 @@ class BodyLimitMiddleware:
                 if declared > self.max_bytes:
                     await self._too_large(send)
                     return
-        received = 0
-        started = False
+        has_length = any(name == b"content-length" for name, _ in scope.get("headers", []))
+        if not has_length and scope.get("method") in {"POST", "PUT", "PATCH", "DELETE"}:
+            # No declared length (chunked): read up to the limit first, then replay the body.
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    await self._too_large(send)
+                    return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            replayed = False
 
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
 
-        class TooLarge(Exception):
-            pass
-
-        async def limited_receive() -> Any:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except TooLarge:
-            if not started:
-                await self._too_large(send)
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)

@@ -136,22 +136,3 @@ def install(app: FastAPI) -> None:
             ),
             {"Retry-After": "1"},
         )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:  # noqa: ARG001  # noqa: ARG001
-        log.error(
-            "unhandled %s on %s %s (request %s)",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-            getattr(request.state, "request_id", "-"),
-        )
-        return problem_response(
-            problem_body(
-                "internal_error",
-                500,
-                "Internal error",
-                "Something went wrong on our side; the request id identifies it in our logs",
-                request,
-            )
-        )

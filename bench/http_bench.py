@@ -1,0 +1,312 @@
+"""Requirement 1: issuing invoices through the HTTP API on PostgreSQL, against a baseline.
+
+Both servers are started with the identical uvicorn command line (see ``servers.py``), one after
+the other on the same scratch database, each measured by the same closed-loop load generator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from bench import pg, procstat, servers
+from bench.baseline_app import CREATE_TABLE
+from bench.loadgen import HOST, LoadResult, build_request, run_load
+from revcycle.auth import service as auth_service
+from revcycle.auth.permissions import Role
+from revcycle.auth.principal import Principal
+from revcycle.auth.schemas import UserCreate
+from revcycle.config import Settings
+from revcycle.db import make_engine, make_session_factory, migrate, unit_of_work
+from revcycle.integrity import service as integrity
+from revcycle.invoices.models import Invoice
+from revcycle.kit.codes import npi_check_digit
+from revcycle.patients import service as patients_service
+from revcycle.patients.schemas import PatientCreate
+from revcycle.practices import service as practices_service
+from revcycle.practices.schemas import PracticeCreate
+
+TARGET_RATIO = 0.40
+TARGET_P99_MS = 100.0
+SYSTEM = Principal.system(username="bench")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    practice_id: uuid.UUID
+    patient_id: uuid.UUID
+    username: str
+    password: str
+
+
+def random_npi() -> str:
+    body = f"{secrets.randbelow(10**8) + 10**8:09d}"
+    return body + npi_check_digit(body)
+
+
+def seed(url: str) -> Seeded:
+    """One practice, one patient and a billing_staff login, through the service layer."""
+    settings = Settings(database_url=url)
+    engine = make_engine(url, pool_size=1)
+    password = secrets.token_urlsafe(18)
+    try:
+        with unit_of_work(make_session_factory(engine)) as s:
+            practice = practices_service.create_practice(
+                s,
+                SYSTEM,
+                PracticeCreate.model_validate(
+                    {
+                        "name": "Benchmark Family Medicine",
+                        "npi": random_npi(),
+                        "tin": "12-3456789",
+                        "taxonomy": "207Q00000X",
+                        "address_line1": "100 Main St",
+                        "city": "Springfield",
+                        "state": "IL",
+                        "postal_code": "62701",
+                        "default_terms": "net",
+                        "default_terms_days": 30,
+                    }
+                ),
+            )
+            patient = patients_service.create_patient(
+                s,
+                SYSTEM,
+                practice.id,
+                PatientCreate.model_validate(
+                    {
+                        "first_name": "Jordan",
+                        "last_name": "Casey",
+                        "date_of_birth": "1980-05-17",
+                        "sex": "F",
+                    }
+                ),
+            )
+            user = auth_service.create_user(
+                s,
+                SYSTEM,
+                UserCreate(
+                    username="bench.billing",
+                    password=password,
+                    role=Role.BILLING_STAFF,
+                    practice_ids=[practice.id],
+                ),
+                auth_service.make_hasher(settings),
+            )
+            seeded = Seeded(practice.id, patient.id, user.username, password)
+    finally:
+        engine.dispose()
+    return seeded
+
+
+def obtain_token(port: int, username: str, password: str) -> str:
+    form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    req = urllib.request.Request(  # noqa: S310 - 127.0.0.1 only
+        f"http://{HOST}:{port}/api/v1/auth/token", data=form, method="POST"
+    )
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+        return str(json.loads(resp.read())["access_token"])
+
+
+def invoice_body(patient_id: uuid.UUID) -> bytes:
+    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=7)
+    return json.dumps(
+        {
+            "patient_id": str(patient_id),
+            "issue": True,
+            "lines": [
+                {
+                    "service_code": "99213",
+                    "units": 1,
+                    "unit_price": "125.00",
+                    "description": "Office visit",
+                    "diagnosis_codes": ["E11.9"],
+                    "date_of_service": dos.isoformat(),
+                }
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def summarise(load: LoadResult, ok_status: int, cpu: dict[str, float]) -> dict[str, Any]:
+    ok = load.ok_in_window(ok_status)
+    lat = load.latencies_s
+    return {
+        "ok_status": ok_status,
+        "requests_ok": ok,
+        "window_s": load.window_s,
+        "rps": round(ok / load.window_s, 1) if load.window_s else 0.0,
+        "mean_ms": round(1000 * sum(lat) / len(lat), 2) if lat else None,
+        "p50_ms": round(load.percentile_ms(50), 2),
+        "p95_ms": round(load.percentile_ms(95), 2),
+        "p99_ms": round(load.percentile_ms(99), 2),
+        "max_ms": round(1000 * max(lat), 2) if lat else None,
+        "other_statuses_in_window": {
+            str(k): v for k, v in sorted(load.statuses.items()) if k != ok_status
+        },
+        "all_responses": {str(k): v for k, v in sorted(load.all_statuses.items())},
+        "client_errors": dict(load.errors),
+        "sample_error_bodies": load.sample_error_bodies,
+        "cpu": cpu,
+    }
+
+
+def _measure(
+    server: servers.Server,
+    request: bytes,
+    *,
+    clients: int,
+    warmup_s: float,
+    duration_s: float,
+    ok_status: int,
+) -> dict[str, Any]:
+    marks: dict[str, procstat.CpuSnapshot] = {}
+    load = run_load(
+        server.port,
+        request,
+        clients=clients,
+        warmup_s=warmup_s,
+        duration_s=duration_s,
+        ok_status=ok_status,
+        on_window_start=lambda: marks.__setitem__("start", procstat.snapshot(server.pid)),
+        on_window_end=lambda: marks.__setitem__("end", procstat.snapshot(server.pid)),
+    )
+    ok = load.ok_in_window(ok_status)
+    cpu = procstat.cpu_split(marks["start"], marks["end"], ok) if len(marks) == 2 else {}
+    return summarise(load, ok_status, cpu)
+
+
+def run(
+    admin_url: str,
+    *,
+    clients: int,
+    workers: int,
+    warmup_s: float,
+    duration_s: float,
+    log_dir: Path,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "settings": {
+            "clients": clients,
+            "workers": workers,
+            "warmup_s": warmup_s,
+            "duration_s": duration_s,
+            "server_command": " ".join(
+                servers.uvicorn_command("<factory>", 0, workers)[2:]
+            ).replace("--port 0", "--port <free port>"),
+        }
+    }
+    with pg.scratch_database(admin_url, "http") as url:
+        print(f"[http] scratch database ready; migrating {url.rsplit('/', 1)[-1]}")
+        migrate(url)
+        seeded = seed(url)
+        engine = make_engine(url, pool_size=1)
+        with engine.begin() as conn:
+            conn.execute(text(CREATE_TABLE))
+
+        # --- baseline ------------------------------------------------------------------------
+        pg.checkpoint(admin_url)
+        base = servers.start(
+            "baseline",
+            "bench.baseline_app:create_app",
+            workers=workers,
+            env={"BENCH_BASELINE_DSN": pg.libpq_dsn(url)},
+            log_dir=log_dir,
+        )
+        try:
+            print(f"[http] baseline: {clients} clients, {warmup_s:g}s warm-up + {duration_s:g}s")
+            body = invoice_body(seeded.patient_id)  # same payload size as the real request
+            request = build_request(
+                "POST", "/", base.port, body=body, headers={"Content-Type": "application/json"}
+            )
+            out["baseline"] = _measure(
+                base,
+                request,
+                clients=clients,
+                warmup_s=warmup_s,
+                duration_s=duration_s,
+                ok_status=201,
+            )
+        finally:
+            servers.stop(base)
+
+        # --- the real app --------------------------------------------------------------------
+        pg.checkpoint(admin_url)
+        app = servers.start(
+            "app",
+            "revcycle.app:create_app",
+            workers=workers,
+            env={"REVCYCLE_DATABASE_URL": url},
+            log_dir=log_dir,
+        )
+        try:
+            token = obtain_token(app.port, seeded.username, seeded.password)
+            print(f"[http] app: {clients} clients, {warmup_s:g}s warm-up + {duration_s:g}s")
+            request = build_request(
+                "POST",
+                "/api/v1/invoices",
+                app.port,
+                body=invoice_body(seeded.patient_id),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            out["app"] = _measure(
+                app,
+                request,
+                clients=clients,
+                warmup_s=warmup_s,
+                duration_s=duration_s,
+                ok_status=201,
+            )
+        finally:
+            servers.stop(app)
+
+        # --- sanity: every 201 is a row, and the books still balance --------------------------
+        factory = make_session_factory(engine)
+        with unit_of_work(factory) as s:
+            invoices = int(s.scalar(select(func.count()).select_from(Invoice)) or 0)
+            baseline_rows = int(s.execute(text("SELECT count(*) FROM bench_baseline")).scalar_one())
+            report = integrity.run(s)
+        engine.dispose()
+        app_201 = out["app"]["all_responses"].get("201", 0)
+        base_201 = out["baseline"]["all_responses"].get("201", 0)
+        out["verification"] = {
+            "invoices_in_db": invoices,
+            "app_201_total": app_201,
+            "invoices_match_201s": invoices == app_201,
+            "baseline_rows_in_db": baseline_rows,
+            "baseline_201_total": base_201,
+            "baseline_rows_match_201s": baseline_rows == base_201,
+            "integrity_ok": report.ok,
+            "integrity_checked": report.checked,
+            "integrity_violations": report.violations[:10],
+        }
+
+    b, a = out["baseline"], out["app"]
+    ratio = a["rps"] / b["rps"] if b["rps"] else 0.0
+    out["ratio"] = round(ratio, 3)
+    out["targets"] = {
+        "ratio_min": TARGET_RATIO,
+        "p99_max_ms": TARGET_P99_MS,
+        "ratio_pass": ratio >= TARGET_RATIO,
+        "p99_pass": a["p99_ms"] < TARGET_P99_MS,
+    }
+    v = out["verification"]
+    out["pass"] = bool(
+        out["targets"]["ratio_pass"]
+        and out["targets"]["p99_pass"]
+        and v["invoices_match_201s"]
+        and v["integrity_ok"]
+        and a["requests_ok"] > 0
+    )
+    return out
