@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
+from revcycle.kit.schemas import Amount
 from revcycle.money import (
     CURRENCY_EXPONENTS,
     CurrencyMismatch,
@@ -122,10 +124,50 @@ def test_parse_is_exact_beyond_decimal_context_precision(
 
 
 def test_parse_refuses_too_many_decimals_beyond_context_precision() -> None:
-    # 29 integer digits + 3 decimals in USD: must be refused, not rounded to a whole amount.
+    # 26 integer digits + 3 decimals (29 significant) in USD: refused, never rounded.
     with pytest.raises(MoneyError) as exc:
         Money.parse("99999999999999999999999999.999", "USD")
-    assert exc.value.code in {"money.too_many_decimals", "money.invalid"}
+    assert exc.value.code in {"money.too_many_decimals", "money.invalid", "money.out_of_range"}
+
+
+def test_parse_refuses_an_exponent_beyond_the_decimal_range() -> None:
+    # Every refusal is a MoneyError (a 400), never a bare decimal exception (a 500).
+    with pytest.raises(MoneyError):
+        Money.parse("1E+999999", "USD")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("125.00", Decimal("125.00")),
+        ("999999999999999.99", Decimal("999999999999999.99")),
+        (125, Decimal(125)),
+        (999_999_999_999_999, Decimal(999_999_999_999_999)),
+    ],
+)
+def test_amount_schema_accepts(value: object, expected: Decimal) -> None:
+    assert TypeAdapter(Amount).validate_python(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "error_type"),
+    [
+        (1.5, "money.not_a_string"),
+        (True, "money.not_a_string"),
+        ("1e3", "money.invalid"),
+        ("1234567890123456", "money.invalid"),  # 16 integer digits
+        ("1.1234567", "money.invalid"),
+        ("NaN", "money.invalid"),
+        # a JSON integer must obey the same 15-digit bound as a string: beyond the BigInteger
+        # range it used to reach the database and come back as a 500
+        (10**20, "money.invalid"),
+        (-(10**40), "money.invalid"),
+    ],
+)
+def test_amount_schema_refuses(value: object, error_type: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        TypeAdapter(Amount).validate_python(value)
+    assert [e["type"] for e in exc.value.errors()] == [error_type]
 
 
 def test_money_requires_int_minor_units() -> None:
@@ -376,9 +418,12 @@ def test_money_and_calc_modules_never_use_float_or_round() -> None:
             if token in text:
                 offences.append(f"{path.relative_to(SRC)}: contains {token.strip()!r}")
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                if node.func.id in {"float", "round"}:
-                    offences.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.func.id}()")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"float", "round"}
+            ):
+                offences.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.func.id}()")
             if isinstance(node, ast.Constant) and isinstance(node.value, float):
                 offences.append(f"{path.relative_to(SRC)}:{node.lineno}: float literal")
     assert len(_money_sources()) >= 2  # money.py and at least invoices/calc.py

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from revcycle.errors import InvalidInput
 
@@ -45,6 +45,10 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "JOD": 3,
     "TND": 3,
 }
+
+
+MAX_MINOR = 2**63 - 1  # BIGINT
+MIN_MINOR = -(2**63)
 
 
 class MoneyError(InvalidInput):
@@ -89,7 +93,8 @@ class Money:
 
     @classmethod
     def parse(cls, value: Decimal | str, currency: str) -> Money:
-        """Exact conversion of a major-unit amount; refuses more decimals than the currency has."""
+        """Exact conversion of a major-unit amount; refuses more decimals than the currency has
+        and anything outside the signed 64-bit range of minor units the database stores."""
         try:
             dec = value if isinstance(value, Decimal) else Decimal(value)
         except (InvalidOperation, ValueError):
@@ -97,8 +102,13 @@ class Money:
         if not dec.is_finite():
             raise MoneyError(f"{value!r} is not an amount", value=str(value))
         exp = exponent(currency)
-        scaled = dec.scaleb(exp)
-        if scaled != scaled.to_integral_value():
+        if dec != 0 and dec.adjusted() + exp > 18:  # |minor| >= 10**19 cannot be stored
+            raise MoneyError(f"{value} is out of range", code="money.out_of_range", value=str(dec))
+        with localcontext() as ctx:  # exact: enough digits for every admissible value
+            ctx.prec = max(28, len(dec.as_tuple().digits) + exp + 2)
+            scaled = dec.scaleb(exp)
+            integral = scaled.to_integral_value()
+        if scaled != integral:
             raise MoneyError(
                 f"{currency} amounts have at most {exp} decimal places; got {dec}",
                 code="money.too_many_decimals",
@@ -106,7 +116,10 @@ class Money:
                 currency=currency,
                 max_decimals=exp,
             )
-        return cls(int(scaled), currency)
+        minor = int(integral)
+        if not MIN_MINOR <= minor <= MAX_MINOR:
+            raise MoneyError(f"{value} is out of range", code="money.out_of_range", value=str(dec))
+        return cls(minor, currency)
 
     # arithmetic ---------------------------------------------------------------------------
     def _check(self, other: Money) -> None:

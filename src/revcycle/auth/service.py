@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -28,6 +29,19 @@ from revcycle.practices.repository import PracticeRepository
 # A valid hash of a random password: verifying against it when the user does not exist keeps
 # the response time the same, so usernames cannot be discovered by timing.
 _DUMMY_PASSWORD = secrets.token_urlsafe(16)
+
+
+@functools.lru_cache(maxsize=8)
+def _dummy_hash_for(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    return PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+    ).hash(_DUMMY_PASSWORD)
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A constant per cost setting (not state): verifying against it costs what a real verify
+    costs, so an unknown username takes as long as a wrong password."""
+    return _dummy_hash_for(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
 
 
 def make_hasher(settings: Settings) -> PasswordHasher:
@@ -73,6 +87,7 @@ def create_user(
     session.flush()
     for pid in data.practice_ids:
         session.add(UserPractice(user_id=user.id, practice_id=pid))
+    session.flush()
     audit.record(
         session,
         actor,
@@ -122,7 +137,7 @@ def login(
     user = repo.by_username(username)
     if user is None or not user.active:
         with contextlib.suppress(VerificationError):
-            hasher.verify(hasher.hash(_DUMMY_PASSWORD), password)
+            hasher.verify(_dummy_hash(hasher), password)
         raise errors.InvalidCredentials("Incorrect username or password")
     try:
         hasher.verify(user.password_hash, password)

@@ -40,7 +40,7 @@ def parse_key(raw: str) -> str:
     # The draft sends the key as a structured-field string: accept it quoted or bare.
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
-    if not _KEY.match(value):
+    if not _KEY.fullmatch(value):
         raise errors.InvalidKey("Idempotency-Key must be 1-255 visible ASCII characters")
     return value
 

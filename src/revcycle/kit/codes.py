@@ -13,7 +13,8 @@ from stdnum.us import ein
 
 # ICD-10-CM: a letter (U is WHO emergency use, valid in CM, e.g. U07.1), a digit,
 # alphanumeric, optionally a dot and 1-4 alphanumerics (7th characters, X placeholders).
-_ICD10CM = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
+# The 2026 code set adds category QA0 (genetic disorders NEC), whose second character is a letter.
+_ICD10CM = re.compile(r"^(?:[A-Z][0-9][0-9A-Z]|QA[0-9])(?:\.[0-9A-Z]{1,4})?$")
 # CPT Category I (5 digits), Category II (4 digits + F), Category III (4 digits + T),
 # PLA codes (4 digits + U); HCPCS Level II: a letter A-V then 4 digits.
 _CPT = re.compile(r"^(?:[0-9]{5}|[0-9]{4}[FTU])$")

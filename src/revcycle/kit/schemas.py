@@ -87,6 +87,8 @@ def _money(value: Any) -> Decimal:
             "lose precision)",
         )
     if isinstance(value, int):
+        if abs(value) >= 10**15:
+            raise PydanticCustomError("money.invalid", "the amount is out of range")
         return Decimal(value)
     if isinstance(value, Decimal) and value.is_finite():
         return value
