@@ -94,6 +94,8 @@ class InvoiceRepository:
             .where(InvoiceSequence.practice_id == practice_id)
             .values(last_number=InvoiceSequence.last_number + 1)
             .returning(InvoiceSequence.last_number)
+            # The sequence row is never loaded as an object: skip scanning the identity map.
+            .execution_options(synchronize_session=False)
         )
         if number is None:
             raise LookupError(f"practice {practice_id} has no invoice sequence")

@@ -66,6 +66,7 @@ def _payable(invoice: Invoice) -> None:
 
 def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> PaymentView:
     actor.require(Action.PAYMENT_RECORD)
+    session.flush()  # invoices issued earlier in this unit of work must be visible to queries
     patient = patients_service.access_patient(session, actor, data.patient_id)
     practice = PracticeRepository(session).get(patient.practice_id)
     assert practice is not None

@@ -1,0 +1,435 @@
+"""The demo-data generator: exact counts and status mix, real service-layer side effects (ledger,
+audit, numbers), date rules, determinism across runs and backends, the CLI command."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+from typer.testing import CliRunner
+
+from revcycle.audit.models import AuditEvent
+from revcycle.auth.models import User, UserPractice
+from revcycle.cli import runtime
+from revcycle.cli.main import app
+from revcycle.config import get_settings
+from revcycle.db import make_engine, make_session_factory, migrate, unit_of_work
+from revcycle.demo import seed as demo
+from revcycle.integrity import service as integrity
+from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
+from revcycle.kit import codes
+from revcycle.kit.clock import today
+from revcycle.patients.models import Patient
+from revcycle.payments.models import Payment, PaymentAllocation
+from revcycle.practices.models import Practice, Provider, ServiceItem
+from tests.factories.auth import HASHER
+
+# A fixed end of the window: the data is then identical whatever day the tests run. The window
+# (2024-12-30 .. 2026-06-30) crosses two 1 January price updates.
+PINNED = dt.date(2026, 6, 30)
+
+
+def _count(session: Session, model: Any, *where: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _statuses(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Invoice.status, func.count()).group_by(Invoice.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+# a small practice ------------------------------------------------------------------------------
+
+
+def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
+    result = demo.seed(session, HASHER, patients=30, invoices=150, seed=42, today=PINNED)
+    session.flush()
+
+    # Exactly what was asked for, and the status quotas (1.5% draft, 3% written off, 9% open,
+    # 6% partially paid, 2.5% void, the rest paid) realised exactly.
+    assert _count(session, Practice) == 1
+    assert _count(session, Patient) == 30
+    assert _count(session, Invoice) == 150
+    expected = {
+        "paid": 116,
+        "partially_paid": 9,
+        "open": 14,
+        "void": 4,
+        "written_off": 5,
+        "draft": 2,
+    }
+    assert _statuses(session) == expected
+    assert result.statuses == expected
+    assert (result.patients, result.invoices, result.window_start, result.window_end) == (
+        30,
+        150,
+        dt.date(2024, 12, 30),
+        PINNED,
+    )
+
+    # Providers with valid NPIs; a charge master priced for each of the three calendar years.
+    practice = session.scalars(select(Practice)).one()
+    assert codes.npi(practice.npi) == practice.npi == result.practice_npi
+    npis = session.scalars(select(Provider.npi)).all()
+    assert len(npis) == result.providers == 4
+    assert all(codes.npi(n) == n for n in npis)
+    assert _count(session, ServiceItem) == result.service_items == 3 * len(demo.CHARGE_MASTER)
+    assert _count(session, ServiceItem, ServiceItem.effective_to.is_(None)) == len(
+        demo.CHARGE_MASTER
+    )
+
+    # Dependants: children whose guarantor is a self-responsible adult with the same surname.
+    guarantor = aliased(Patient)
+    kids = session.execute(
+        select(Patient, guarantor).join(guarantor, Patient.guarantor_id == guarantor.id)
+    ).all()
+    assert len(kids) == result.dependants == 5
+    for child, parent in kids:
+        assert child.guarantor_relationship == "parent"
+        assert parent.guarantor_id is None
+        assert parent.guarantor_relationship == "self"
+        assert child.last_name == parent.last_name
+        assert (child.date_of_birth - parent.date_of_birth).days > 18 * 365
+    emails = session.scalars(select(Patient.email).where(Patient.email.is_not(None))).all()
+    assert emails
+    assert all(str(e).endswith(("@example.org", "@example.com")) for e in emails)
+
+    # Every invoice number is taken once, in issue-date order; drafts have none.
+    issued = session.execute(
+        select(Invoice.number, Invoice.display_number, Invoice.issue_date)
+        .where(Invoice.status != "draft")
+        .order_by(Invoice.number)
+    ).all()
+    assert [r.number for r in issued] == list(range(1, 149))
+    assert issued[0].display_number == "CVFM-000001"
+    assert [r.issue_date for r in issued] == sorted(r.issue_date for r in issued)
+    assert result.window_start < issued[0].issue_date
+    assert issued[-1].issue_date <= PINNED
+    assert _count(session, Invoice, Invoice.status == "draft", Invoice.number.is_(None)) == 2
+
+    # Dates of service come before the issue date; payments after it, never in the future.
+    late_service = _count(
+        session,
+        InvoiceLine,
+        InvoiceLine.invoice_id == Invoice.id,
+        Invoice.issue_date.is_not(None),
+        InvoiceLine.date_of_service >= Invoice.issue_date,
+    )
+    assert late_service == 0
+    pay_dates = session.execute(
+        select(Payment.received_on, Invoice.issue_date)
+        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+    ).all()
+    assert pay_dates
+    assert all(issue is not None and issue <= paid <= PINNED for paid, issue in pay_dates)
+
+    # Payments by every method; some applied oldest-first, some overpaid into patient credit.
+    payments = session.scalars(select(Payment)).all()
+    assert len(payments) == result.payments
+    methods = Counter(p.method for p in payments)
+    assert dict(methods) == {m: n for m, n in result.payment_methods.items() if n}
+    assert set(methods) == {"cash", "check", "card", "bank_transfer"}
+    assert sum(p.amount_minor for p in payments) == result.collected_minor
+    credit = [p.unapplied_minor for p in payments if p.unapplied_minor > 0]
+    assert len(credit) == result.overpayments >= 1
+    assert sum(credit) == result.credit_held_minor
+    assert result.auto_applied_payments >= 1
+
+    # Credit notes with reason codes, one write-off per written-off invoice, line discounts.
+    adjustments = session.execute(
+        select(InvoiceAdjustment.kind, InvoiceAdjustment.reason_code)
+    ).all()
+    kinds = Counter(kind for kind, _ in adjustments)
+    assert kinds == {"credit_note": result.credit_notes, "write_off": 5}
+    assert result.credit_notes >= 2
+    assert result.write_offs == 5
+    assert result.voids == 4
+    assert {reason for kind, reason in adjustments if kind == "credit_note"} <= {
+        "prompt_pay",
+        "courtesy",
+        "billing_error",
+        "hardship",
+        "small_balance",
+    }
+    assert _count(session, InvoiceLine, InvoiceLine.discount_minor > 0) >= 1
+
+    # The service layer ran: one audit row per issue, per payment, per patient.
+    def audited(action: str) -> int:
+        return _count(session, AuditEvent, AuditEvent.action == action)
+
+    assert audited("invoice:issue") == 148
+    assert audited("payment:record") == result.payments
+    assert audited("patient:create") == 30
+    assert audited("invoice:void") == 4
+
+    # Logins: three staff assigned to the practice, two patients (one a guarantor).
+    users = {u.username: u for u in session.scalars(select(User))}
+    assert len(users) == 5
+    assert {n: users[n].role for n in ("admin", "billing", "insurance")} == {
+        "admin": "admin",
+        "billing": "billing_staff",
+        "insurance": "insurance_specialist",
+    }
+    assert _count(session, UserPractice, UserPractice.practice_id == practice.id) == 3
+    patient_logins = [u for u in users.values() if u.role == "patient"]
+    assert len(patient_logins) == 2
+    dependants_of = [
+        _count(session, Patient, Patient.guarantor_id == u.patient_id) for u in patient_logins
+    ]
+    assert dependants_of[0] >= 1
+
+    report = integrity.run(session)
+    assert report.ok, report.violations
+    assert report.checked["invoices"] == 150
+    assert report.checked["payments"] == result.payments
+
+    text = result.summary()
+    for login in result.logins:
+        assert f"{login.username} " in text
+        assert login.password in text
+    assert "demo-admin-password" in text
+    assert "demo-patient-password" in text
+    assert "30 patients (5 dependants" in text
+    assert "150 invoices: 116 paid, 9 partially paid, 14 open, 4 void, 5 written off, 2 draft" in (
+        text
+    )
+
+
+@pytest.mark.parametrize(
+    ("patients", "invoices", "statuses"),
+    [
+        (1, 1, {"paid": 1}),
+        (2, 5, {"paid": 1, "open": 1, "partially_paid": 1, "void": 1, "written_off": 1}),
+        (
+            3,
+            12,
+            {"paid": 6, "open": 2, "partially_paid": 1, "void": 1, "written_off": 1, "draft": 1},
+        ),
+    ],
+)
+def test_tiny_seeds_still_work(
+    session: Session, patients: int, invoices: int, statuses: dict[str, int]
+) -> None:
+    result = demo.seed(session, HASHER, patients=patients, invoices=invoices, seed=1, today=PINNED)
+    session.flush()
+    assert _count(session, Patient) == patients
+    assert _statuses(session) == statuses
+    assert integrity.run(session).ok
+    staff = {"admin", "billing", "insurance"}
+    assert staff <= {lg.username for lg in result.logins}
+    # Patient logins go to adults: with a single adult there is one.
+    assert len(result.logins) == 3 + min(2, patients - result.dependants)
+
+
+def test_has_data_and_refusals(session: Session) -> None:
+    assert demo.has_data(session) is False
+    with pytest.raises(ValueError, match="at least one patient"):
+        demo.seed(session, HASHER, patients=0, invoices=10, seed=1)
+    with pytest.raises(ValueError, match="future"):
+        demo.seed(session, HASHER, patients=5, invoices=10, seed=1, today=today() + dt.timedelta(1))
+    session.flush()
+    assert demo.has_data(session) is False  # refused before anything was written
+    demo.seed(session, HASHER, patients=3, invoices=6, seed=1, today=PINNED)
+    session.flush()
+    assert demo.has_data(session) is True
+
+
+# determinism -----------------------------------------------------------------------------------
+
+
+def fingerprint(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a person would see, without the random ids and timestamps."""
+    acct = {p.id: p.account_number for p in session.scalars(select(Patient))}
+    inv = {i.id: i for i in session.scalars(select(Invoice))}
+
+    def label(invoice_id: uuid.UUID) -> str:
+        i = inv[invoice_id]
+        return i.display_number or f"draft of {acct[i.patient_id]} {i.total_minor}"
+
+    return {
+        "patients": sorted(
+            (
+                p.account_number,
+                p.first_name,
+                p.last_name,
+                p.date_of_birth,
+                p.sex,
+                p.address_line1,
+                p.city,
+                p.email,
+                acct.get(p.guarantor_id) if p.guarantor_id else None,
+            )
+            for p in session.scalars(select(Patient))
+        ),
+        "invoices": sorted(
+            (
+                label(i.id),
+                i.status,
+                i.total_minor,
+                i.discount_minor,
+                i.issue_date,
+                i.due_date,
+                acct[i.patient_id],
+            )
+            for i in inv.values()
+        ),
+        "lines": sorted(
+            (
+                label(ln.invoice_id),
+                ln.position,
+                ln.service_code,
+                tuple(ln.modifiers),
+                ln.units,
+                ln.unit_price_minor,
+                ln.discount_minor,
+                tuple(ln.diagnosis_codes),
+                ln.date_of_service,
+            )
+            for ln in session.scalars(select(InvoiceLine))
+        ),
+        "payments": sorted(
+            (
+                acct[p.patient_id],
+                p.received_on,
+                p.method,
+                p.amount_minor,
+                p.unapplied_minor,
+                p.reference or "",
+            )
+            for p in session.scalars(select(Payment))
+        ),
+        "adjustments": sorted(
+            (label(a.invoice_id), a.kind, a.reason_code, a.amount_minor)
+            for a in session.scalars(select(InvoiceAdjustment))
+        ),
+        "users": sorted(
+            (u.username, u.role, acct.get(u.patient_id) if u.patient_id else None)
+            for u in session.scalars(select(User))
+        ),
+    }
+
+
+def _seed_fresh_sqlite(path: Path, seed: int) -> tuple[demo.SeedResult, dict[str, Any]]:
+    url = f"sqlite:///{path}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        factory = make_session_factory(engine)
+        with unit_of_work(factory) as s:
+            result = demo.seed(s, HASHER, patients=12, invoices=60, seed=seed, today=PINNED)
+        with factory() as s:
+            return result, fingerprint(s)
+    finally:
+        engine.dispose()
+
+
+def _without_id(result: demo.SeedResult) -> demo.SeedResult:
+    return dataclasses.replace(result, practice_id=uuid.UUID(int=0))
+
+
+def test_same_seed_same_data(session: Session, tmp_path: Path) -> None:
+    """Seeded here (SQLite or PostgreSQL, inside the test transaction) and again into a fresh,
+    committed SQLite database: the same patients, invoice numbers, totals, statuses, lines,
+    payments and logins. Another seed gives other data."""
+    first = demo.seed(session, HASHER, patients=12, invoices=60, seed=20261126, today=PINNED)
+    session.flush()
+    here = fingerprint(session)
+
+    again, there = _seed_fresh_sqlite(tmp_path / "again.db", 20261126)
+    assert there == here
+    assert _without_id(again) == _without_id(first)
+    assert len(here["invoices"]) == 60
+    assert len(here["patients"]) == 12
+
+    _, other = _seed_fresh_sqlite(tmp_path / "other.db", 20261127)
+    assert other["patients"] != here["patients"]
+    assert other["invoices"] != here["invoices"]
+
+
+# the full demo ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_default_demo(session: Session) -> None:
+    """What `revcycle demo seed` builds by default (about 15-25 s on SQLite)."""
+    result = demo.seed(session, HASHER, patients=220, invoices=2200, seed=20261126)
+    session.flush()
+    assert _count(session, Patient) == result.patients == 220
+    assert _count(session, Invoice) == result.invoices == 2200
+    assert _statuses(session) == {
+        "paid": 1716,
+        "partially_paid": 132,
+        "open": 198,
+        "void": 55,
+        "written_off": 66,
+        "draft": 33,
+    }
+    issue_dates = session.scalars(select(Invoice.issue_date).where(Invoice.issue_date.is_not(None)))
+    months = {(d.year, d.month) for d in issue_dates if d is not None}
+    assert len(months) >= 18
+    assert result.window_end == today()
+    assert min(months) == (result.window_start.year, result.window_start.month)
+    assert 0 < result.overdue < result.statuses["open"] + result.statuses["partially_paid"]
+    assert result.auto_applied_payments > 0
+    assert result.multi_invoice_payments > 0
+    assert result.overpayments > 0
+    assert result.credit_notes > 0
+    report = integrity.run(session)
+    assert report.ok, report.violations
+    assert report.checked["invoices"] == 2200
+
+
+# the command -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(
+    committed_db: tuple[str, Engine, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    url, _engine, _factory = committed_db
+    monkeypatch.setenv("REVCYCLE_DATABASE_URL", url)
+    monkeypatch.setenv("REVCYCLE_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("REVCYCLE_ARGON2_MEMORY_KIB", "8")
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+    yield CliRunner()
+    runtime.session_factory().kw["bind"].dispose()
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+
+
+def test_cli_demo_seed(
+    cli: CliRunner, committed_db: tuple[str, Engine, sessionmaker[Session]]
+) -> None:
+    r = cli.invoke(app, ["demo", "seed", "--patients", "6", "--invoices", "24", "--seed", "5"])
+    assert r.exit_code == 0, r.output
+    assert "6 patients" in r.output
+    assert "24 invoices" in r.output
+    for username, password in [
+        ("admin", "demo-admin-password"),
+        ("billing", "demo-billing-password"),
+        ("insurance", "demo-insurance-password"),
+    ]:
+        assert username in r.output
+        assert password in r.output
+    assert r.output.count("demo-patient-password") == 2
+
+    r = cli.invoke(app, ["demo", "seed", "--if-empty"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "demo data already present; nothing to do"
+    with committed_db[2]() as s:
+        assert _count(s, Invoice) == 24  # committed once, not twice
+
+    r = cli.invoke(app, ["check"])
+    assert r.exit_code == 0, r.output
+    assert "ledger balanced; no drift" in r.output
