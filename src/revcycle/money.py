@@ -98,12 +98,12 @@ class Money:
         try:
             dec = value if isinstance(value, Decimal) else Decimal(value)
         except (InvalidOperation, ValueError):
-            raise MoneyError(f"{value!r} is not an amount", value=str(value)) from None
+            raise MoneyError('not an amount; use a decimal string like "125.00"') from None
         if not dec.is_finite():
-            raise MoneyError(f"{value!r} is not an amount", value=str(value))
+            raise MoneyError('not an amount; use a decimal string like "125.00"')
         exp = exponent(currency)
         if dec != 0 and dec.adjusted() + exp > 18:  # |minor| >= 10**19 cannot be stored
-            raise MoneyError(f"{value} is out of range", code="money.out_of_range", value=str(dec))
+            raise MoneyError("the amount is out of range", code="money.out_of_range")
         with localcontext() as ctx:  # exact: enough digits for every admissible value
             ctx.prec = max(28, len(dec.as_tuple().digits) + exp + 2)
             scaled = dec.scaleb(exp)
@@ -118,7 +118,7 @@ class Money:
             )
         minor = int(integral)
         if not MIN_MINOR <= minor <= MAX_MINOR:
-            raise MoneyError(f"{value} is out of range", code="money.out_of_range", value=str(dec))
+            raise MoneyError("the amount is out of range", code="money.out_of_range")
         return cls(minor, currency)
 
     # arithmetic ---------------------------------------------------------------------------

@@ -62,8 +62,11 @@ def test_chunked_oversized_body_is_refused(session: Session, client: TestClient)
         for _ in range(20):
             yield b"x" * 100_000
 
-    r = client.post("/api/v1/payments", content=chunks(),
-                    headers={**headers, "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/payments",
+        content=chunks(),
+        headers={**headers, "content-type": "application/json"},
+    )
     assert r.status_code == 413
     assert r.json()["code"] == "request.too_large"
 

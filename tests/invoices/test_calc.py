@@ -18,7 +18,7 @@ def usd(value: str) -> Money:
     return Money.parse(value, "USD")
 
 
-# line_amounts -------------------------------------------------------------------------------
+# line_amounts ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_totals_of_no_lines_is_zero() -> None:
     assert calc.totals([], "EUR") == calc.Totals(zero, zero, zero)
 
 
-# due_date ---------------------------------------------------------------------------------------
+# due_date ----------------------------------------------------------------------------------------
 
 D = dt.date
 
@@ -181,7 +181,7 @@ def test_fixed_due_date_before_issue_names_the_date() -> None:
     assert exc.value.data == {"due_date": "2026-03-09"}
 
 
-# derive_status -------------------------------------------------------------------------------
+# derive_status -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_derive_status(current: str, total: int, balance: int, paid: int, expect
     assert calc.derive_status(current, total=total, balance=balance, paid=paid) == expected
 
 
-# is_overdue ----------------------------------------------------------------------------------
+# is_overdue --------------------------------------------------------------------------------------
 
 TODAY = D(2026, 6, 15)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from revcycle.errors import InvalidInput
-from revcycle.money import Money, sum_money
+from revcycle.money import MAX_MINOR, Money, sum_money
 
 HUNDRED = Decimal(100)
 
@@ -44,6 +44,7 @@ def line_amounts(
             "give a discount amount or a percentage, not both", code="invoice.discount_ambiguous"
         )
     gross = unit_price * units
+    _storable(gross)
     if discount_percent is not None:
         if not Decimal(0) <= discount_percent <= HUNDRED:
             raise InvalidInput(
@@ -62,12 +63,21 @@ def line_amounts(
     return LineAmounts(gross, discount, gross - discount)
 
 
+def _storable(amount: Money) -> None:
+    if abs(amount.amount_minor) > MAX_MINOR:
+        raise InvalidInput(
+            "The amount is larger than this service can store", code="money.out_of_range"
+        )
+
+
 def totals(lines: Sequence[LineAmounts], currency: str) -> Totals:
-    return Totals(
+    result = Totals(
         subtotal=sum_money([ln.gross for ln in lines], currency),
         discount=sum_money([ln.discount for ln in lines], currency),
         total=sum_money([ln.net for ln in lines], currency),
     )
+    _storable(result.subtotal)
+    return result
 
 
 def due_date(

@@ -25,6 +25,7 @@ class InvoiceFilter:
     issued_from: dt.date | None = None
     issued_to: dt.date | None = None
     overdue_on: dt.date | None = None  # only invoices overdue on this date
+    exclude_drafts: bool = False  # patients never see drafts
 
 
 class InvoiceRepository:
@@ -115,6 +116,8 @@ class InvoiceRepository:
             q = q.where(Invoice.practice_id == f.practice_id)
         if f.patient_id is not None:
             q = q.where(Invoice.patient_id == f.patient_id)
+        if f.exclude_drafts:
+            q = q.where(Invoice.status != "draft")
         if f.statuses:
             q = q.where(Invoice.status.in_(f.statuses))
         if f.issued_from is not None:

@@ -100,6 +100,12 @@ class InvoiceCreate(_Terms):
     issue: bool = False
     issue_date: dt.date | None = None
 
+    @model_validator(mode="after")
+    def _issue_date_needs_issue(self) -> InvoiceCreate:
+        if self.issue_date is not None and not self.issue:
+            raise ValueError("issue_date is only given together with issue: true")
+        return self
+
 
 class InvoiceUpdate(_Terms):
     memo: Text500 | None = None

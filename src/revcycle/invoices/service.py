@@ -112,6 +112,8 @@ def access_invoice(
     )
     if invoice is None or not actor.sees_patient(invoice.practice_id, invoice.patient_id):
         raise errors.InvoiceNotFound("No such invoice")
+    if actor.is_patient and invoice.status == "draft":  # not billed yet: not theirs to see
+        raise errors.InvoiceNotFound("No such invoice")
     return invoice
 
 
@@ -251,8 +253,8 @@ def create_invoice(session: Session, actor: Principal, data: InvoiceCreate) -> I
         practice_id=practice.id,
         fields=data.model_fields_set - {"issue"},
     )
+    session.flush()
     if data.issue:
-        session.flush()
         _issue(session, actor, invoice, practice, lines, data.issue_date)
     return invoice
 
@@ -297,6 +299,7 @@ def update_invoice(
 def issue_invoice(
     session: Session, actor: Principal, invoice_id: uuid.UUID, data: InvoiceIssue
 ) -> Invoice:
+    session.flush()
     invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_ISSUE, for_update=True)
     if invoice.status != "draft":
         raise errors.IllegalTransition(
@@ -316,6 +319,10 @@ def _issue(
     lines: list[InvoiceLine],
     issue_date: dt.date | None,
 ) -> None:
+    if not lines:
+        raise errors.InvalidLine(
+            "An invoice needs at least one line to be issued", code="invoice.no_lines"
+        )
     issue_on = issue_date or today()
     if issue_on > today():
         raise InvalidInput("The issue date is in the future", code="invoice.issue_date_in_future")
@@ -621,6 +628,7 @@ def list_invoices(
         issued_from=issued_from,
         issued_to=issued_to,
         overdue_on=now if overdue else None,
+        exclude_drafts=actor.is_patient,
     )
     rows = list(
         InvoiceRepository(session).search(
@@ -706,6 +714,8 @@ def patient_statement(
     """The patient's account: every ledger movement on their receivable and credit, with a running
     balance (what they owe minus credit held), straight from the postings."""
     actor.require(Action.STATEMENT_READ)
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise InvalidInput("date_from is after date_to", code="statement.period_invalid")
     patient = patients_service.access_patient(session, actor, patient_id, Action.STATEMENT_READ)
     practice = _practice(session, patient.practice_id)
     ledger_repo = LedgerRepository(session)

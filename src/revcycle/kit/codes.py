@@ -29,21 +29,21 @@ def icd10cm(code: str) -> str:
     if "." not in value and len(value) > 3:
         value = f"{value[:3]}.{value[3:]}"
     if not _ICD10CM.match(value):
-        raise ValueError(f"{code!r} is not an ICD-10-CM code (e.g. E11.9, S52.521A)")
+        raise ValueError("not an ICD-10-CM code (e.g. E11.9, S52.521A)")
     return value
 
 
 def procedure_code(code: str) -> str:
     value = code.strip().upper()
     if not (_CPT.match(value) or _HCPCS.match(value)):
-        raise ValueError(f"{code!r} is not a CPT or HCPCS Level II code (e.g. 99213, J1100)")
+        raise ValueError("not a CPT or HCPCS Level II code (e.g. 99213, J1100)")
     return value
 
 
 def modifier(code: str) -> str:
     value = code.strip().upper()
     if not _MODIFIER.match(value):
-        raise ValueError(f"{code!r} is not a two-character procedure modifier (e.g. 25, LT)")
+        raise ValueError("not a two-character procedure modifier (e.g. 25, LT)")
     return value
 
 
@@ -53,7 +53,7 @@ def npi(value: str) -> str:
     if not re.fullmatch(r"[0-9]{10}", digits):
         raise ValueError("an NPI is exactly 10 digits")
     if not _luhn_valid("80840" + digits):
-        raise ValueError(f"{digits} fails the NPI check digit")
+        raise ValueError("the NPI check digit does not match")
     return digits
 
 
@@ -70,13 +70,13 @@ def tin(value: str) -> str:
     try:
         return str(ein.format(ein.validate(value)))
     except StdnumValidationError as exc:
-        raise ValueError(f"{value!r} is not a valid EIN (NN-NNNNNNN)") from exc
+        raise ValueError("not a valid EIN (NN-NNNNNNN)") from exc
 
 
 def taxonomy(value: str) -> str:
     code = value.strip().upper()
     if not _TAXONOMY.match(code):
-        raise ValueError(f"{value!r} is not a provider taxonomy code (e.g. 207Q00000X)")
+        raise ValueError("not a provider taxonomy code (e.g. 207Q00000X)")
     return code
 
 

@@ -151,7 +151,14 @@ class LedgerRepository:
                     JournalEntry.source_id,
                     Posting.invoice_id,
                 )
-                .order_by(JournalEntry.effective_date, JournalEntry.created_at, JournalEntry.id)
+                # Within one entry, legs in the order they were posted (allocation order,
+                # then the unapplied credit), identically on every database.
+                .order_by(
+                    JournalEntry.effective_date,
+                    JournalEntry.created_at,
+                    JournalEntry.id,
+                    func.min(Posting.id),
+                )
             ).all()
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Uuid
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base
@@ -42,3 +42,6 @@ class PaymentAllocation(Base):
     invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("invoices.id"), index=True)
     amount_minor: Mapped[Minor]
     currency: Mapped[Currency]
+    position: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )  # order applied (oldest due first)

@@ -27,7 +27,7 @@ class PaymentRepository:
         for a in self.session.scalars(
             select(PaymentAllocation)
             .where(PaymentAllocation.payment_id.in_(payment_ids))
-            .order_by(PaymentAllocation.id)
+            .order_by(PaymentAllocation.position, PaymentAllocation.id)
         ):
             out[a.payment_id].append(a)
         return out

@@ -148,7 +148,7 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     legs = [ledger.debit(DEPOSIT_ACCOUNT[data.method.value], amount)]
     legs += [
         ledger.credit(AccountCode.PATIENT_AR, share, patient_id=patient.id, invoice_id=inv.id)
-        for inv, share in plan
+        for position, (inv, share) in enumerate(plan, start=1)
     ]
     if unapplied.is_positive():
         legs.append(ledger.credit(AccountCode.PATIENT_CREDIT, unapplied, patient_id=patient.id))
@@ -168,12 +168,13 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     session.add(payment)
     allocations = [
         PaymentAllocation(
+            position=position,
             payment_id=payment.id,
             invoice_id=inv.id,
             amount_minor=share.amount_minor,
             currency=share.currency,
         )
-        for inv, share in plan
+        for position, (inv, share) in enumerate(plan, start=1)
     ]
     session.add_all(allocations)
     session.flush()
