@@ -242,7 +242,7 @@ def test_issue_assigns_number_due_date_and_posts_the_charge(session: Session, w:
     assert (entry.kind, entry.effective_date, entry.memo, entry.source_type) == (
         "invoice.issue",
         D(2026, 3, 10),
-        "Invoice INV-000001",
+        "Invoice issued",  # the number is taken after the post; source_id links the invoice
         "invoice",
     )
     assert entry.reverses_id is None

@@ -41,6 +41,25 @@ class AuthRepository:
             )
         )
 
+    def user_and_practices_for_token(
+        self, token_hash: str, now: dt.datetime
+    ) -> tuple[User, frozenset[uuid.UUID]] | None:
+        """One round trip: the token's active user and the practices they are assigned to."""
+        rows = self.session.execute(
+            select(User, UserPractice.practice_id)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .outerjoin(UserPractice, UserPractice.user_id == User.id)
+            .where(
+                ApiToken.token_hash == token_hash,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > now,
+                User.active.is_(True),
+            )
+        ).all()
+        if not rows:
+            return None
+        return rows[0][0], frozenset(pid for _, pid in rows if pid is not None)
+
     def revoke(self, token_hash: str, now: dt.datetime) -> None:
         self.session.execute(
             update(ApiToken)

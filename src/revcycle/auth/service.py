@@ -198,9 +198,20 @@ def authenticate(
         raise errors.InvalidToken(
             "Sign in first: send 'Authorization: Bearer <token>'", code="auth.unauthenticated"
         )
-    user = AuthRepository(session).user_for_token(hash_token(token), utcnow())
-    if user is None:
+    found = AuthRepository(session).user_and_practices_for_token(hash_token(token), utcnow())
+    if found is None:
         raise errors.InvalidToken("The access token is invalid, expired or revoked")
+    user, practice_ids = found
+    if Role(user.role) is not Role.PATIENT:
+        return Principal(
+            user.id,
+            user.username,
+            Role(user.role),
+            practice_ids,
+            frozenset(),
+            request_id,
+            client_addr,
+        )
     return principal_for(session, user, request_id=request_id, client_addr=client_addr)
 
 

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from revcycle.audit import service as audit
@@ -30,6 +31,7 @@ from revcycle.invoices.schemas import (
     WriteOffCreate,
 )
 from revcycle.kit.clock import today, utcnow
+from revcycle.kit.ids import uuid7
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
 from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.ledger import service as ledger
@@ -146,6 +148,8 @@ def _build_lines(
                     code="invoice.provider_unknown",
                     line=position,
                 )
+        # The line is linked to the charge-master price in effect (even when the caller
+        # overrides the price), which also supplies what the caller left out.
         item = repo.price_on(
             practice.id, li.service_code, ":".join(li.modifiers), li.date_of_service
         )
@@ -239,11 +243,11 @@ def create_invoice(session: Session, actor: Principal, data: InvoiceCreate) -> I
     _apply_terms(invoice, practice, data, creating=True)
     lines = _build_lines(session, practice, data.lines)
     _apply_totals(invoice, lines)
-    session.add(invoice)
-    session.flush()
+    invoice.id = uuid7()
     for line in lines:
         line.invoice_id = invoice.id
-    session.add_all(lines)
+    invoice.lines = lines  # loaded in memory: rendering needs no reload
+    session.add(invoice)
     audit.record(
         session,
         actor,
@@ -253,9 +257,11 @@ def create_invoice(session: Session, actor: Principal, data: InvoiceCreate) -> I
         practice_id=practice.id,
         fields=data.model_fields_set - {"issue"},
     )
-    session.flush()
     if data.issue:
+        # One flush (inside the ledger post) writes the invoice, its lines and both audit rows.
         _issue(session, actor, invoice, practice, lines, data.issue_date)
+    else:
+        session.flush()
     return invoice
 
 
@@ -362,23 +368,6 @@ def _issue(
                 invoice_id=invoice.id,
             )
         )
-    # Take the number last: the sequence row lock is then held for the shortest time.
-    invoice.number = InvoiceRepository(session).take_number(practice.id)
-    invoice.display_number = f"{practice.invoice_prefix}-{invoice.number:06d}"
-    if legs:
-        invoice.issue_entry_id = ledger.post_entry(
-            session,
-            ledger.EntrySpec(
-                practice_id=practice.id,
-                kind=EntryKind.INVOICE_ISSUE.value,
-                legs=legs,
-                effective_date=issue_on,
-                memo=f"Invoice {invoice.display_number}",
-                created_by=actor.user_id,
-                source_type="invoice",
-                source_id=invoice.id,
-            ),
-        )
     invoice.status = "open" if invoice.total_minor > 0 else "paid"
     invoice.updated_at = utcnow()
     audit.record(
@@ -390,6 +379,24 @@ def _issue(
         practice_id=practice.id,
         fields=["status", "number", "issue_date", "due_date"],
     )
+    if legs:
+        invoice.issue_entry_id = ledger.post_entry(
+            session,
+            ledger.EntrySpec(
+                practice_id=practice.id,
+                kind=EntryKind.INVOICE_ISSUE.value,
+                legs=legs,
+                effective_date=issue_on,
+                memo="Invoice issued",
+                created_by=actor.user_id,
+                source_type="invoice",
+                source_id=invoice.id,
+            ),
+        )
+    # The number is taken LAST (lock order: ... -> invoice sequence): the per-practice sequence
+    # row stays locked only from here to COMMIT, so concurrent issuing serialises briefly.
+    invoice.number = InvoiceRepository(session).take_number(practice.id)
+    invoice.display_number = f"{practice.invoice_prefix}-{invoice.number:06d}"
 
 
 # void, credit notes, write-offs ----------------------------------------------------------------
@@ -598,7 +605,8 @@ def view(session: Session, invoice: Invoice) -> InvoiceView:
 def reload_view(session: Session, invoice: Invoice) -> InvoiceView:
     """The invoice as stored after a change (lines and ledger figures re-read)."""
     session.flush()
-    session.refresh(invoice, ["lines"])
+    if "lines" in inspect(invoice).unloaded:
+        session.refresh(invoice, ["lines"])
     return view(session, invoice)
 
 

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from revcycle.ledger.chart import AccountCode
 from revcycle.ledger.models import Account, JournalEntry, Posting
 
+# Immutable reference data (see account_ids); never balances or anything that changes.
+_ACCOUNT_IDS: dict[uuid.UUID, dict[str, int]] = {}
+
 AR_CODES = (AccountCode.PATIENT_AR.value, AccountCode.INSURANCE_AR.value)
 
 
@@ -21,14 +24,19 @@ class LedgerRepository:
         self.session = session
 
     def account_ids(self, practice_id: uuid.UUID) -> dict[str, int]:
-        # Cached per session (one request/command/job), never across processes.
-        cache: dict[uuid.UUID, dict[str, int]] = self.session.info.setdefault("ledger_accounts", {})
-        if practice_id not in cache:
-            rows = self.session.execute(
-                select(Account.code, Account.id).where(Account.practice_id == practice_id)
-            ).all()
-            cache[practice_id] = dict(rows)
-        return cache[practice_id]
+        """code -> account id for a practice. Chart rows are immutable (never updated or
+        deleted), so the mapping is cached per process: every process derives the same value
+        from the database, and a code missing from the cache is looked up again."""
+        cached = _ACCOUNT_IDS.get(practice_id)
+        if cached is not None and all(code.value in cached for code in AccountCode):
+            return cached
+        rows = self.session.execute(
+            select(Account.code, Account.id).where(Account.practice_id == practice_id)
+        ).all()
+        mapping: dict[str, int] = {str(code): int(id_) for code, id_ in rows}
+        if len(mapping) >= len(AccountCode):  # only cache a complete, committed-looking chart
+            _ACCOUNT_IDS[practice_id] = mapping
+        return mapping
 
     def add_accounts(self, rows: list[dict[str, Any]]) -> None:
         self.session.execute(insert(Account), rows)
