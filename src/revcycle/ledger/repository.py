@@ -45,6 +45,47 @@ class LedgerRepository:
         self.session.execute(insert(JournalEntry), entries)
         self.session.execute(insert(Posting), postings)
 
+    _ENTRY_COLUMNS = (
+        "id",
+        "practice_id",
+        "kind",
+        "memo",
+        "effective_date",
+        "created_at",
+        "created_by",
+        "reverses_id",
+        "source_type",
+        "source_id",
+    )
+    _POSTING_COLUMNS = (
+        "entry_id",
+        "account_id",
+        "amount_minor",
+        "currency",
+        "patient_id",
+        "invoice_id",
+    )
+
+    def insert_entries_bulk(
+        self, entries: list[dict[str, Any]], postings: list[dict[str, Any]]
+    ) -> None:
+        """Large batches: PostgreSQL COPY (the deferred balance trigger still checks every entry
+        at COMMIT); other databases use executemany."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            self.insert_entries(entries, postings)
+            return
+        raw = self.session.connection().connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur:  # type: ignore[attr-defined]
+            cols = ", ".join(self._ENTRY_COLUMNS)
+            with cur.copy(f"COPY journal_entries ({cols}) FROM STDIN") as copy:
+                for e in entries:
+                    copy.write_row([e[c] for c in self._ENTRY_COLUMNS])
+            cols = ", ".join(self._POSTING_COLUMNS)
+            with cur.copy(f"COPY postings ({cols}) FROM STDIN") as copy:
+                for p in postings:
+                    copy.write_row([p[c] for c in self._POSTING_COLUMNS])
+
     def get_entry(self, entry_id: uuid.UUID) -> JournalEntry | None:
         return self.session.get(JournalEntry, entry_id)
 

@@ -128,13 +128,17 @@ def post_entries_bulk(session: Session, specs: Sequence[EntrySpec]) -> list[uuid
     repo = LedgerRepository(session)
     session.flush()
     now = utcnow()
+    charts: dict[uuid.UUID, dict[str, int]] = {}
     entries: list[dict[str, Any]] = []
     postings: list[dict[str, Any]] = []
     for spec in specs:
-        entry, rows = _rows(spec, repo.account_ids(spec.practice_id), now)
+        chart = charts.get(spec.practice_id)
+        if chart is None:
+            chart = charts[spec.practice_id] = repo.account_ids(spec.practice_id)
+        entry, rows = _rows(spec, chart, now)
         entries.append(entry)
         postings.extend(rows)
-    repo.insert_entries(entries, postings)
+    repo.insert_entries_bulk(entries, postings)
     return [e["id"] for e in entries]
 
 
