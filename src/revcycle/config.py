@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = f"sqlite:///./{DEFAULT_DB_PATH.as_posix()}"
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     db_echo: bool = False
 
     # Bearer tokens

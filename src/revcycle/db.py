@@ -88,9 +88,12 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         echo=echo,
         # SQL parameters can hold PHI: keep them out of exception messages and logs.
         hide_parameters=True,
+        # A steady pool (overflow connections are closed on return, which under load means a
+        # reconnect per request); no pre-ping round trip per checkout: a dead connection fails
+        # the request with 503 and is discarded, and pool_recycle retires old ones.
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        max_overflow=max(2, pool_size // 4),
+        pool_recycle=1800,
         # Money paths must not be acknowledged before they are durable (S6/L12).
         connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
     )
