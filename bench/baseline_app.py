@@ -9,8 +9,11 @@ measures revcycle's own work, not a different architecture:
 * pure ASGI (no framework), served by the same uvicorn command line and worker count;
 * the blocking psycopg 3 call runs in anyio's worker-thread pool, exactly where FastAPI runs the
   app's ``def`` endpoints (same default limit of 40 threads);
-* a connection pool per worker process with SQLAlchemy's QueuePool semantics and the app's sizes
-  (10 kept + 10 overflow) and the same session options (``synchronous_commit=on``, UTC);
+* a connection pool per worker process as large as the app's (SQLAlchemy pool_size 10 +
+  max_overflow 10 = 20), opened lazily and then kept, like ``psycopg_pool.ConnectionPool`` with
+  ``max_size=20``; same session options (``synchronous_commit=on``, UTC). (Closing overflow
+  connections on return, as QueuePool does, made the baseline reconnect ~100 times a second under
+  this load: a handicap for the baseline, so it was not kept.);
 * no pre-ping, no ORM, no validation, no auth: that is what "baseline" means.
 
 Configured by environment: ``BENCH_BASELINE_DSN`` (libpq URL), ``BENCH_BASELINE_POOL_SIZE``.
@@ -37,14 +40,13 @@ CREATE_TABLE = (
 
 
 class ConnectionPool:
-    """``size`` idle connections kept, up to ``size + overflow`` open; FIFO like QueuePool."""
+    """Up to ``max_size`` connections, opened on demand and kept; FIFO reuse."""
 
-    def __init__(self, dsn: str, size: int, overflow: int, timeout_s: float = 30.0) -> None:
+    def __init__(self, dsn: str, max_size: int, timeout_s: float = 30.0) -> None:
         self.dsn = dsn
-        self.size = size
         self.timeout_s = timeout_s
         self._idle: queue.Queue[psycopg.Connection[Any]] = queue.Queue()
-        self._slots = threading.BoundedSemaphore(size + overflow)
+        self._slots = threading.BoundedSemaphore(max_size)
 
     def get(self) -> psycopg.Connection[Any]:
         if not self._slots.acquire(timeout=self.timeout_s):
@@ -60,7 +62,7 @@ class ConnectionPool:
 
     def put(self, conn: psycopg.Connection[Any], *, broken: bool = False) -> None:
         try:
-            if broken or conn.closed or self._idle.qsize() >= self.size:
+            if broken or conn.closed:
                 conn.close()
             else:
                 self._idle.put(conn)
@@ -119,8 +121,8 @@ async def _respond(send: Any, status: int, payload: dict[str, Any]) -> None:
 
 def create_app() -> Any:
     dsn = os.environ["BENCH_BASELINE_DSN"]
-    size = int(os.environ.get("BENCH_BASELINE_POOL_SIZE", "10"))
-    pool = ConnectionPool(dsn, size=size, overflow=size)
+    # The app's engine: pool_size=db_pool_size (10) and max_overflow=db_pool_size -> 20.
+    pool = ConnectionPool(dsn, max_size=2 * int(os.environ.get("BENCH_BASELINE_POOL_SIZE", "10")))
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":

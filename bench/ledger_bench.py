@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench import pg
+from bench import pg, procstat
 from bench.http_bench import SYSTEM, random_npi
 from revcycle.db import make_engine, make_session_factory, migrate, unit_of_work
 from revcycle.integrity import service as integrity
@@ -99,6 +99,7 @@ def run(admin_url: str, *, entries: int, batch: int) -> dict[str, Any]:
         build_s = time.perf_counter() - t
         legs_total = sum(len(sp.legs) for sp in specs)
         pg.checkpoint(admin_url)
+        out["background_busy_before"] = procstat.quiet_check("ledger")
         print(f"[ledger] post_entries_bulk: {entries:,} entries in batches of {batch:,}")
         service_s = commit_s = 0.0
         t_all = time.perf_counter()

@@ -33,9 +33,7 @@ def db_url(admin_url: str, dbname: str) -> str:
 def libpq_dsn(sqlalchemy_url: str) -> str:
     """The same database as a plain libpq URL, for psycopg.connect()."""
     return (
-        make_url(sqlalchemy_url)
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
     )
 
 
@@ -69,5 +67,22 @@ def server_settings(admin_url: str) -> dict[str, str]:
     try:
         with engine.connect() as conn:
             return {n: str(conn.execute(text(f"SHOW {n}")).scalar()) for n in names}
+    finally:
+        engine.dispose()
+
+
+DB_COUNTERS = ("sessions", "xact_commit", "xact_rollback", "deadlocks", "tup_inserted")
+
+
+def db_counters(admin_url: str, dbname: str) -> dict[str, int]:
+    """Cumulative pg_stat_database counters of one database (flushed when backends exit)."""
+    engine = create_engine(admin_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(f"SELECT {', '.join(DB_COUNTERS)} FROM pg_stat_database WHERE datname = :d"),
+                {"d": dbname},
+            ).one()
+        return {k: int(v or 0) for k, v in zip(DB_COUNTERS, row, strict=True)}
     finally:
         engine.dispose()
