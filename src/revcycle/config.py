@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///./{DEFAULT_DB_PATH.as_posix()}"
     db_pool_size: int = Field(default=20, ge=1, le=200)
     db_echo: bool = False
+    # Threads per API process running the (sync) endpoints. Few threads = less GIL contention;
+    # requests beyond this wait in the event loop, not in PostgreSQL.
+    request_threads: int = Field(default=8, ge=1, le=200)
 
     # Bearer tokens
     token_ttl_minutes: int = Field(default=60 * 8, ge=1, le=60 * 24 * 30)
