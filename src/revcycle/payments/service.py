@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
+from revcycle.errors import InvalidInput
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
 from revcycle.invoices.repository import InvoiceRepository
@@ -79,7 +80,7 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     amount = Money.parse(data.amount, practice.currency)
     received_on = data.received_on or today()
     if received_on > today():
-        raise errors.AllocationsExceedAmount(
+        raise InvalidInput(
             "The payment date is in the future", code="payment.date_in_future"
         )
     # Lock order: patient, then invoices by id. Concurrent payments for one patient serialise.
