@@ -80,9 +80,7 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     amount = Money.parse(data.amount, practice.currency)
     received_on = data.received_on or today()
     if received_on > today():
-        raise InvalidInput(
-            "The payment date is in the future", code="payment.date_in_future"
-        )
+        raise InvalidInput("The payment date is in the future", code="payment.date_in_future")
     # Lock order: patient, then invoices by id. Concurrent payments for one patient serialise.
     PatientRepository(session).get_for_update(patient.id)
     inv_repo = InvoiceRepository(session)
