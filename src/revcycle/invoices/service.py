@@ -463,6 +463,55 @@ def _require_collectible(invoice: Invoice) -> None:
         raise errors.IllegalTransition("The invoice was written off", code="invoice.written_off")
 
 
+def _reduce_receivable(
+    session: Session,
+    actor: Principal,
+    invoice: Invoice,
+    amount: Money,
+    *,
+    kind: EntryKind,
+    contra: AccountCode,
+    reason_code: str,
+    memo: str | None,
+    entry_memo: str,
+) -> InvoiceAdjustment:
+    """Credit the invoice's receivable against ``contra`` and record why (credit note or
+    write-off)."""
+    entry_id = ledger.post_entry(
+        session,
+        ledger.EntrySpec(
+            practice_id=invoice.practice_id,
+            kind=kind.value,
+            legs=[
+                ledger.debit(contra, amount, invoice_id=invoice.id),
+                ledger.credit(
+                    AccountCode.PATIENT_AR,
+                    amount,
+                    patient_id=invoice.patient_id,
+                    invoice_id=invoice.id,
+                ),
+            ],
+            effective_date=today(),
+            memo=entry_memo,
+            created_by=actor.user_id,
+            source_type="invoice",
+            source_id=invoice.id,
+        ),
+    )
+    adjustment = InvoiceAdjustment(
+        invoice_id=invoice.id,
+        kind="credit_note" if kind is EntryKind.CREDIT_NOTE else "write_off",
+        reason_code=reason_code,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+        memo=memo,
+        entry_id=entry_id,
+        created_by=actor.user_id,
+    )
+    session.add(adjustment)
+    return adjustment
+
+
 def add_credit_note(
     session: Session, actor: Principal, invoice_id: uuid.UUID, data: CreditNoteCreate
 ) -> InvoiceAdjustment:
@@ -476,38 +525,17 @@ def add_credit_note(
             f"{Money(fig.balance, invoice.currency).format()}",
             balance=Money(fig.balance, invoice.currency).format(),
         )
-    entry_id = ledger.post_entry(
+    adj = _reduce_receivable(
         session,
-        ledger.EntrySpec(
-            practice_id=invoice.practice_id,
-            kind=EntryKind.CREDIT_NOTE.value,
-            legs=[
-                ledger.debit(AccountCode.BILLING_ADJUSTMENTS, amount, invoice_id=invoice.id),
-                ledger.credit(
-                    AccountCode.PATIENT_AR,
-                    amount,
-                    patient_id=invoice.patient_id,
-                    invoice_id=invoice.id,
-                ),
-            ],
-            effective_date=today(),
-            memo=f"Credit note ({data.reason_code.value}) on {invoice.display_number}",
-            created_by=actor.user_id,
-            source_type="invoice",
-            source_id=invoice.id,
-        ),
-    )
-    adj = InvoiceAdjustment(
-        invoice_id=invoice.id,
-        kind="credit_note",
+        actor,
+        invoice,
+        amount,
+        kind=EntryKind.CREDIT_NOTE,
+        contra=AccountCode.BILLING_ADJUSTMENTS,
         reason_code=data.reason_code.value,
-        amount_minor=amount.amount_minor,
-        currency=amount.currency,
         memo=data.memo,
-        entry_id=entry_id,
-        created_by=actor.user_id,
+        entry_memo=f"Credit note ({data.reason_code.value}) on {invoice.display_number}",
     )
-    session.add(adj)
     session.flush()
     refresh_status(session, invoice)
     invoice.updated_at = utcnow()
@@ -534,38 +562,16 @@ def write_off_invoice(
             "Nothing is left to write off", code="invoice.nothing_due", status_now=invoice.status
         )
     amount = Money(fig.balance, invoice.currency)
-    entry_id = ledger.post_entry(
+    _reduce_receivable(
         session,
-        ledger.EntrySpec(
-            practice_id=invoice.practice_id,
-            kind=EntryKind.WRITE_OFF.value,
-            legs=[
-                ledger.debit(AccountCode.BAD_DEBT, amount, invoice_id=invoice.id),
-                ledger.credit(
-                    AccountCode.PATIENT_AR,
-                    amount,
-                    patient_id=invoice.patient_id,
-                    invoice_id=invoice.id,
-                ),
-            ],
-            effective_date=today(),
-            memo=f"Write-off ({data.reason_code.value}) of {invoice.display_number}",
-            created_by=actor.user_id,
-            source_type="invoice",
-            source_id=invoice.id,
-        ),
-    )
-    session.add(
-        InvoiceAdjustment(
-            invoice_id=invoice.id,
-            kind="write_off",
-            reason_code=data.reason_code.value,
-            amount_minor=amount.amount_minor,
-            currency=amount.currency,
-            memo=data.memo,
-            entry_id=entry_id,
-            created_by=actor.user_id,
-        )
+        actor,
+        invoice,
+        amount,
+        kind=EntryKind.WRITE_OFF,
+        contra=AccountCode.BAD_DEBT,
+        reason_code=data.reason_code.value,
+        memo=data.memo,
+        entry_memo=f"Write-off ({data.reason_code.value}) of {invoice.display_number}",
     )
     invoice.status = "written_off"
     invoice.written_off_at = utcnow()
