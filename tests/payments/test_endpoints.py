@@ -818,3 +818,38 @@ def test_an_abandoned_reservation_is_taken_over(
     assert (row.state, row.response_status, row.locked_at) == ("completed", 201, None)
     replay = client.post(PAYMENTS, content=raw, headers=headers)
     assert (replay.status_code, replay.content) == (201, r.content)
+
+
+def test_payment_list_filters_by_received_date(session: Session, client: TestClient) -> None:
+    from tests.factories.auth import auth_header as _auth_header
+    from tests.factories.auth import make_user as _make_user
+    from tests.factories.invoices import make_invoice as _make_invoice
+    from tests.factories.patients import make_patient as _make_patient
+    from tests.factories.practices import make_practice as _make_practice
+
+    practice = _make_practice(session)
+    patient = _make_patient(session, practice)
+    _make_invoice(session, patient, issue_date=dt.date(2026, 2, 1))
+    headers = _auth_header(session, _make_user(session, "billing_staff", practices=[practice]))
+    session.commit()
+    for day, amount in [("2026-02-03", "10.00"), ("2026-02-10", "20.00"), ("2026-02-20", "30.00")]:
+        r = client.post(
+            "/api/v1/payments",
+            headers=headers,
+            json={
+                "patient_id": str(patient.id),
+                "amount": amount,
+                "method": "cash",
+                "received_on": day,
+            },
+        )
+        assert r.status_code == 201, r.text
+    r = client.get(
+        "/api/v1/payments",
+        headers=headers,
+        params={"received_from": "2026-02-05", "received_to": "2026-02-15"},
+    )
+    assert r.status_code == 200
+    assert [p["amount"] for p in r.json()["items"]] == ["20.00"]
+    r = client.get("/api/v1/payments", headers=headers, params={"received_from": "2026-02-05"})
+    assert [p["amount"] for p in r.json()["items"]] == ["30.00", "20.00"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -52,12 +53,21 @@ def list_payments(
     ctx: CtxDep,
     patient_id: uuid.UUID | None = None,
     practice_id: uuid.UUID | None = None,
+    received_from: dt.date | None = None,
+    received_to: dt.date | None = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
         page = service.list_payments(
-            s, p, patient_id=patient_id, practice_id=practice_id, cursor=cursor, limit=limit
+            s,
+            p,
+            patient_id=patient_id,
+            practice_id=practice_id,
+            received_from=received_from,
+            received_to=received_to,
+            cursor=cursor,
+            limit=limit,
         )
         return PageRead[PaymentRead](
             items=[payment_read(v) for v in page.items], next_cursor=page.next_cursor

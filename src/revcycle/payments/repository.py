@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
@@ -39,6 +40,8 @@ class PaymentRepository:
         patient_ids: frozenset[uuid.UUID] | None,
         patient_id: uuid.UUID | None,
         practice_id: uuid.UUID | None,
+        received_from: dt.date | None = None,
+        received_to: dt.date | None = None,
         before: uuid.UUID | None,
         limit: int,
     ) -> Sequence[Payment]:
@@ -51,6 +54,10 @@ class PaymentRepository:
             q = q.where(Payment.patient_id == patient_id)
         if practice_id is not None:
             q = q.where(Payment.practice_id == practice_id)
+        if received_from is not None:
+            q = q.where(Payment.received_on >= received_from)
+        if received_to is not None:
+            q = q.where(Payment.received_on <= received_to)
         if before is not None:
             q = q.where(Payment.id < before)
         return self.session.scalars(q).all()

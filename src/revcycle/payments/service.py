@@ -7,6 +7,7 @@ Lock order: patient -> invoices (by id).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -220,6 +221,8 @@ def list_payments(
     practice_id: uuid.UUID | None,
     cursor: str | None,
     limit: int,
+    received_from: dt.date | None = None,
+    received_to: dt.date | None = None,
 ) -> Page[PaymentView]:
     actor.require(Action.PAYMENT_READ)
     limit = min(limit, MAX_LIMIT)
@@ -230,6 +233,8 @@ def list_payments(
             patient_ids=actor.patient_ids if actor.is_patient else None,
             patient_id=patient_id,
             practice_id=practice_id,
+            received_from=received_from,
+            received_to=received_to,
             before=parse_cursor_uuid(after_id(cursor)),
             limit=limit + 1,
         )
