@@ -5,11 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from revcycle.auth.models import ApiToken, User, UserPractice
+
+
+@dataclass(frozen=True)
+class TokenUser:
+    id: uuid.UUID
+    username: str
+    role: str
+    patient_id: uuid.UUID | None
 
 
 class AuthRepository:
@@ -43,10 +52,11 @@ class AuthRepository:
 
     def user_and_practices_for_token(
         self, token_hash: str, now: dt.datetime
-    ) -> tuple[User, frozenset[uuid.UUID]] | None:
-        """One round trip: the token's active user and the practices they are assigned to."""
+    ) -> tuple[TokenUser, frozenset[uuid.UUID]] | None:
+        """One round trip: the token's active user and the practices they are assigned to
+        (plain columns, no ORM identity: this runs on every request)."""
         rows = self.session.execute(
-            select(User, UserPractice.practice_id)
+            select(User.id, User.username, User.role, User.patient_id, UserPractice.practice_id)
             .join(ApiToken, ApiToken.user_id == User.id)
             .outerjoin(UserPractice, UserPractice.user_id == User.id)
             .where(
@@ -58,7 +68,9 @@ class AuthRepository:
         ).all()
         if not rows:
             return None
-        return rows[0][0], frozenset(pid for _, pid in rows if pid is not None)
+        first = rows[0]
+        user = TokenUser(first.id, first.username, first.role, first.patient_id)
+        return user, frozenset(r.practice_id for r in rows if r.practice_id is not None)
 
     def revoke(self, token_hash: str, now: dt.datetime) -> None:
         self.session.execute(

@@ -19,7 +19,7 @@ from revcycle.auth import errors
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.auth.permissions import Action, Role
 from revcycle.auth.principal import Principal
-from revcycle.auth.repository import AuthRepository
+from revcycle.auth.repository import AuthRepository, TokenUser
 from revcycle.auth.schemas import UserCreate, UserUpdate
 from revcycle.config import Settings
 from revcycle.kit.clock import utcnow
@@ -158,7 +158,11 @@ def login(
 
 
 def principal_for(
-    session: Session, user: User, *, request_id: str | None = None, client_addr: str | None = None
+    session: Session,
+    user: User | TokenUser,
+    *,
+    request_id: str | None = None,
+    client_addr: str | None = None,
 ) -> Principal:
     role = Role(user.role)
     if role is Role.PATIENT:

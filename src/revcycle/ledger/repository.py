@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy import Table, and_, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from revcycle.ledger.chart import AccountCode
 from revcycle.ledger.models import Account, JournalEntry, Posting
+
+_ENTRIES = cast(Table, JournalEntry.__table__)
+_POSTINGS = cast(Table, Posting.__table__)
 
 # Immutable reference data (see account_ids); never balances or anything that changes.
 _ACCOUNT_IDS: dict[uuid.UUID, dict[str, int]] = {}
@@ -42,8 +45,9 @@ class LedgerRepository:
         self.session.execute(insert(Account), rows)
 
     def insert_entries(self, entries: list[dict[str, Any]], postings: list[dict[str, Any]]) -> None:
-        self.session.execute(insert(JournalEntry), entries)
-        self.session.execute(insert(Posting), postings)
+        # Core table inserts: no ORM bulk machinery on the hottest write path.
+        self.session.execute(insert(_ENTRIES), entries)
+        self.session.execute(insert(_POSTINGS), postings)
 
     _ENTRY_COLUMNS = (
         "id",
