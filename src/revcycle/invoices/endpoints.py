@@ -105,7 +105,10 @@ def _reloaded(s: Session, invoice: object) -> InvoiceRead:
 
 @router.post("/invoices", status_code=201, response_model=InvoiceRead)
 def create_invoice(body: InvoiceCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: _reloaded(s, service.create_invoice(s, p, body)), status_code=201)
+    return ctx.write(
+        lambda s, p: invoice_read(service.created_view(s, service.create_invoice(s, p, body))),
+        status_code=201,
+    )
 
 
 @router.get("/invoices", response_model=PageRead[InvoiceRead])

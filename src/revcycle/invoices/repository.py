@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
@@ -101,6 +101,42 @@ class InvoiceRepository:
         if number is None:
             raise LookupError(f"practice {practice_id} has no invoice sequence")
         return int(number)
+
+    def assign_number(
+        self,
+        invoice_id: uuid.UUID,
+        practice_id: uuid.UUID,
+        prefix: str,
+        issue_entry_id: uuid.UUID | None,
+    ) -> int:
+        """Take the next number and write it on the invoice in ONE statement on PostgreSQL, so
+        the sequence row lock is held for that statement plus COMMIT only."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            number = self.take_number(practice_id)
+            self.session.execute(
+                update(Invoice)
+                .where(Invoice.id == invoice_id)
+                .values(
+                    number=number,
+                    display_number=f"{prefix}-{number:06d}",
+                    issue_entry_id=issue_entry_id,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return number
+        return int(
+            self.session.execute(
+                text(
+                    "WITH n AS (UPDATE invoice_sequences SET last_number = last_number + 1 "
+                    "WHERE practice_id = :p RETURNING last_number) "
+                    "UPDATE invoices SET issue_entry_id = :entry, number = n.last_number, "
+                    "display_number = :prefix || '-' "
+                    "|| lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0') "
+                    "FROM n WHERE invoices.id = :id RETURNING invoices.number"
+                ),
+                {"p": practice_id, "prefix": prefix, "id": invoice_id, "entry": issue_entry_id},
+            ).scalar_one()
+        )
 
     def search(
         self, f: InvoiceFilter, *, before: uuid.UUID | None, limit: int, with_lines: bool

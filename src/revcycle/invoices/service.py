@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
@@ -379,8 +380,9 @@ def _issue(
         practice_id=practice.id,
         fields=["status", "number", "issue_date", "due_date"],
     )
+    entry_id = None
     if legs:
-        invoice.issue_entry_id = ledger.post_entry(
+        entry_id = ledger.post_entry(
             session,
             ledger.EntrySpec(
                 practice_id=practice.id,
@@ -395,8 +397,13 @@ def _issue(
         )
     # The number is taken LAST (lock order: ... -> invoice sequence): the per-practice sequence
     # row stays locked only from here to COMMIT, so concurrent issuing serialises briefly.
-    invoice.number = InvoiceRepository(session).take_number(practice.id)
-    invoice.display_number = f"{practice.invoice_prefix}-{invoice.number:06d}"
+    session.flush()  # everything else is written before the sequence row is locked
+    number = InvoiceRepository(session).assign_number(
+        invoice.id, practice.id, practice.invoice_prefix, entry_id
+    )
+    set_committed_value(invoice, "issue_entry_id", entry_id)
+    set_committed_value(invoice, "number", number)
+    set_committed_value(invoice, "display_number", f"{practice.invoice_prefix}-{number:06d}")
 
 
 # void, credit notes, write-offs ----------------------------------------------------------------
@@ -606,6 +613,14 @@ def get_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID) -> In
 
 def view(session: Session, invoice: Invoice) -> InvoiceView:
     return InvoiceView(invoice, invoice_figures(session, invoice.id), today())
+
+
+def created_view(session: Session, invoice: Invoice) -> InvoiceView:
+    """A just-created invoice: its lines are in memory and its only ledger movement is the
+    issue entry just written, so nothing needs re-reading (no query while the number is held)."""
+    session.flush()
+    moves = [(EntryKind.INVOICE_ISSUE.value, invoice.total_minor)] if invoice.issue_entry_id else []
+    return InvoiceView(invoice, figures_from_movements(moves), today())
 
 
 def reload_view(session: Session, invoice: Invoice) -> InvoiceView:

@@ -122,7 +122,8 @@ def post_entry(session: Session, spec: EntrySpec) -> uuid.UUID:
 
 
 def post_entries_bulk(session: Session, specs: Sequence[EntrySpec]) -> list[uuid.UUID]:
-    """Many entries in two multi-row INSERTs (imports, demo data, benchmarks). Same checks."""
+    """Many entries at once (imports, demo data, benchmarks), with the same checks: COPY on
+    PostgreSQL, executemany elsewhere."""
     if not specs:
         return []
     repo = LedgerRepository(session)
