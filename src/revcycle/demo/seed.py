@@ -438,7 +438,7 @@ class _Person:
     chronic: list[str]
     pcp: int
     new_in_window: bool
-    weight: float
+    weight: int  # relative visit frequency (a sampling weight, not money)
     guarantor: _Person | None = None
     dependants: list[_Person] = field(default_factory=list)
     invoices: list[_Inv] = field(default_factory=list)
@@ -716,7 +716,7 @@ class _Builder:
             chronic=chronic,
             pcp=pcp,
             new_in_window=rng.random() < 0.35,
-            weight=1.0 + 0.9 * len(chronic) + (0.6 if older else 0.0),
+            weight=10 + 9 * len(chronic) + (6 if older else 0),
         )
 
     def _child(self, parent: _Person) -> _Person:
@@ -742,7 +742,7 @@ class _Builder:
             chronic=["J45.909"] if rng.random() < 0.08 else [],
             pcp=PEDS if rng.random() < 0.85 else FM,
             new_in_window=rng.random() < 0.35,
-            weight=1.2,
+            weight=12,
             guarantor=parent,
         )
         parent.dependants.append(child)
