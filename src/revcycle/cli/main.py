@@ -301,10 +301,10 @@ def ledger_trial_balance(
 @patients_app.command("statement")
 def patients_statement(patient_id: str) -> None:
     """Print a patient's account statement."""
-    from revcycle.invoices import service as invoices_service
+    from revcycle.invoices import statements
     from revcycle.money import Money
 
-    st = run(lambda s: invoices_service.patient_statement(s, SYSTEM, _uuid(patient_id, "patient")))
+    st = run(lambda s: statements.patient_statement(s, SYSTEM, _uuid(patient_id, "patient")))
     cur = st.currency
     typer.echo(f"Account {st.account_number}")
     for ln in st.lines:

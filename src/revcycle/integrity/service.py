@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from revcycle.integrity.repository import IntegrityRepository
 from revcycle.invoices import calc
-from revcycle.invoices.service import figures_from_movements
+from revcycle.invoices.calc import figures_from_movements
 from revcycle.ledger.repository import LedgerRepository
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from revcycle.errors import InvalidInput
+from revcycle.ledger.chart import EntryKind
 from revcycle.money import MAX_MINOR, Money, sum_money
 
 HUNDRED = Decimal(100)
@@ -116,3 +117,33 @@ def derive_status(current: str, *, total: int, balance: int, paid: int) -> str:
 
 def is_overdue(status: str, due: dt.date | None, today: dt.date) -> bool:
     return status in {"open", "partially_paid"} and due is not None and due < today
+
+
+PAYMENT_KINDS = {EntryKind.PAYMENT.value}
+
+
+@dataclass(frozen=True)
+class InvoiceFigures:
+    """What the ledger says about one invoice (minor units, receivable side)."""
+
+    charged: int
+    paid: int
+    adjusted: int
+    written_off: int
+    balance: int
+
+
+def figures_from_movements(movements: list[tuple[str, int]]) -> InvoiceFigures:
+    by_kind: dict[str, int] = {}
+    for kind, amount in movements:
+        by_kind[kind] = by_kind.get(kind, 0) + amount
+    charged = by_kind.get(EntryKind.INVOICE_ISSUE.value, 0) + by_kind.get(
+        EntryKind.INVOICE_VOID.value, 0
+    )
+    paid = -sum(v for k, v in by_kind.items() if k in PAYMENT_KINDS)
+    adjusted = -(
+        by_kind.get(EntryKind.CREDIT_NOTE.value, 0)
+        + by_kind.get(EntryKind.CREDIT_NOTE_VOID.value, 0)
+    )
+    written_off = -by_kind.get(EntryKind.WRITE_OFF.value, 0)
+    return InvoiceFigures(charged, paid, adjusted, written_off, sum(by_kind.values()))

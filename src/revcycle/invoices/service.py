@@ -20,6 +20,7 @@ from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.errors import InvalidInput
 from revcycle.invoices import calc, errors
+from revcycle.invoices.calc import InvoiceFigures, figures_from_movements
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
 from revcycle.invoices.repository import InvoiceFilter, InvoiceRepository
 from revcycle.invoices.schemas import (
@@ -43,19 +44,6 @@ from revcycle.patients import service as patients_service
 from revcycle.practices.models import Practice
 from revcycle.practices.repository import PracticeRepository
 
-PAYMENT_KINDS = {EntryKind.PAYMENT.value}
-
-
-@dataclass(frozen=True)
-class InvoiceFigures:
-    """What the ledger says about one invoice (minor units, receivable side)."""
-
-    charged: int
-    paid: int
-    adjusted: int
-    written_off: int
-    balance: int
-
 
 @dataclass(frozen=True)
 class InvoiceView:
@@ -66,22 +54,6 @@ class InvoiceView:
     @property
     def overdue(self) -> bool:
         return calc.is_overdue(self.invoice.status, self.invoice.due_date, self.today)
-
-
-def figures_from_movements(movements: list[tuple[str, int]]) -> InvoiceFigures:
-    by_kind: dict[str, int] = {}
-    for kind, amount in movements:
-        by_kind[kind] = by_kind.get(kind, 0) + amount
-    charged = by_kind.get(EntryKind.INVOICE_ISSUE.value, 0) + by_kind.get(
-        EntryKind.INVOICE_VOID.value, 0
-    )
-    paid = -sum(v for k, v in by_kind.items() if k in PAYMENT_KINDS)
-    adjusted = -(
-        by_kind.get(EntryKind.CREDIT_NOTE.value, 0)
-        + by_kind.get(EntryKind.CREDIT_NOTE_VOID.value, 0)
-    )
-    written_off = -by_kind.get(EntryKind.WRITE_OFF.value, 0)
-    return InvoiceFigures(charged, paid, adjusted, written_off, sum(by_kind.values()))
 
 
 def invoice_figures(session: Session, invoice_id: uuid.UUID) -> InvoiceFigures:
@@ -120,7 +92,7 @@ def access_invoice(
     return invoice
 
 
-def _practice(session: Session, practice_id: uuid.UUID) -> Practice:
+def practice_of(session: Session, practice_id: uuid.UUID) -> Practice:
     practice = PracticeRepository(session).get(practice_id)
     assert practice is not None
     return practice
@@ -232,7 +204,7 @@ def create_invoice(session: Session, actor: Principal, data: InvoiceCreate) -> I
     if data.issue:
         actor.require(Action.INVOICE_ISSUE)
     patient = patients_service.access_patient(session, actor, data.patient_id)
-    practice = _practice(session, patient.practice_id)
+    practice = practice_of(session, patient.practice_id)
     invoice = Invoice(
         practice_id=practice.id,
         patient_id=patient.id,
@@ -276,7 +248,7 @@ def update_invoice(
             "edited. Void it and issue a corrected one, or add a credit note.",
             status_now=invoice.status,
         )
-    practice = _practice(session, invoice.practice_id)
+    practice = practice_of(session, invoice.practice_id)
     changes = data.model_dump(exclude_unset=True)
     _apply_terms(invoice, practice, data, creating=False)
     if "memo" in changes:
@@ -313,7 +285,7 @@ def issue_invoice(
             f"Only a draft can be issued; this invoice is {invoice.status}",
             status_now=invoice.status,
         )
-    practice = _practice(session, invoice.practice_id)
+    practice = practice_of(session, invoice.practice_id)
     _issue(session, actor, invoice, practice, list(invoice.lines), data.issue_date)
     return invoice
 
@@ -686,134 +658,3 @@ def invoice_history(
         practice_id=invoice.practice_id,
     )
     return invoice, list(repo.payments(invoice.id)), list(repo.adjustments(invoice.id))
-
-
-# account statement -----------------------------------------------------------------------------
-
-STATEMENT_LABELS = {
-    EntryKind.INVOICE_ISSUE.value: "Invoice issued",
-    EntryKind.INVOICE_VOID.value: "Invoice voided",
-    EntryKind.CREDIT_NOTE.value: "Credit note",
-    EntryKind.CREDIT_NOTE_VOID.value: "Credit note reversed",
-    EntryKind.WRITE_OFF.value: "Balance written off",
-    EntryKind.PAYMENT.value: "Payment received",
-}
-
-
-@dataclass(frozen=True)
-class StatementLineView:
-    date: dt.date
-    kind: str
-    description: str
-    invoice_id: uuid.UUID | None
-    invoice_number: str | None
-    charges_minor: int
-    credits_minor: int
-    balance_minor: int
-
-
-@dataclass(frozen=True)
-class StatementView:
-    patient_id: uuid.UUID
-    account_number: str
-    currency: str
-    date_from: dt.date | None
-    date_to: dt.date | None
-    opening_minor: int
-    lines: list[StatementLineView]
-    total_charges_minor: int
-    total_credits_minor: int
-    amount_due_minor: int
-    credit_balance_minor: int
-    overdue_minor: int
-
-    @property
-    def closing_minor(self) -> int:
-        return self.amount_due_minor - self.credit_balance_minor
-
-
-def patient_statement(
-    session: Session,
-    actor: Principal,
-    patient_id: uuid.UUID,
-    *,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-) -> StatementView:
-    """The patient's account: every ledger movement on their receivable and credit, with a running
-    balance (what they owe minus credit held), straight from the postings."""
-    actor.require(Action.STATEMENT_READ)
-    if date_from is not None and date_to is not None and date_from > date_to:
-        raise InvalidInput("date_from is after date_to", code="statement.period_invalid")
-    patient = patients_service.access_patient(session, actor, patient_id, Action.STATEMENT_READ)
-    practice = _practice(session, patient.practice_id)
-    ledger_repo = LedgerRepository(session)
-    rows = ledger_repo.patient_account_lines(patient.id)
-    invoices = InvoiceRepository(session).by_ids(
-        sorted({r.invoice_id for r in rows if r.invoice_id is not None})
-    )
-    opening = 0
-    running = 0
-    lines: list[StatementLineView] = []
-    charges_total = credits_total = 0
-    for r in rows:
-        delta = int(r.ar) + int(r.credit)  # debit-positive: AR up = owes more; credit up = less
-        if date_to is not None and r.effective_date > date_to:
-            continue
-        if date_from is not None and r.effective_date < date_from:
-            opening += delta
-            running += delta
-            continue
-        if delta == 0:
-            continue  # e.g. a payment that moved credit onto an invoice within one entry
-        running += delta
-        charges = delta if delta > 0 else 0
-        credits = -delta if delta < 0 else 0
-        charges_total += charges
-        credits_total += credits
-        inv = invoices.get(r.invoice_id) if r.invoice_id is not None else None
-        label = STATEMENT_LABELS.get(r.kind, r.kind)
-        if inv is None and r.kind == EntryKind.PAYMENT.value:
-            label = "Payment received (unapplied credit)"
-        lines.append(
-            StatementLineView(
-                date=r.effective_date,
-                kind=r.kind,
-                description=f"{label} {inv.display_number}" if inv else label,
-                invoice_id=r.invoice_id,
-                invoice_number=inv.display_number if inv else None,
-                charges_minor=charges,
-                credits_minor=credits,
-                balance_minor=running,
-            )
-        )
-    ar, credit_held = ledger_repo.patient_balances(patient.id)
-    now = today()
-    open_invoices = [
-        i
-        for i in InvoiceRepository(session).for_patient(patient.id)
-        if calc.is_overdue(i.status, i.due_date, now)
-    ]
-    overdue = sum(ledger_repo.invoice_ar_balances([i.id for i in open_invoices]).values())
-    audit.record(
-        session,
-        actor,
-        "statement:read",
-        object_type="patient",
-        object_id=patient.id,
-        practice_id=patient.practice_id,
-    )
-    return StatementView(
-        patient_id=patient.id,
-        account_number=patient.account_number,
-        currency=practice.currency,
-        date_from=date_from,
-        date_to=date_to,
-        opening_minor=opening,
-        lines=lines,
-        total_charges_minor=charges_total,
-        total_credits_minor=credits_total,
-        amount_due_minor=ar,
-        credit_balance_minor=credit_held,
-        overdue_minor=overdue,
-    )

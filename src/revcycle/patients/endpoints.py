@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
 from revcycle.auth.principal import Principal
-from revcycle.invoices import service as invoices_service
+from revcycle.invoices import statements
 from revcycle.invoices.schemas import StatementLine, StatementRead
 from revcycle.kit.clock import utcnow
 from revcycle.kit.pagination import DEFAULT_LIMIT
@@ -73,9 +73,7 @@ def get_statement(
     date_to: dt.date | None = None,
 ) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        st = invoices_service.patient_statement(
-            s, p, patient_id, date_from=date_from, date_to=date_to
-        )
+        st = statements.patient_statement(s, p, patient_id, date_from=date_from, date_to=date_to)
         cur = st.currency
         return StatementRead(
             patient_id=st.patient_id,
