@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
 from revcycle.auth.principal import Principal
-from revcycle.invoices import service
+from revcycle.invoices import calc, service
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
 from revcycle.invoices.schemas import (
     CreditNoteCreate,
@@ -32,13 +32,16 @@ from revcycle.invoices.schemas import (
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
+from revcycle.money import Money
 
 router = APIRouter(tags=["invoices"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 def line_read(ln: InvoiceLine, cur: str) -> InvoiceLineRead:
-    gross = ln.unit_price_minor * ln.units
+    amounts = calc.line_amounts(
+        ln.units, Money(ln.unit_price_minor, cur), discount_amount=Money(ln.discount_minor, cur)
+    )
     return InvoiceLineRead(
         id=ln.id,
         position=ln.position,
@@ -47,9 +50,9 @@ def line_read(ln: InvoiceLine, cur: str) -> InvoiceLineRead:
         description=ln.description,
         units=ln.units,
         unit_price=amount(ln.unit_price_minor, cur),
-        gross=amount(gross, cur),
-        discount=amount(ln.discount_minor, cur),
-        amount=amount(gross - ln.discount_minor, cur),
+        gross=amounts.gross.format(),
+        discount=amounts.discount.format(),
+        amount=amounts.net.format(),
         diagnosis_codes=ln.diagnosis_codes,
         date_of_service=ln.date_of_service,
         provider_id=ln.provider_id,

@@ -62,11 +62,20 @@ def invoice_figures(session: Session, invoice_id: uuid.UUID) -> InvoiceFigures:
 
 def refresh_status(session: Session, invoice: Invoice) -> InvoiceFigures:
     """Re-derive an issued invoice's status from the ledger after any money movement."""
-    fig = invoice_figures(session, invoice.id)
-    invoice.status = calc.derive_status(
-        invoice.status, total=invoice.total_minor, balance=fig.balance, paid=fig.paid
-    )
-    return fig
+    return refresh_statuses(session, [invoice])[invoice.id]
+
+
+def refresh_statuses(session: Session, invoices: list[Invoice]) -> dict[uuid.UUID, InvoiceFigures]:
+    """The same for several invoices with one ledger query (a payment across many invoices)."""
+    session.flush()
+    moves = LedgerRepository(session).invoice_movements_many([i.id for i in invoices])
+    figures: dict[uuid.UUID, InvoiceFigures] = {}
+    for invoice in invoices:
+        fig = figures[invoice.id] = figures_from_movements(moves.get(invoice.id, []))
+        invoice.status = calc.derive_status(
+            invoice.status, total=invoice.total_minor, balance=fig.balance, paid=fig.paid
+        )
+    return figures
 
 
 # access --------------------------------------------------------------------------------------

@@ -178,8 +178,7 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     ]
     session.add_all(allocations)
     session.flush()
-    for inv, _ in plan:
-        invoices_service.refresh_status(session, inv)
+    invoices_service.refresh_statuses(session, [inv for inv, _ in plan])
     audit.record(
         session,
         actor,
