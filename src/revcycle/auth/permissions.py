@@ -37,6 +37,8 @@ class Action(StrEnum):
     STATEMENT_READ = "statement:read"
     LEDGER_READ = "ledger:read"
     USER_MANAGE = "user:manage"
+    AUDIT_READ = "audit:read"
+    SECURITY_READ = "security:read"
 
 
 _READ_ALL = {
