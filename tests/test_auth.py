@@ -162,7 +162,13 @@ def test_missing_token(session: Session, token: str | None) -> None:
 # The matrix as specified; MATRIX must agree with it exactly.
 EXPECTED_DENIED: dict[Role, set[Action]] = {
     Role.ADMIN: set(),
-    Role.BILLING_STAFF: {Action.PRACTICE_CREATE, Action.PRACTICE_UPDATE, Action.USER_MANAGE},
+    Role.BILLING_STAFF: {
+        Action.PRACTICE_CREATE,
+        Action.PRACTICE_UPDATE,
+        Action.USER_MANAGE,
+        Action.AUDIT_READ,
+        Action.SECURITY_READ,
+    },
     Role.INSURANCE_SPECIALIST: {
         Action.PRACTICE_CREATE,
         Action.PRACTICE_UPDATE,
@@ -176,6 +182,8 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.PAYMENT_RECORD,
         Action.LEDGER_READ,
         Action.USER_MANAGE,
+        Action.AUDIT_READ,
+        Action.SECURITY_READ,
     },
     Role.PATIENT: set(Action)
     - {
