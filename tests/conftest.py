@@ -28,7 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.app import create_app
 from revcycle.config import Settings
+from revcycle.crypto import keyring
 from revcycle.db import make_engine, migrate
+from tests.factories.crypto import TEST_ENV, TEST_KEYRING
+
+# PHI encryption: the fixed test keyring, for this process and for every Settings() it builds.
+os.environ.update(TEST_ENV)
+keyring.install(TEST_KEYRING)
 
 PG_ADMIN_URL = os.environ.get(
     "REVCYCLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

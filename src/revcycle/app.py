@@ -21,6 +21,7 @@ from revcycle.api.middleware import BodyLimitMiddleware, RequestContextMiddlewar
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
 from revcycle.config import Settings, get_settings
+from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
 from revcycle.invoices.endpoints import router as invoices_router
 from revcycle.ledger.endpoints import router as ledger_router
@@ -48,6 +49,8 @@ def create_app(
     session_factory: object | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    # PHI encryption keys (docs/phi-encryption.md): refuses to start without them.
+    phi_keyring.install(phi_keyring.load_keyring(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

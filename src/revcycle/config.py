@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_PATH = Path("var") / "revcycle.db"
+DEV_AUTH_SECRET = "development-only-auth-secret-do-not-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,37 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19_456, ge=8)
 
+    # --- Identity and sessions (issue #3; docs/identity.md) ------------------------------------
+    # Secret from which the TOTP-sealing key, the CSRF key and the login-throttle key are derived
+    # (HKDF). At least 32 characters; production refuses the development default.
+    auth_secret_key: SecretStr = SecretStr(DEV_AUTH_SECRET)
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    password_max_length: int = Field(default=128, ge=64, le=1024)
+    # Lockout: after ``lockout_threshold`` failed sign-ins for one user name, or
+    # ``lockout_addr_threshold`` from one client address, the key is locked for
+    # ``lockout_base_seconds``, doubling with every further lock, up to ``lockout_max_seconds``.
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_addr_threshold: int = Field(default=50, ge=1)
+    lockout_base_seconds: int = Field(default=60, ge=1)
+    lockout_max_seconds: int = Field(default=60 * 60, ge=1)
+    totp_issuer: str = "revcycle"
+    # Web sessions: idle and absolute lifetime; the TOTP step of a sign-in must finish in time.
+    web_session_idle_minutes: int = Field(default=15, ge=1)
+    web_session_absolute_minutes: int = Field(default=12 * 60, ge=1)
+    web_mfa_step_minutes: int = Field(default=5, ge=1)
+    # Fixed-window rate limits (requests per minute; 0 = off): sign-in attempts per client
+    # address, payment-recording POSTs per caller.
+    rate_limit_login_per_minute: int = Field(default=30, ge=0)
+    rate_limit_payments_per_minute: int = Field(default=300, ge=0)
+    # TLS: HSTS is sent when the request arrived over TLS (directly, or as reported by a trusted
+    # proxy in X-Forwarded-Proto); ``tls_behind_proxy`` sends it on every response.
+    hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
+    tls_behind_proxy: bool = False
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips): only the TLS-terminating proxy.
+    trusted_proxies: str = "127.0.0.1"
+    # --- end identity and sessions ----------------------------------------------------------
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
@@ -42,6 +74,10 @@ class Settings(BaseSettings):
                 raise ValueError("REVCYCLE_DB_ECHO must be off in production (it would log PHI)")
             if self.argon2_memory_kib < 19_456 or self.argon2_time_cost < 2:
                 raise ValueError("argon2 cost below the OWASP minimum in production")
+            if self.auth_secret_key.get_secret_value() == DEV_AUTH_SECRET:
+                raise ValueError("set REVCYCLE_AUTH_SECRET_KEY in production")
+        if len(self.auth_secret_key.get_secret_value()) < 32:
+            raise ValueError("REVCYCLE_AUTH_SECRET_KEY must be at least 32 characters")
         return self
 
     @property

@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.config import get_settings
+from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory, unit_of_work
 from revcycle.errors import DomainError
 
@@ -21,6 +22,7 @@ T = TypeVar("T")
 @lru_cache(maxsize=1)
 def session_factory() -> sessionmaker[Session]:
     settings = get_settings()
+    phi_keyring.install(phi_keyring.load_keyring(settings))  # PHI columns need it
     return make_session_factory(make_engine(settings.database_url, pool_size=2))
 
 

@@ -1,0 +1,49 @@
+"""Fixed-window rate limits counted in the database (``rate_limit_counters``): one atomic upsert
+per request, so several API processes share one count."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from revcycle.auth.models import RateLimitCounter
+from revcycle.kit.upsert import insert_or_update
+
+
+def ceil_seconds(delta: dt.timedelta) -> int:
+    """Whole seconds, rounded up (integer arithmetic)."""
+    whole = delta.days * 86_400 + delta.seconds
+    return whole + (1 if delta.microseconds else 0)
+
+
+def window_start(now: dt.datetime, seconds: int) -> dt.datetime:
+    epoch = int(now.timestamp())
+    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)
+
+
+def hit(
+    session: Session, bucket: str, *, limit: int, window_seconds: int, now: dt.datetime
+) -> tuple[int, int | None]:
+    """Count one request. Returns (the count in this window, seconds to wait when over the limit
+    or None)."""
+    start = window_start(now, window_seconds)
+    stmt = insert_or_update(
+        session,
+        RateLimitCounter,
+        {"bucket": bucket, "window_start": start, "count": 1},
+        ["bucket", "window_start"],
+        {"count": RateLimitCounter.count + 1},
+    ).returning(RateLimitCounter.count)
+    count = int(session.execute(stmt).scalar_one())
+    if count == 1:  # first hit of a new window: forget the bucket's older windows
+        session.execute(
+            delete(RateLimitCounter).where(
+                RateLimitCounter.bucket == bucket, RateLimitCounter.window_start < start
+            )
+        )
+    if count <= limit:
+        return count, None
+    end = start + dt.timedelta(seconds=window_seconds)
+    return count, max(1, ceil_seconds(end - now))
