@@ -56,6 +56,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("PATCH", "/api/v1/service-items/{item_id}"): Action.CATALOG_WRITE,
     ("POST", "/api/v1/practices/{practice_id}/patients"): Action.PATIENT_WRITE,
     ("GET", "/api/v1/patients"): Action.PATIENT_READ,
+    ("POST", "/api/v1/patients/search"): Action.PATIENT_READ,
     ("GET", "/api/v1/patients/{patient_id}"): Action.PATIENT_READ,
     ("PATCH", "/api/v1/patients/{patient_id}"): Action.PATIENT_WRITE,
     ("GET", "/api/v1/patients/{patient_id}/statement"): Action.STATEMENT_READ,
@@ -75,6 +76,9 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/practices/{practice_id}/journal-entries"): Action.LEDGER_READ,
     ("GET", "/api/v1/journal-entries/{entry_id}"): Action.LEDGER_READ,
 }
+
+# Routes that answer with a list (200, without any hidden object in it).
+LIST_ROUTES = {("POST", "/api/v1/patients/search")}
 
 # Routes that are not about a hidden object (sign-in, self, creating a practice): checked by role.
 NOT_OBJECT_ROUTES = {
@@ -182,6 +186,12 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
             "date_of_birth": "1990-01-01",
         },
         "/api/v1/patients/{patient_id}": {"phone": "2175550100"},
+        # searching for the hidden patient by name, within the hidden practice
+        "/api/v1/patients/search": {
+            "last_name": "Hiddenperson",
+            "first_name": "Zed",
+            "practice_id": w.ids["practice_id"],
+        },
         "/api/v1/invoices": {
             "patient_id": w.ids["patient_id"],
             "lines": [
@@ -244,7 +254,7 @@ def test_every_route_every_role(session: Session, client: TestClient, same_pract
         if (method, path) in NOT_OBJECT_ROUTES:
             continue
         action = ROUTE_ACTIONS[(method, path)]
-        is_list = "{" not in path
+        is_list = "{" not in path and (method == "GET" or (method, path) in LIST_ROUTES)
         for role in roles:
             url = _url(path, w, method)
             params = {}
@@ -258,7 +268,7 @@ def test_every_route_every_role(session: Session, client: TestClient, same_pract
             assert action is not None
             if not allowed(role, action):
                 expected = {403}
-            elif is_list and method == "GET":
+            elif is_list:
                 expected = {200}
             elif same_practice and (method, path) == ("GET", "/api/v1/practices/{practice_id}"):
                 expected = {200}  # a patient may read their own practice (name, address)

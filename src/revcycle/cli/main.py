@@ -15,6 +15,7 @@ from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.cli.runtime import run
 from revcycle.config import get_settings
+from revcycle.crypto.commands import keys_app
 
 app = typer.Typer(
     help="revcycle: healthcare revenue-cycle billing",
@@ -38,6 +39,7 @@ for sub, name in [
     (patients_app, "patients"),
     (practices_app, "practices"),
     (idem_app, "idempotency"),
+    (keys_app, "keys"),
 ]:
     app.add_typer(sub, name=name)
 

@@ -21,6 +21,7 @@ import base64
 import binascii
 import datetime as dt
 import os
+import re
 from typing import Any, TypeGuard
 
 from cryptography.exceptions import InvalidTag
@@ -31,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 from revcycle.crypto.keyring import KEY_ID_RE, Keyring, KeyringError, installed
 
 VERSION = "e1"
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 NONCE_BYTES = 12
 
 
@@ -47,6 +49,8 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
+    if not _B64URL.match(text):
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 

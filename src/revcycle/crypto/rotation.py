@@ -198,3 +198,18 @@ def rotate(
                 time.sleep(0.05 * attempt)
     report.remaining = count_stale(factory, keyring, metadata)
     return report
+
+
+def census(factory: sessionmaker[Session], metadata: sa.MetaData) -> dict[str, int]:
+    """How many stored values each key id sealed (``"plaintext"`` for unsealed legacy values)."""
+    counts: dict[str, int] = {}
+    with unit_of_work(factory) as s:
+        for name, cols in encrypted_tables(metadata).items():
+            plan = _Plan(metadata.tables[name], cols)
+            q = sa.select(*[plan.raw.c[c.name] for c in cols])
+            for row in s.execute(q):
+                for value in row:
+                    if value is not None:
+                        kid = key_id_of(value) or "plaintext"
+                        counts[kid] = counts.get(kid, 0) + 1
+    return dict(sorted(counts.items()))

@@ -20,7 +20,7 @@ from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
 from revcycle.patients import service
-from revcycle.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+from revcycle.patients.schemas import PatientCreate, PatientRead, PatientSearch, PatientUpdate
 
 router = APIRouter(tags=["patients"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -38,14 +38,25 @@ def create_patient(practice_id: uuid.UUID, body: PatientCreate, ctx: CtxDep) -> 
 def list_patients(
     ctx: CtxDep,
     practice_id: uuid.UUID | None = None,
-    last_name: Annotated[str | None, Query(max_length=100)] = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_patients(
-            s, p, practice_id=practice_id, last_name=last_name, cursor=cursor, limit=limit
+        page = service.list_patients(s, p, practice_id=practice_id, cursor=cursor, limit=limit)
+        return PageRead[PatientRead](
+            items=[PatientRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor
         )
+
+    return ctx.read(work)
+
+
+@router.post("/patients/search", response_model=PageRead[PatientRead])
+def search_patients(body: PatientSearch, ctx: CtxDep) -> object:
+    """Exact name / date-of-birth lookup (case, Unicode compatibility forms and spacing are
+    normalised). The terms go in the body, never in the URL (no PHI in URLs or access logs)."""
+
+    def work(s: Session, p: Principal) -> BaseModel:
+        page = service.search_patients(s, p, body)
         return PageRead[PatientRead](
             items=[PatientRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -51,10 +51,13 @@ class PatientRepository:
         practice_ids: frozenset[uuid.UUID] | None,
         patient_ids: frozenset[uuid.UUID] | None,
         practice_id: uuid.UUID | None,
-        last_name: str | None,
         after: uuid.UUID | None,
         limit: int,
+        blind: Mapping[str, Sequence[str]] | None = None,
     ) -> Sequence[Patient]:
+        """Patients in scope by id (keyset). ``blind`` maps a blind-index column to the digests
+        it may hold (one per key id, see crypto.blind_index.candidates); PHI columns themselves
+        are sealed and cannot be filtered or sorted in SQL."""
         q = select(Patient).order_by(Patient.id).limit(limit)
         if practice_ids is not None:
             q = q.where(Patient.practice_id.in_(practice_ids))
@@ -62,8 +65,8 @@ class PatientRepository:
             q = q.where(Patient.id.in_(patient_ids))
         if practice_id is not None:
             q = q.where(Patient.practice_id == practice_id)
-        if last_name is not None:
-            q = q.where(func.lower(Patient.last_name) == last_name.lower())
+        for column, digests in (blind or {}).items():
+            q = q.where(getattr(Patient, column).in_(list(digests)))
         if after is not None:
             q = q.where(Patient.id > after)
         return self.session.scalars(q).all()

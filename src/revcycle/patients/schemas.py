@@ -4,9 +4,10 @@ import datetime as dt
 import uuid
 from enum import StrEnum
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from revcycle.kit.clock import today
+from revcycle.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from revcycle.kit.schemas import (
     Email,
     Phone,
@@ -78,6 +79,18 @@ class PatientUpdate(Schema):
     @classmethod
     def _dob(cls, value: dt.date | None) -> dt.date | None:
         return None if value is None else _past_birth(value)
+
+
+class PatientSearch(Schema):
+    """Find patients by exact (normalised: case, Unicode form and spacing ignored) name and date
+    of birth. A POST body, so no PHI travels in URLs or access logs."""
+
+    last_name: Text100
+    first_name: Text100 | None = None
+    date_of_birth: dt.date | None = None
+    practice_id: uuid.UUID | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 class PatientRead(ReadSchema):

@@ -9,13 +9,15 @@ from sqlalchemy.orm import Session
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
+from revcycle.crypto import blind_index as bidx
+from revcycle.crypto import keyring as phi_keyring
 from revcycle.kit.clock import utcnow
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
 from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.patients import errors
-from revcycle.patients.models import Patient
+from revcycle.patients.models import DOB_INDEX, LAST_NAME_INDEX, NAME_DOB_INDEX, Patient
 from revcycle.patients.repository import PatientRepository
-from revcycle.patients.schemas import PatientCreate, PatientUpdate
+from revcycle.patients.schemas import PatientCreate, PatientSearch, PatientUpdate
 from revcycle.practices import service as practices_service
 
 
@@ -133,7 +135,6 @@ def list_patients(
     actor: Principal,
     *,
     practice_id: uuid.UUID | None,
-    last_name: str | None,
     cursor: str | None,
     limit: int,
 ) -> Page[Patient]:
@@ -143,8 +144,51 @@ def list_patients(
         practice_ids=None if actor.is_patient else actor.practice_ids,
         patient_ids=actor.patient_ids if actor.is_patient else None,
         practice_id=practice_id,
-        last_name=last_name,
         after=parse_cursor_uuid(after_id(cursor)),
         limit=limit + 1,
     )
     return page_by_id(list(rows), limit)
+
+
+def search_patients(session: Session, actor: Principal, query: PatientSearch) -> Page[Patient]:
+    """Exact, normalised lookup through the blind indexes, with the list's scoping and cursor.
+
+    The index narrows the rows in SQL; each candidate is then compared on its decrypted,
+    normalised values, so a digest collision or a first name given without a date of birth
+    (no index of its own) never yields a wrong match."""
+    actor.require(Action.PATIENT_READ)
+    keys = phi_keyring.installed()
+    last, first, dob = query.last_name, query.first_name, query.date_of_birth
+    blind: dict[str, list[str]]
+    if first is not None and dob is not None:
+        blind = {NAME_DOB_INDEX.column: bidx.candidates(keys, NAME_DOB_INDEX, last, first, dob)}
+    else:
+        blind = {LAST_NAME_INDEX.column: bidx.candidates(keys, LAST_NAME_INDEX, last)}
+        if dob is not None:
+            blind[DOB_INDEX.column] = bidx.candidates(keys, DOB_INDEX, dob)
+
+    def matches(p: Patient) -> bool:
+        return (
+            bidx.normalise(p.last_name) == bidx.normalise(last)
+            and (first is None or bidx.normalise(p.first_name) == bidx.normalise(first))
+            and (dob is None or p.date_of_birth == dob)
+        )
+
+    repo = PatientRepository(session)
+    found: list[Patient] = []
+    after = parse_cursor_uuid(after_id(query.cursor))
+    chunk = query.limit + 1
+    while len(found) <= query.limit:
+        rows = repo.search(
+            practice_ids=None if actor.is_patient else actor.practice_ids,
+            patient_ids=actor.patient_ids if actor.is_patient else None,
+            practice_id=query.practice_id,
+            after=after,
+            limit=chunk,
+            blind=blind,
+        )
+        found.extend(p for p in rows if matches(p))
+        if len(rows) < chunk:
+            break
+        after = rows[-1].id
+    return page_by_id(found, query.limit)
