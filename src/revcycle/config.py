@@ -14,7 +14,10 @@ DEV_AUTH_SECRET = "development-only-auth-secret-do-not-use-in-production"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REVCYCLE_", extra="ignore")
+    # Errors never echo the input: it holds key material and database passwords.
+    model_config = SettingsConfigDict(
+        env_prefix="REVCYCLE_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = f"sqlite:///./{DEFAULT_DB_PATH.as_posix()}"
@@ -66,6 +69,29 @@ class Settings(BaseSettings):
     # forwarded_allow_ips): only the TLS-terminating proxy.
     trusted_proxies: str = "127.0.0.1"
     # --- end identity and sessions ----------------------------------------------------------
+
+    # --- PHI encryption at rest (docs/phi-encryption.md, revcycle.crypto) -----------------------
+    # REVCYCLE_ENCRYPTION_KEYS: JSON object, key id -> base64 of 32 random bytes (`revcycle keys
+    # generate`). REVCYCLE_ENCRYPTION_ACTIVE_KEY_ID: the key new values are sealed with (optional
+    # with one key). REVCYCLE_KEY_FILE: a JSON key file, used when no keys are set inline. With
+    # neither, development generates ./var/keys.json; test and production refuse to run.
+    encryption_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    encryption_active_key_id: str | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _require_phi_keys(self) -> Settings:
+        active = self.encryption_active_key_id
+        if active is not None and self.encryption_keys and active not in self.encryption_keys:
+            raise ValueError("REVCYCLE_ENCRYPTION_ACTIVE_KEY_ID names no configured key")
+        if self.environment == "production" and not self.encryption_keys and not self.key_file:
+            raise ValueError(
+                "PHI encryption keys are required in production: "
+                "set REVCYCLE_ENCRYPTION_KEYS or REVCYCLE_KEY_FILE"
+            )
+        return self
+
+    # --- end PHI encryption ----------------------------------------------------------------------
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
