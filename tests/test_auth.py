@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
 from revcycle.auth import errors, service
 from revcycle.auth.models import ApiToken, User
@@ -50,6 +51,7 @@ def test_login_issues_a_hashed_token(session: Session) -> None:
     assert user.last_login_at is not None
     p = service.authenticate(session, issued.token)
     assert (p.user_id, p.username, p.role) == (user.id, user.username, Role.BILLING_STAFF)
+    audit.flush_pending(session)  # audit events are appended to their chain at COMMIT
     actions = session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == str(user.id))
     ).all()

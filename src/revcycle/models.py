@@ -1,6 +1,6 @@
 """Imports every domain's models so Alembic and tests see the whole metadata."""
 
-from revcycle.audit.models import AuditEvent
+from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.idempotency.models import IdempotencyKey
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
@@ -12,6 +12,7 @@ from revcycle.practices.models import Practice, Provider, ServiceItem
 __all__ = [
     "Account",
     "ApiToken",
+    "AuditChainHead",
     "AuditEvent",
     "IdempotencyKey",
     "Invoice",

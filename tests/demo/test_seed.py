@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from typer.testing import CliRunner
 
+from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.models import User, UserPractice
 from revcycle.cli import runtime
@@ -163,6 +164,8 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     assert _count(session, InvoiceLine, InvoiceLine.discount_minor > 0) >= 1
 
     # The service layer ran: one audit row per issue, per payment, per patient.
+    audit.flush_pending(session)  # appended to the chain at COMMIT; the seed only flushes
+
     def audited(action: str) -> int:
         return _count(session, AuditEvent, AuditEvent.action == action)
 

@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from revcycle.audit import service as audit
 from revcycle.auth.models import User
 from revcycle.invoices import service as invoices
 from revcycle.invoices.models import Invoice
@@ -42,6 +43,7 @@ def snapshot(session: Session, *invoice_ids: uuid.UUID) -> dict[str, Any]:
     """Row counts of every table a money path writes, the numbers taken, and each named invoice's
     status/number/void reason as stored (read with SQL, never from the identity map)."""
     session.flush()
+    audit.flush_pending(session)  # buffered audit events count too (they are appended at COMMIT)
     snap: dict[str, Any] = {
         t: session.execute(text(f"select count(*) from {t}")).scalar_one() for t in COUNTED_TABLES
     }
@@ -64,6 +66,7 @@ def snapshot(session: Session, *invoice_ids: uuid.UUID) -> dict[str, Any]:
 
 def count(session: Session, table: str) -> int:
     session.flush()
+    audit.flush_pending(session)
     return int(session.execute(text(f"select count(*) from {table}")).scalar_one())
 
 

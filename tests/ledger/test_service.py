@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from revcycle.audit import service as audit
 from revcycle.errors import Conflict, NotFound
 from revcycle.ledger import service
 from revcycle.ledger.chart import AccountCode
@@ -360,6 +361,7 @@ def test_ledger_and_audit_tables_are_append_only(session: Session, sql: str) -> 
     practice = make_practice(session)  # writes an audit event
     charge(session, practice, 700)
     session.flush()
+    audit.flush_pending(session)
     before = ledger_counts(session)
     with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         session.execute(text(sql))

@@ -1,0 +1,1 @@
+"""Security monitoring: security events (sign-ins, denials, lockouts, unusual reads) and metrics."""
