@@ -55,7 +55,7 @@ def test_login_issues_a_hashed_token(session: Session) -> None:
     actions = session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == str(user.id))
     ).all()
-    assert "auth:login" in actions
+    assert "security:login_succeeded" in actions
 
 
 def test_login_username_is_case_insensitive(session: Session) -> None:
@@ -170,6 +170,7 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.USER_MANAGE,
         Action.AUDIT_READ,
         Action.SECURITY_READ,
+        Action.MONEY_APPROVE,
     },
     Role.INSURANCE_SPECIALIST: {
         Action.PRACTICE_CREATE,
@@ -186,6 +187,7 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.USER_MANAGE,
         Action.AUDIT_READ,
         Action.SECURITY_READ,
+        Action.MONEY_APPROVE,
     },
     Role.PATIENT: set(Action)
     - {
@@ -207,7 +209,7 @@ def test_matrix_matches_the_specification() -> None:
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("action", list(Action))
 def test_principal_require(role: Role, action: Action) -> None:
-    principal = Principal(uuid.uuid4(), "someone", role)
+    principal = Principal(uuid.uuid4(), "someone", role, mfa=True)
     assert allowed(role.value, action) is (action in MATRIX[role])
     if action in MATRIX[role]:
         principal.require(action)
@@ -258,6 +260,7 @@ def test_token_endpoint_and_me(session: Session, client: TestClient) -> None:
         "role": "billing_staff",
         "practice_ids": [str(practice.id)],
         "patient_ids": [],
+        "mfa": False,
     }
 
 
@@ -275,6 +278,7 @@ def test_me_for_a_patient(session: Session, client: TestClient) -> None:
         "role": "patient",
         "practice_ids": [str(practice.id)],
         "patient_ids": [str(patient.id)],
+        "mfa": False,
     }
 
 
@@ -434,7 +438,6 @@ def test_duplicate_username(session: Session, client: TestClient, username: str)
 @pytest.mark.parametrize(
     ("extra", "code"),
     [
-        ({"password": "x" * 11}, "request.invalid"),
         ({"username": "ab"}, "request.invalid"),
         ({"username": "has space"}, "request.invalid"),
         ({"role": "superuser"}, "request.invalid"),
@@ -452,6 +455,34 @@ def test_invalid_user_payloads(
     before = _user_count(session)
     r = client.post("/api/v1/users", json=_new_user(practice.id, **extra), headers=headers)
     assert problem(r) == (422, code)
+    assert _user_count(session) == before
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("x" * 11, "password.too_short"),
+        ("x" * 129, "password.too_long"),
+        ("Password1234", "password.common"),
+        ("newuser", "password.too_short"),
+        ("NewUserNewUser", "password.same_as_username"),
+    ],
+)
+def test_password_policy_on_user_creation(
+    session: Session, client: TestClient, password: str, code: str
+) -> None:
+    practice = make_practice(session)
+    admin = make_user(session, "admin", practices=[practice])
+    headers = auth_header(session, admin)
+    session.commit()
+    before = _user_count(session)
+    r = client.post(
+        "/api/v1/users",
+        json=_new_user(practice.id, username="newuser", password=password),
+        headers=headers,
+    )
+    assert problem(r) == (400, code)
+    assert password not in r.text
     assert _user_count(session) == before
 
 

@@ -17,7 +17,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from revcycle import __version__
 from revcycle.api import problems
-from revcycle.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from revcycle.api.middleware import (
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    docs_csp,
+    rate_rules,
+)
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
 from revcycle.config import Settings, get_settings
@@ -28,6 +34,7 @@ from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
 from revcycle.payments.endpoints import router as payments_router
 from revcycle.practices.endpoints import router as practices_router
+from revcycle.web.views import install as install_web
 
 DESCRIPTION = """
 Healthcare revenue-cycle billing. Amounts are exact decimal strings in the resource's currency
@@ -87,18 +94,22 @@ def create_app(
     ):
         api.include_router(router)
     app.include_router(api)
+    install_web(app)
 
     app.mount("/static/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="revcycle API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="/static/swagger/favicon-32x32.png",
         )
+        # Swagger UI starts from one inline script: allow exactly that script (its hash).
+        page.headers["Content-Security-Policy"] = docs_csp(bytes(page.body))
+        return page
 
     @app.get("/", include_in_schema=False)
     def root() -> Response:
@@ -108,6 +119,11 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(RateLimitMiddleware, rules=rate_rules(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        hsts_max_age=settings.hsts_max_age_seconds,
+        hsts_always=settings.tls_behind_proxy,
+    )
     return app

@@ -78,13 +78,21 @@ def test_users_create_and_refusals(
     )
     assert r.exit_code == 1
     assert "user.username_taken" in r.output
-    # too-short password: exit 2, nothing written
-    r = cli.invoke(
-        app,
-        ["users", "create", "--username", "bob", "--role", "billing_staff", "--password", "short"],
-    )
-    assert r.exit_code == 2
-    assert "password" in r.output
+    # refused by the password policy: exit 1 with the stable code, nothing written, and the
+    # password itself never printed
+    for password, code in [
+        ("tiny-pw", "password.too_short"),
+        ("qwertyuiop123", "password.common"),
+        ("bobbobbobbobbob", "password.same_as_username"),
+    ]:
+        r = cli.invoke(
+            app,
+            ["users", "create", "--username", "bob", "--role", "billing_staff"]
+            + ["--password", password],
+        )
+        assert r.exit_code == 1
+        assert f"[{code}]" in r.output
+        assert password not in r.output
     # a password read from the prompt (confirmed twice)
     r = cli.invoke(
         app,

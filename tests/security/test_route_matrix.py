@@ -37,11 +37,18 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/v1/auth/token"): None,
     ("POST", "/api/v1/auth/logout"): None,
     ("GET", "/api/v1/auth/me"): None,
+    ("POST", "/api/v1/auth/password"): None,
+    ("POST", "/api/v1/auth/totp/enrolment"): Action.MFA_MANAGE,
+    ("POST", "/api/v1/auth/totp/confirm"): Action.MFA_MANAGE,
+    ("POST", "/api/v1/auth/totp/disable"): Action.MFA_MANAGE,
     ("POST", "/api/v1/users"): Action.USER_MANAGE,
     ("GET", "/api/v1/users"): Action.USER_MANAGE,
     ("GET", "/api/v1/users/{user_id}"): Action.USER_MANAGE,
     ("PATCH", "/api/v1/users/{user_id}"): Action.USER_MANAGE,
     ("POST", "/api/v1/users/{user_id}/practices/{practice_id}"): Action.USER_MANAGE,
+    ("GET", "/api/v1/users/{user_id}/credentials"): Action.USER_MANAGE,
+    ("POST", "/api/v1/users/{user_id}/credentials/revoke"): Action.USER_MANAGE,
+    ("POST", "/api/v1/users/{user_id}/unlock"): Action.USER_MANAGE,
     ("POST", "/api/v1/practices"): Action.PRACTICE_CREATE,
     ("GET", "/api/v1/practices"): Action.PRACTICE_READ,
     ("GET", "/api/v1/practices/{practice_id}"): Action.PRACTICE_READ,
@@ -85,9 +92,16 @@ NOT_OBJECT_ROUTES = {
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/logout"),
     ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/totp/enrolment"),
+    ("POST", "/api/v1/auth/totp/confirm"),
+    ("POST", "/api/v1/auth/totp/disable"),
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/practices"),
 }
+
+# Bookkeeping that a refused request may write by design: rate-limit and lockout counters.
+COUNTERS = {"rate_limit_counters", "login_throttles"}
 
 
 @dataclass
@@ -221,6 +235,7 @@ def _counts(session: Session) -> dict[str, int]:
     return {
         t: int(session.execute(text(f"select count(*) from {t}")).scalar_one())
         for t in Base.metadata.tables
+        if t not in COUNTERS
     }
 
 
@@ -312,6 +327,16 @@ def test_not_object_routes_by_role(session: Session, client: TestClient) -> None
             r = client.post(path, json=body, headers=w.headers[role])
             assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), (role, path)
         assert _counts(session) == before
+    # Two-factor enrolment is for staff: a patient is refused by the matrix, nothing written.
+    before = _counts(session)
+    for path, body in [
+        ("/api/v1/auth/totp/enrolment", None),
+        ("/api/v1/auth/totp/confirm", {"code": "123456"}),
+        ("/api/v1/auth/totp/disable", {"code": "123456"}),
+    ]:
+        r = client.post(path, json=body, headers=w.headers["patient"])
+        assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), path
+    assert _counts(session) == before
     r = client.get("/api/v1/auth/me", headers=w.headers["patient"])
     assert r.status_code == 200
     assert r.json()["role"] == "patient"

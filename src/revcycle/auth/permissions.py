@@ -39,6 +39,11 @@ class Action(StrEnum):
     USER_MANAGE = "user:manage"
     AUDIT_READ = "audit:read"
     SECURITY_READ = "security:read"
+    # Approving a money movement another user requested (refund or write-off above the approval
+    # threshold): admins only, with a second factor, never the requester (auth.policies).
+    MONEY_APPROVE = "money:approve"
+    # Enrolling / disabling one's own TOTP second factor (staff; patients sign in with a password).
+    MFA_MANAGE = "mfa:manage"
 
 
 _READ_ALL = {
@@ -66,11 +71,12 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.INVOICE_WRITE_OFF,
             Action.PAYMENT_RECORD,
             Action.LEDGER_READ,
+            Action.MFA_MANAGE,
         }
     ),
     # Insurance specialists verify coverage and work claims: they read the financial picture and
     # maintain patient (coverage) details, but do not bill patients or take money.
-    Role.INSURANCE_SPECIALIST: frozenset(_READ_ALL | {Action.PATIENT_WRITE}),
+    Role.INSURANCE_SPECIALIST: frozenset(_READ_ALL | {Action.PATIENT_WRITE, Action.MFA_MANAGE}),
     # Patients read their own records only (ownership is checked on every object).
     Role.PATIENT: frozenset(
         {
@@ -82,6 +88,11 @@ MATRIX: dict[Role, frozenset[Action]] = {
         }
     ),
 }
+
+
+# Actions a principal may perform only when its sign-in passed the second factor (TOTP), whatever
+# the matrix says: refused with 403 auth.mfa_required otherwise.
+MFA_REQUIRED_ACTIONS: frozenset[Action] = frozenset({Action.MONEY_APPROVE})
 
 
 def allowed(role: str, action: Action) -> bool:

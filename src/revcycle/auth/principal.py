@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from revcycle.auth.permissions import Action, Role, allowed
+from revcycle.auth.errors import MfaRequired
+from revcycle.auth.permissions import MFA_REQUIRED_ACTIONS, Action, Role, allowed
 from revcycle.errors import Forbidden, NotFound
 
 
@@ -20,11 +21,14 @@ class Principal:
     patient_ids: frozenset[uuid.UUID] = frozenset()
     request_id: str | None = None
     client_addr: str | None = field(default=None, repr=False)
+    # The sign-in behind this principal passed the second factor (TOTP).
+    mfa: bool = False
 
     @classmethod
     def system(cls, *, username: str = "system") -> Principal:
-        """The operator running CLI commands on the server: full access, audited as 'system'."""
-        return cls(user_id=None, username=username, role=Role.ADMIN, practice_ids=None)
+        """The operator running CLI commands on the server: full access, audited as 'system'.
+        Shell access to the server is the stronger factor, so it counts as MFA-satisfied."""
+        return cls(user_id=None, username=username, role=Role.ADMIN, practice_ids=None, mfa=True)
 
     @property
     def is_patient(self) -> bool:
@@ -35,6 +39,11 @@ class Principal:
             raise Forbidden(
                 f"Your role ({self.role.value}) may not perform {action.value}",
                 code="auth.forbidden",
+                action=action.value,
+            )
+        if action in MFA_REQUIRED_ACTIONS and not self.mfa:
+            raise MfaRequired(
+                f"{action.value} needs a sign-in with two-factor authentication",
                 action=action.value,
             )
 

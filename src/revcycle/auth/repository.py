@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.auth.models import ApiToken, User, UserPractice, WebSession
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class TokenUser:
     username: str
     role: str
     patient_id: uuid.UUID | None
+    mfa: bool = False
 
 
 class AuthRepository:
@@ -27,6 +28,9 @@ class AuthRepository:
 
     def by_username(self, username: str) -> User | None:
         return self.session.scalar(select(User).where(User.username == username.lower()))
+
+    def by_patient(self, patient_id: uuid.UUID) -> User | None:
+        return self.session.scalar(select(User).where(User.patient_id == patient_id).limit(1))
 
     def get(self, user_id: uuid.UUID) -> User | None:
         return self.session.get(User, user_id)
@@ -56,7 +60,14 @@ class AuthRepository:
         """One round trip: the token's active user and the practices they are assigned to
         (plain columns, no ORM identity: this runs on every request)."""
         rows = self.session.execute(
-            select(User.id, User.username, User.role, User.patient_id, UserPractice.practice_id)
+            select(
+                User.id,
+                User.username,
+                User.role,
+                User.patient_id,
+                ApiToken.mfa,
+                UserPractice.practice_id,
+            )
             .join(ApiToken, ApiToken.user_id == User.id)
             .outerjoin(UserPractice, UserPractice.user_id == User.id)
             .where(
@@ -69,7 +80,7 @@ class AuthRepository:
         if not rows:
             return None
         first = rows[0]
-        user = TokenUser(first.id, first.username, first.role, first.patient_id)
+        user = TokenUser(first.id, first.username, first.role, first.patient_id, first.mfa)
         return user, frozenset(r.practice_id for r in rows if r.practice_id is not None)
 
     def revoke(self, token_hash: str, now: dt.datetime) -> None:
@@ -79,12 +90,23 @@ class AuthRepository:
             .values(revoked_at=now)
         )
 
-    def revoke_all(self, user_id: uuid.UUID, now: dt.datetime) -> None:
-        self.session.execute(
-            update(ApiToken)
-            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=now)
+    def revoke_all(
+        self, user_id: uuid.UUID, now: dt.datetime, *, except_hash: str | None = None
+    ) -> None:
+        stmt = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        if except_hash is not None:
+            stmt = stmt.where(ApiToken.token_hash != except_hash)
+        self.session.execute(stmt.values(revoked_at=now))
+
+    def revoke_sessions(
+        self, user_id: uuid.UUID, now: dt.datetime, *, except_hash: str | None = None
+    ) -> None:
+        stmt = update(WebSession).where(
+            WebSession.user_id == user_id, WebSession.revoked_at.is_(None)
         )
+        if except_hash is not None:
+            stmt = stmt.where(WebSession.token_hash != except_hash)
+        self.session.execute(stmt.values(revoked_at=now))
 
     def list_users(self) -> Sequence[User]:
         return self.session.scalars(select(User).order_by(User.username)).all()

@@ -4,13 +4,16 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from revcycle.auth.permissions import Role
 from revcycle.kit.schemas import ReadSchema, Schema
 
 Username = Annotated[str, Field(min_length=3, max_length=150, pattern=r"^[A-Za-z0-9._@+-]+$")]
-Password = Annotated[str, Field(min_length=12, max_length=256)]
+# Length and strength are the password policy's (auth.passwords: stable ``password.*`` codes);
+# the schema only bounds the size. Passwords are taken as typed (not stripped).
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=1024)]
+TotpCodeStr = Annotated[str, StringConstraints(min_length=6, max_length=10)]
 
 
 class UserCreate(Schema):
@@ -58,3 +61,29 @@ class MeRead(ReadSchema):
     role: str
     practice_ids: list[uuid.UUID] | None
     patient_ids: list[uuid.UUID]
+    # Whether this token's sign-in passed the second factor.
+    mfa: bool = False
+
+
+class PasswordChange(Schema):
+    current_password: Password
+    new_password: Password
+
+
+class TotpCode(Schema):
+    code: TotpCodeStr
+
+
+class TotpEnrolmentRead(ReadSchema):
+    """Shown once: the secret is not retrievable afterwards."""
+
+    otpauth_uri: str
+    qr_svg_data_uri: str
+
+
+class CredentialRead(ReadSchema):
+    id: uuid.UUID
+    kind: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    mfa: bool

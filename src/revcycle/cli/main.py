@@ -69,9 +69,14 @@ def serve(
     ssl_certfile: Annotated[str | None, typer.Option(help="TLS certificate (PEM)")] = None,
     ssl_keyfile: Annotated[str | None, typer.Option(help="TLS private key (PEM)")] = None,
 ) -> None:
-    """Serve the API and its docs (http://HOST:PORT/docs)."""
+    """Serve the API, the web UI and the API docs (http://HOST:PORT/docs). With --ssl-certfile
+    and --ssl-keyfile it serves HTTPS itself; behind a TLS-terminating proxy, list the proxy in
+    REVCYCLE_TRUSTED_PROXIES so its X-Forwarded-For/-Proto are believed (docs/identity.md)."""
     import uvicorn
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        typer.echo("error: --ssl-certfile and --ssl-keyfile go together", err=True)
+        raise typer.Exit(code=2)
     uvicorn.run(
         "revcycle.app:create_app",
         factory=True,
@@ -82,6 +87,7 @@ def serve(
         ssl_keyfile=ssl_keyfile,
         access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=get_settings().trusted_proxies,
     )
 
 
@@ -173,7 +179,8 @@ def users_create(
     except ValidationError as exc:
         raise _validation_exit(exc) from None
     hasher = auth_service.make_hasher(get_settings())
-    user = run(lambda s: auth_service.create_user(s, SYSTEM, data, hasher))
+    settings = get_settings()
+    user = run(lambda s: auth_service.create_user(s, SYSTEM, data, hasher, settings))
     typer.echo(f"created {user.role} {user.username} ({user.id})")
 
 
