@@ -78,8 +78,12 @@ def test_phi_is_sealed_at_rest_and_reads_back_plain(session: Session) -> None:
     dump = json.dumps({k: str(v) for k, v in raw.items()})
     for column in PHI:
         assert str(raw[column]).startswith(f"e1:{KEY_A_ID}:"), column
-    for value in [*FULL.values(), "1966", "Quill", "rosalind", "0147"]:
-        assert str(value) not in dump
+    # (short values such as "WI" can occur by chance inside base64; their columns are checked
+    # above and in the round trip below)
+    for value in [*FULL.values(), "Quill", "rosalind", "555014"]:
+        if len(str(value)) >= 5:
+            assert str(value) not in dump
+    assert raw["state"] != "WI"
     # unencrypted on purpose: ids, account number, sex
     assert raw["sex"] == "F"
     assert raw["account_number"] == "P0000001"

@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from revcycle.kit import clock
+
 if TYPE_CHECKING:
     from revcycle.config import Settings
 
@@ -143,7 +145,7 @@ class Keyring:
 
 
 def new_key_id(today: dt.date | None = None) -> str:
-    day = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")
+    day = (today or clock.today()).strftime("%Y%m%d")
     return f"k{day}-{secrets.token_hex(2)}"
 
 

@@ -12,8 +12,8 @@ Downgrade decrypts them back. The contexts and index names below are frozen copi
 model's: stored data depends on them, not on the current model code.
 """
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,7 +102,7 @@ def _encrypt_existing(conn: sa.Connection) -> None:
                 else:
                     text = str(stored)[:10] if column == "date_of_birth" else stored
                     values[column] = seal(keyring, context, text)
-                plain[column] = date.fromisoformat(text) if column == "date_of_birth" else text
+                plain[column] = dt.date.fromisoformat(text) if column == "date_of_birth" else text
             values.update(blind_index.values_for(keyring, INDEXES, plain))
             conn.execute(sa.update(patients).where(patients.c.id == row.id).values(**values))
 
