@@ -19,8 +19,11 @@ def ceil_seconds(delta: dt.timedelta) -> int:
 
 
 def window_start(now: dt.datetime, seconds: int) -> dt.datetime:
-    epoch = int(now.timestamp())
-    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)
+    """The start of the fixed window holding ``now`` (windows divide the UTC day evenly)."""
+    assert 86_400 % seconds == 0, "a window must divide the day"
+    now = now.astimezone(dt.UTC).replace(microsecond=0)
+    into_day = now.hour * 3600 + now.minute * 60 + now.second
+    return now - dt.timedelta(seconds=into_day % seconds)
 
 
 def hit(
