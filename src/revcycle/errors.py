@@ -5,13 +5,15 @@ The API renders them as RFC 9457 problem+json, the CLI prints the message and ex
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 
 class DomainError(Exception):
     code: str = "error"
     status: int = 400
     title: str = "Request refused"
+    # Set by out_of_scope(): (object type, object id) the caller asked for but may not see.
+    denied_object: tuple[str, str] | None = None
 
     def __init__(
         self, message: str, *, code: str | None = None, status: int | None = None, **data: Any
@@ -23,6 +25,16 @@ class DomainError(Exception):
         if status is not None:
             self.status = status
         self.data = data
+
+
+E = TypeVar("E", bound=DomainError)
+
+
+def out_of_scope(exc: E, object_type: str, object_id: object) -> E:
+    """Mark a refusal as an access denial: the caller is answered exactly as for a missing object
+    (existence is not disclosed), and the adapter records an ``access_denied`` security event."""
+    exc.denied_object = (object_type, str(object_id))
+    return exc
 
 
 class NotFound(DomainError):

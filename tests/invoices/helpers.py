@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,6 @@ COUNTED_TABLES = (
     "payments",
     "payment_allocations",
     "invoice_adjustments",
-    "audit_events",
 )
 
 
@@ -47,6 +47,14 @@ def snapshot(session: Session, *invoice_ids: uuid.UUID) -> dict[str, Any]:
     snap: dict[str, Any] = {
         t: session.execute(text(f"select count(*) from {t}")).scalar_one() for t in COUNTED_TABLES
     }
+    # The audit trail: changes and reads, and separately the security events (a denied request
+    # writes exactly one, in a transaction of its own; see security_events()).
+    snap["audit_events"] = session.execute(
+        text("select count(*) from audit_events where category <> 'security'")
+    ).scalar_one()
+    snap["security_events"] = session.execute(
+        text("select count(*) from audit_events where category = 'security'")
+    ).scalar_one()
     snap["numbers_taken"] = session.execute(
         text("select coalesce(sum(last_number), 0) from invoice_sequences")
     ).scalar_one()
@@ -62,6 +70,28 @@ def snapshot(session: Session, *invoice_ids: uuid.UUID) -> dict[str, Any]:
         ).one()
         snap[f"invoice {iid}"] = tuple(row)
     return snap
+
+
+def security_events(session: Session, after: dict[str, Any]) -> list[tuple[str, str | None, Any]]:
+    """(action, role, detail) of the security events written since the snapshot ``after``."""
+    audit.flush_pending(session)
+    rows = session.execute(
+        text(
+            "select action, actor_role, detail from audit_events where category = 'security' "
+            "order by id"
+        )
+    ).all()
+    decoded = [(r[0], r[1], r[2] if isinstance(r[2], dict) else json.loads(r[2])) for r in rows]
+    return decoded[after["security_events"] :]
+
+
+def denial(role: str, method: str, route: str, status: int, code: str, **extra: str) -> Any:
+    """The security event a denied request writes."""
+    return (
+        "security:access_denied",
+        role,
+        {"code": code, "status": status, "method": method, "route": route, **extra},
+    )
 
 
 def count(session: Session, table: str) -> int:

@@ -23,14 +23,18 @@ from tests.invoices.helpers import (
     World,
     assert_problem,
     count,
+    denial,
     entries_of,
     invoice_json,
     line_json,
     pay,
     priced,
+    security_events,
     snapshot,
     stored_status,
 )
+
+INVOICES = "/api/v1/invoices"
 
 TOMORROW = (today() + dt.timedelta(days=1)).isoformat()
 
@@ -611,7 +615,15 @@ def test_unauthenticated_is_401(client: TestClient, session: Session, w: World) 
     assert r.headers["www-authenticate"] == "Bearer"
     r = client.get("/api/v1/invoices", headers={"Authorization": "Bearer nope"})
     assert_problem(r, 401, "auth.invalid_token")
-    assert snapshot(session) == before
+    # A presented but unknown token is a security event (no user is known); a missing one is not.
+    assert snapshot(session) == {**before, "security_events": before["security_events"] + 1}
+    assert security_events(session, before) == [
+        (
+            "security:token_invalid",
+            None,
+            {"code": "auth.invalid_token", "status": 401, "method": "GET", "route": INVOICES},
+        )
+    ]
 
 
 # numbering ---------------------------------------------------------------------------------------
@@ -713,9 +725,48 @@ def test_patient_sees_only_their_own_invoices(
         assert_problem(
             client.request(method, path, json=body, headers=headers), 403, "auth.forbidden"
         )
-    assert snapshot(session, mine.id, theirs.id) == after_reads
-    # Reads are audited (one row each for the two successful reads); refusals write nothing.
+    # Refusals write nothing but one security event each.
+    assert snapshot(session, mine.id, theirs.id) == {
+        **after_reads,
+        "security_events": after_reads["security_events"] + 5,
+    }
+    # Reads are audited (one row each for the two successful reads).
     assert after_reads["audit_events"] == before["audit_events"] + 2
+    one = f"{INVOICES}/{{invoice_id}}"
+    assert security_events(session, before) == [
+        denial(
+            "patient",
+            "GET",
+            one,
+            404,
+            "invoice.not_found",
+            object_type="invoice",
+            object_id=str(theirs.id),
+        ),
+        denial(
+            "patient",
+            "GET",
+            f"{one}/history",
+            404,
+            "invoice.not_found",
+            object_type="invoice",
+            object_id=str(theirs.id),
+        ),
+        denial(
+            "patient",
+            "GET",
+            "/api/v1/patients/{patient_id}/statement",
+            404,
+            "patient.not_found",
+            object_type="patient",
+            object_id=str(sibling.id),
+        ),
+        denial("patient", "POST", INVOICES, 403, "auth.forbidden"),
+        denial("patient", "POST", f"{one}/void", 403, "auth.forbidden"),
+        denial("patient", "POST", f"{one}/credit-notes", 403, "auth.forbidden"),
+        denial("patient", "POST", f"{one}/write-off", 403, "auth.forbidden"),
+        denial("patient", "PATCH", one, 403, "auth.forbidden"),
+    ]
 
 
 def test_staff_of_another_practice_sees_nothing(
@@ -744,7 +795,23 @@ def test_staff_of_another_practice_sees_nothing(
         404,
         "patient.not_found",
     )
-    assert snapshot(session, inv.id) == before
+    assert snapshot(session, inv.id) == {**before, "security_events": before["security_events"] + 4}
+    one = f"{INVOICES}/{{invoice_id}}"
+    invoice = {"object_type": "invoice", "object_id": str(inv.id)}
+    patient = {"object_type": "patient", "object_id": str(w.patient.id)}
+    assert security_events(session, before) == [
+        denial("billing_staff", "GET", one, 404, "invoice.not_found", **invoice),
+        denial("billing_staff", "POST", f"{one}/void", 404, "invoice.not_found", **invoice),
+        denial(
+            "billing_staff",
+            "GET",
+            "/api/v1/patients/{patient_id}/statement",
+            404,
+            "patient.not_found",
+            **patient,
+        ),
+        denial("billing_staff", "POST", INVOICES, 404, "patient.not_found", **patient),
+    ]
     r = client.get("/api/v1/invoices", headers=headers)
     assert [i["id"] for i in r.json()["items"]] == [str(own.id)]
     r = client.get("/api/v1/invoices", params={"practice_id": str(w.practice.id)}, headers=headers)

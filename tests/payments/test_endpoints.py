@@ -36,9 +36,11 @@ from tests.invoices.helpers import (
     World,
     assert_problem,
     count,
+    denial,
     invoice_json,
     pay,
     priced,
+    security_events,
     snapshot,
     stored_status,
 )
@@ -609,7 +611,10 @@ def test_patient_reads_own_statement_and_payments(
         403,
         "auth.forbidden",
     )
-    assert snapshot(session) == before
+    assert snapshot(session) == {**before, "security_events": before["security_events"] + 1}
+    assert security_events(session, before) == [
+        denial("patient", "POST", PAYMENTS, 403, "auth.forbidden")
+    ]
 
 
 def test_payments_pagination(client: TestClient, session: Session, w: World) -> None:

@@ -5,8 +5,9 @@ see (another practice's, or another patient's), and asserts the documented outco
 * the role may act but the object is hidden  -> 404 (existence is never disclosed)
 * list routes                                -> 200 without a single hidden id in the body
 
-and that nothing was written (every table's row count is unchanged). A route missing from
-ROUTE_ACTIONS fails the test, so new routes cannot skip the matrix.
+and that nothing was written (every table's row count is unchanged) except one ``access_denied``
+security event per refusal, naming the caller and the route (lists may add read events). A
+route missing from ROUTE_ACTIONS fails the test, so new routes cannot skip the matrix.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.db import Base
 from revcycle.invoices.schemas import CreditNoteCreate
@@ -230,13 +232,48 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
     return None
 
 
+AUDIT_TABLES = {"audit_events", "audit_chain_heads"}
+
+
 def _counts(session: Session) -> dict[str, int]:
+    """Row counts of every table but the audit trail's (checked event by event instead)."""
     session.expire_all()
     return {
         t: int(session.execute(text(f"select count(*) from {t}")).scalar_one())
         for t in Base.metadata.tables
-        if t not in COUNTERS
+        if t not in COUNTERS and t not in AUDIT_TABLES
     }
+
+
+def _last_audit_id(session: Session) -> int:
+    return int(session.execute(text("select coalesce(max(id), 0) from audit_events")).scalar_one())
+
+
+def _audit_since(session: Session, after_id: int) -> list[tuple[str, str, str | None, Any]]:
+    rows = session.execute(
+        select(AuditEvent.category, AuditEvent.action, AuditEvent.actor_role, AuditEvent.detail)
+        .where(AuditEvent.id > after_id)
+        .order_by(AuditEvent.id)
+    )
+    return [(r.category, r.action, r.actor_role, r.detail) for r in rows]
+
+
+def _assert_denial_recorded(
+    session: Session, after_id: int, role: str, method: str, path: str, status: int
+) -> list[str]:
+    events = _audit_since(session, after_id)
+    denials = [e for e in events if e[0] == "security"]
+    others = [e for e in events if e[0] != "security"]
+    problems = []
+    if others:
+        problems.append(f"{role} {method} {path}: refused but audited {others}")
+    if len(denials) != 1:
+        return [*problems, f"{role} {method} {path}: {len(denials)} security events, not 1"]
+    _, action, actor_role, detail = denials[0]
+    got = (action, actor_role, detail["route"], detail["method"], detail["status"])
+    if got != ("security:access_denied", role, path, method, status):
+        problems.append(f"{role} {method} {path}: security event {got}")
+    return problems
 
 
 def _url(path: str, w: World, method: str) -> str:
@@ -277,6 +314,7 @@ def test_every_route_every_role(session: Session, client: TestClient, same_pract
                 params = (
                     {"practice_id": w.ids["practice_id"]} if path != "/api/v1/practices" else {}
                 )
+            audit_mark = _last_audit_id(session)
             r = client.request(
                 method, url, json=_body(method, path, w), headers=w.headers[role], params=params
             )
@@ -299,6 +337,11 @@ def test_every_route_every_role(session: Session, client: TestClient, same_pract
                 code = r.json()["code"]
                 if r.status_code == 403 and code != "auth.forbidden":
                     failures.append(f"{role} {method} {path}: code {code}")
+                failures += _assert_denial_recorded(
+                    session, audit_mark, role, method, path, r.status_code
+                )
+            elif any(e[0] == "change" for e in _audit_since(session, audit_mark)):
+                failures.append(f"{role} {method} {path}: a list request audited a change")
             sent = url + json.dumps(_body(method, path, w)) + json.dumps(params)
             for secret in w.secrets:
                 if secret in r.text and secret not in sent:  # echoing the caller's own input

@@ -4,8 +4,9 @@ Idempotency-Key semantics to writes. Endpoints call exactly one service function
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from argon2 import PasswordHasher
@@ -22,6 +23,8 @@ from revcycle.config import Settings
 from revcycle.db import unit_of_work
 from revcycle.errors import DomainError, Unauthorized
 from revcycle.idempotency import service as idem
+from revcycle.security import events as security_events
+from revcycle.security.events import SecurityEventKind
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -43,6 +46,8 @@ class Ctx:
     token: str | None
     idempotency_key: str | None
     body: bytes
+    _principal: Principal | None = field(default=None, init=False)
+    _refusal: tuple[DomainError, Principal | None] | None = field(default=None, init=False)
 
     @property
     def request_id(self) -> str | None:
@@ -52,10 +57,63 @@ class Ctx:
     def client_addr(self) -> str | None:
         return self.request.client.host if self.request.client else None
 
+    @property
+    def route_template(self) -> str:
+        """The path with its parameters named (``/api/v1/invoices/{invoice_id}``): ids of the
+        objects asked for are recorded separately, and nothing else of the URL is kept."""
+        params = {str(v): k for k, v in self.request.path_params.items()}
+        segments = self.request.url.path.split("/")
+        return "/".join(f"{{{params[s]}}}" if s in params else s for s in segments)
+
     def _auth(self, session: Session) -> Principal:
-        return auth_service.authenticate(
-            session, self.token, request_id=self.request_id, client_addr=self.client_addr
+        try:
+            principal = auth_service.authenticate(
+                session, self.token, request_id=self.request_id, client_addr=self.client_addr
+            )
+        except Unauthorized as exc:
+            self._refusal = (exc, None)
+            raise
+        self._principal = principal
+        return principal
+
+    @contextmanager
+    def _watched(self) -> Iterator[None]:
+        """Refusals worth a security event (denied access, a bad token) are recorded in a
+        transaction of their own after the request's transaction has rolled back."""
+        self._principal, self._refusal = None, None
+        try:
+            yield
+        except DomainError as exc:
+            if self._refusal is None and (exc.status == 403 or exc.denied_object is not None):
+                self._refusal = (exc, self._principal)
+            if self._refusal is not None:
+                self._record_refusal(*self._refusal)
+            raise
+
+    def _record_refusal(self, exc: DomainError, principal: Principal | None) -> None:
+        detail: dict[str, str | int | bool] = {
+            "code": exc.code,
+            "status": exc.status,
+            "method": self.request.method,
+            "route": self.route_template,
+        }
+        if exc.denied_object is not None:
+            detail["object_type"], detail["object_id"] = exc.denied_object
+        kind = (
+            SecurityEventKind.TOKEN_INVALID
+            if isinstance(exc, Unauthorized)
+            else SecurityEventKind.ACCESS_DENIED
         )
+        with unit_of_work(self.factory) as session:
+            security_events.record(
+                session,
+                kind,
+                user_id=principal.user_id if principal else None,
+                role=principal.role.value if principal else None,
+                client_addr=self.client_addr,
+                request_id=self.request_id,
+                detail=detail,
+            )
 
     def public(self, work: Callable[[Session], BaseModel]) -> BaseModel:
         """Work that needs no signed-in user (signing in itself)."""
@@ -63,10 +121,14 @@ class Ctx:
             return work(session)
 
     def read(self, work: Work) -> BaseModel | None:
-        with unit_of_work(self.factory) as session:
+        with self._watched(), unit_of_work(self.factory) as session:
             return work(session, self._auth(session))
 
     def write(self, work: Work, *, status_code: int = 200) -> Response:
+        with self._watched():
+            return self._write(work, status_code)
+
+    def _write(self, work: Work, status_code: int) -> Response:
         if self.idempotency_key is None:
             with unit_of_work(self.factory) as session:
                 body = _dump(work(session, self._auth(session)))

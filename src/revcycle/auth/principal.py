@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from revcycle.auth.errors import MfaRequired
 from revcycle.auth.permissions import MFA_REQUIRED_ACTIONS, Action, Role, allowed
-from revcycle.errors import Forbidden, NotFound
+from revcycle.errors import Forbidden, NotFound, out_of_scope
 
 
 @dataclass(frozen=True)
@@ -58,4 +58,6 @@ class Principal:
     def check_practice(self, practice_id: uuid.UUID, what: str = "practice") -> None:
         """404 (not 403) for objects outside the caller's scope: existence is not disclosed."""
         if not self.sees_practice(practice_id):
-            raise NotFound(f"No such {what}", code=f"{what}.not_found")
+            raise out_of_scope(
+                NotFound(f"No such {what}", code=f"{what}.not_found"), what, practice_id
+            )

@@ -26,7 +26,7 @@ from revcycle.auth.principal import Principal
 from revcycle.auth.repository import AuthRepository, TokenUser
 from revcycle.auth.schemas import UserCreate, UserUpdate
 from revcycle.config import Settings
-from revcycle.errors import InvalidInput
+from revcycle.errors import InvalidInput, out_of_scope
 from revcycle.kit.clock import utcnow
 from revcycle.patients.repository import PatientRepository
 from revcycle.practices.repository import PracticeRepository
@@ -135,8 +135,14 @@ def assign_practice(
         raise errors.UserNotFound("No such user")
     if user.role == Role.PATIENT.value:
         raise errors.InvalidUser("Patient logins are scoped by their patient record")
-    if PracticeRepository(session).get(practice_id) is None or not actor.sees_practice(practice_id):
+    if PracticeRepository(session).get(practice_id) is None:
         raise errors.InvalidUser("No such practice", code="practice.not_found", status=404)
+    if not actor.sees_practice(practice_id):
+        raise out_of_scope(
+            errors.InvalidUser("No such practice", code="practice.not_found", status=404),
+            "practice",
+            practice_id,
+        )
     if practice_id not in AuthRepository(session).practice_ids(user_id):
         session.add(UserPractice(user_id=user_id, practice_id=practice_id))
         audit.record(
@@ -357,7 +363,7 @@ def _visible_user(session: Session, actor: Principal, user_id: uuid.UUID) -> Use
     else:
         scope = repo.practice_ids(user.id)
     if not scope & actor.practice_ids and user.id != actor.user_id:
-        raise errors.UserNotFound("No such user")
+        raise out_of_scope(errors.UserNotFound("No such user"), "user", user.id)
     return user
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
-from revcycle.errors import InvalidInput
+from revcycle.errors import InvalidInput, out_of_scope
 from revcycle.invoices import calc, errors
 from revcycle.invoices.calc import InvoiceFigures, figures_from_movements
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
@@ -94,8 +94,10 @@ def access_invoice(
     invoice = (
         repo.get_for_update(invoice_id) if for_update else repo.get(invoice_id, with_lines=True)
     )
-    if invoice is None or not actor.sees_patient(invoice.practice_id, invoice.patient_id):
+    if invoice is None:
         raise errors.InvoiceNotFound("No such invoice")
+    if not actor.sees_patient(invoice.practice_id, invoice.patient_id):
+        raise out_of_scope(errors.InvoiceNotFound("No such invoice"), "invoice", invoice.id)
     if actor.is_patient and invoice.status == "draft":  # not billed yet: not theirs to see
         raise errors.InvoiceNotFound("No such invoice")
     return invoice
@@ -581,7 +583,7 @@ def write_off_invoice(
 
 def get_invoice(session: Session, actor: Principal, invoice_id: uuid.UUID) -> InvoiceView:
     invoice = access_invoice(session, actor, invoice_id)
-    audit.record(
+    audit.record_read(
         session,
         actor,
         "invoice:read",
@@ -658,7 +660,7 @@ def invoice_history(
 ) -> tuple[Invoice, list[Any], list[InvoiceAdjustment]]:
     invoice = access_invoice(session, actor, invoice_id)
     repo = InvoiceRepository(session)
-    audit.record(
+    audit.record_read(
         session,
         actor,
         "invoice:history:read",

@@ -125,7 +125,7 @@ def patient_statement(
         if calc.is_overdue(i.status, i.due_date, now)
     ]
     overdue = sum(ledger_repo.invoice_ar_balances([i.id for i in open_invoices]).values())
-    audit.record(
+    audit.record_read(
         session,
         actor,
         "statement:read",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
-from revcycle.errors import Conflict, InvalidInput, NotFound
+from revcycle.errors import Conflict, InvalidInput, NotFound, out_of_scope
 from revcycle.kit.clock import utcnow
 from revcycle.kit.ids import uuid7
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
@@ -313,7 +313,13 @@ def get_entry_view(session: Session, actor: Principal, entry_id: uuid.UUID) -> E
     actor.require(Action.LEDGER_READ)
     repo = LedgerRepository(session)
     entry = repo.get_entry(entry_id)
-    if entry is None or not actor.sees_practice(entry.practice_id):
+    if entry is None:
         raise NotFound("No such journal entry", code="ledger.entry_not_found")
+    if not actor.sees_practice(entry.practice_id):
+        raise out_of_scope(
+            NotFound("No such journal entry", code="ledger.entry_not_found"),
+            "journal_entry",
+            entry.id,
+        )
     codes = {v: k for k, v in repo.account_ids(entry.practice_id).items()}
     return EntryView(entry, [(codes[p.account_id], p) for p in repo.postings_of(entry.id)])

@@ -11,6 +11,7 @@ from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.crypto import blind_index as bidx
 from revcycle.crypto import keyring as phi_keyring
+from revcycle.errors import out_of_scope
 from revcycle.kit.clock import utcnow
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
 from revcycle.kit.uuids import parse_cursor_uuid
@@ -26,8 +27,10 @@ def access_patient(
 ) -> Patient:
     actor.require(action)
     patient = PatientRepository(session).get(patient_id)
-    if patient is None or not actor.sees_patient(patient.practice_id, patient.id):
+    if patient is None:
         raise errors.PatientNotFound("No such patient")
+    if not actor.sees_patient(patient.practice_id, patient.id):
+        raise out_of_scope(errors.PatientNotFound("No such patient"), "patient", patient.id)
     return patient
 
 
@@ -83,7 +86,7 @@ def create_patient(
 
 def get_patient(session: Session, actor: Principal, patient_id: uuid.UUID) -> Patient:
     patient = access_patient(session, actor, patient_id)
-    audit.record(
+    audit.record_read(
         session,
         actor,
         "patient:read",

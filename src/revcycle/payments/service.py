@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
-from revcycle.errors import InvalidInput
+from revcycle.errors import InvalidInput, out_of_scope
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
 from revcycle.invoices.repository import InvoiceRepository
@@ -194,14 +194,16 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
 def access_payment(session: Session, actor: Principal, payment_id: uuid.UUID) -> Payment:
     actor.require(Action.PAYMENT_READ)
     payment = PaymentRepository(session).get(payment_id)
-    if payment is None or not actor.sees_patient(payment.practice_id, payment.patient_id):
+    if payment is None:
         raise errors.PaymentNotFound("No such payment")
+    if not actor.sees_patient(payment.practice_id, payment.patient_id):
+        raise out_of_scope(errors.PaymentNotFound("No such payment"), "payment", payment.id)
     return payment
 
 
 def get_payment(session: Session, actor: Principal, payment_id: uuid.UUID) -> PaymentView:
     payment = access_payment(session, actor, payment_id)
-    audit.record(
+    audit.record_read(
         session,
         actor,
         "payment:read",

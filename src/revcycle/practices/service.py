@@ -11,6 +11,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.models import UserPractice
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
+from revcycle.errors import out_of_scope
 from revcycle.invoices.models import InvoiceSequence
 from revcycle.kit.clock import utcnow
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
@@ -59,8 +60,10 @@ def create_practice(session: Session, actor: Principal, data: PracticeCreate) ->
 def get_practice(session: Session, actor: Principal, practice_id: uuid.UUID) -> Practice:
     actor.require(Action.PRACTICE_READ)
     practice = PracticeRepository(session).get(practice_id)
-    if practice is None or not _sees(actor, practice.id):
+    if practice is None:
         raise errors.PracticeNotFound("No such practice")
+    if not _sees(actor, practice.id):
+        raise out_of_scope(errors.PracticeNotFound("No such practice"), "practice", practice.id)
     return practice
 
 
@@ -140,8 +143,10 @@ def create_provider(
 def get_provider(session: Session, actor: Principal, provider_id: uuid.UUID) -> Provider:
     actor.require(Action.PROVIDER_READ)
     provider = PracticeRepository(session).get_provider(provider_id)
-    if provider is None or not actor.sees_practice(provider.practice_id):
+    if provider is None:
         raise errors.ProviderNotFound("No such provider")
+    if not actor.sees_practice(provider.practice_id):
+        raise out_of_scope(errors.ProviderNotFound("No such provider"), "provider", provider.id)
     return provider
 
 
@@ -229,8 +234,12 @@ def create_service_item(
 def get_service_item(session: Session, actor: Principal, item_id: uuid.UUID) -> ServiceItem:
     actor.require(Action.CATALOG_READ)
     item = PracticeRepository(session).get_item(item_id)
-    if item is None or not actor.sees_practice(item.practice_id):
+    if item is None:
         raise errors.ServiceItemNotFound("No such service item")
+    if not actor.sees_practice(item.practice_id):
+        raise out_of_scope(
+            errors.ServiceItemNotFound("No such service item"), "service_item", item.id
+        )
     return item
 
 
