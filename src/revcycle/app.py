@@ -24,6 +24,7 @@ from revcycle.api.middleware import (
     docs_csp,
     rate_rules,
 )
+from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
 from revcycle.config import Settings, get_settings
@@ -91,6 +92,7 @@ def create_app(
         invoices_router,
         payments_router,
         ledger_router,
+        audit_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -84,6 +84,18 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/practices/{practice_id}/trial-balance"): Action.LEDGER_READ,
     ("GET", "/api/v1/practices/{practice_id}/journal-entries"): Action.LEDGER_READ,
     ("GET", "/api/v1/journal-entries/{entry_id}"): Action.LEDGER_READ,
+    ("GET", "/api/v1/audit-events"): Action.AUDIT_READ,
+    ("GET", "/api/v1/security/events"): Action.SECURITY_READ,
+    ("GET", "/api/v1/security/summary"): Action.SECURITY_READ,
+    ("GET", "/api/v1/metrics"): Action.SECURITY_READ,
+}
+
+# Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
+MONITORING_ROUTES = {
+    ("GET", "/api/v1/audit-events"),
+    ("GET", "/api/v1/security/events"),
+    ("GET", "/api/v1/security/summary"),
+    ("GET", "/api/v1/metrics"),
 }
 
 # Routes that answer with a list (200, without any hidden object in it).
@@ -100,6 +112,7 @@ NOT_OBJECT_ROUTES = {
     ("POST", "/api/v1/auth/totp/disable"),
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/practices"),
+    *MONITORING_ROUTES,
 }
 
 # Bookkeeping that a refused request may write by design: rate-limit and lockout counters.
@@ -380,6 +393,15 @@ def test_not_object_routes_by_role(session: Session, client: TestClient) -> None
         r = client.post(path, json=body, headers=w.headers["patient"])
         assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), path
     assert _counts(session) == before
+    # The audit trail and security monitoring: admins only; others are refused (and that
+    # refusal is itself a security event, which only admins can then see).
+    for method, path in sorted(MONITORING_ROUTES):
+        for role in ["billing_staff", "insurance_specialist", "patient"]:
+            before = _counts(session)
+            r = client.request(method, path, headers=w.headers[role])
+            assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), (role, path)
+            assert _counts(session) == before
+        assert client.request(method, path, headers=w.headers["admin"]).status_code == 200, path
     r = client.get("/api/v1/auth/me", headers=w.headers["patient"])
     assert r.status_code == 200
     assert r.json()["role"] == "patient"

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from revcycle.audit.commands import audit_app
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.cli.runtime import run
@@ -40,6 +41,7 @@ for sub, name in [
     (practices_app, "practices"),
     (idem_app, "idempotency"),
     (keys_app, "keys"),
+    (audit_app, "audit"),
 ]:
     app.add_typer(sub, name=name)
 
