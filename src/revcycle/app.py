@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
@@ -46,8 +46,12 @@ at `/api/v1/auth/token` and send `Authorization: Bearer <token>`.
 
 
 def _swagger_dir() -> Path:
-    vendor = Path(swagger_ui_bundle.__file__).parent / "vendor"
-    return next(p for p in sorted(vendor.iterdir()) if p.name.startswith("swagger-ui"))
+    """Swagger UI 5.x (OpenAPI 3.1) as static files from the pinned ``fastapi-offline`` package
+    (docs/decisions.md); served by us, never from a CDN."""
+    static = Path(fastapi_offline.__file__).parent / "static"
+    if not (static / "swagger-ui-bundle.js").is_file():
+        raise RuntimeError(f"Swagger UI assets missing from {static}")
+    return static
 
 
 def create_app(
@@ -107,7 +111,7 @@ def create_app(
             title="revcycle API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_favicon_url="/static/swagger/favicon.png",
         )
         # Swagger UI starts from one inline script: allow exactly that script (its hash).
         page.headers["Content-Security-Policy"] = docs_csp(bytes(page.body))

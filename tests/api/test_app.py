@@ -23,6 +23,10 @@ def test_docs_are_served_from_local_assets(client: TestClient) -> None:
         assert url.startswith("/"), f"docs reference a remote asset: {url}"
         assert client.get(url).status_code == 200, url
     assert "/static/swagger/swagger-ui-bundle.js" in urls
+    # OpenAPI 3.1 (what FastAPI generates) needs Swagger UI 5; 4.x shows "Unable to render".
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1.")
+    bundle = client.get("/static/swagger/swagger-ui-bundle.js").text
+    assert re.search(r'PACKAGE_VERSION:"5\.\d+\.\d+"', bundle)
 
 
 def test_openapi_describes_the_api(client: TestClient) -> None:
