@@ -32,6 +32,9 @@ from revcycle.crypto import keyring
 from revcycle.db import make_engine, migrate
 from tests.factories.crypto import TEST_ENV, TEST_KEYRING
 
+# No PHI in logs: every log record of the run is scanned (see tests/phi_log_scan.py).
+pytest_plugins = ["tests.phi_log_scan"]
+
 # PHI encryption: the fixed test keyring, for this process and for every Settings() it builds.
 os.environ.update(TEST_ENV)
 keyring.install(TEST_KEYRING)
