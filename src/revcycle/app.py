@@ -24,6 +24,7 @@ from revcycle.api.middleware import (
     docs_csp,
     rate_rules,
 )
+from revcycle.audit import service as audit_service
 from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
@@ -84,6 +85,13 @@ def create_app(
         )
         session_factory = make_session_factory(engine)
     app.state.settings = settings
+    # Thresholds the audit trail reads at COMMIT (sessions carry them in ``info``).
+    session_factory.configure(  # type: ignore[attr-defined]
+        info={
+            audit_service.READ_VOLUME_THRESHOLD: settings.audit_read_volume_threshold,
+            audit_service.READ_VOLUME_WINDOW: settings.audit_read_volume_window_minutes,
+        }
+    )
     app.state.session_factory = session_factory
     app.state.hasher = make_hasher(settings)
 

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1"
     # --- end identity and sessions ----------------------------------------------------------
 
+    # --- Audit trail (docs/audit.md) ----------------------------------------------------------
+    # One security event when a user's reads of patients' records in a fixed window reach this.
+    audit_read_volume_threshold: int = Field(default=300, ge=1)
+    audit_read_volume_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+
     # --- PHI encryption at rest (docs/phi-encryption.md, revcycle.crypto) -----------------------
     # REVCYCLE_ENCRYPTION_KEYS: JSON object, key id -> base64 of 32 random bytes (`revcycle keys
     # generate`). REVCYCLE_ENCRYPTION_ACTIVE_KEY_ID: the key new values are sealed with (optional

@@ -18,15 +18,17 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from revcycle.app import create_app
 from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
 from revcycle.cli import runtime
 from revcycle.cli.main import app
-from revcycle.config import get_settings
+from revcycle.config import Settings, get_settings
 from revcycle.db import unit_of_work
 from revcycle.security import events as security_events
 from revcycle.security.events import SecurityEventKind
 from tests.factories.auth import auth_header, make_user, principal
+from tests.factories.patients import make_patient
 from tests.factories.practices import make_practice
 
 Committed = tuple[str, Engine, sessionmaker[Session]]
@@ -331,3 +333,23 @@ def test_cli_export_csv_and_json(cli: CliRunner, committed_db: Committed, tmp_pa
         r = cli.invoke(app, ["audit", "export", *args])
         assert r.exit_code == 2, args
         assert message in r.output
+
+
+def test_read_volume_threshold_comes_from_settings(
+    settings: Settings, factory: sessionmaker[Session], session: Session
+) -> None:
+    practice = make_practice(session)
+    patient = make_patient(session, practice)
+    staff = make_user(session, "billing_staff", practices=[practice])
+    headers = auth_header(session, staff)
+    session.commit()
+    tuned = settings.model_copy(update={"audit_read_volume_threshold": 3})
+    with TestClient(create_app(tuned, session_factory=factory)) as c:
+        for _ in range(4):
+            assert c.get(f"/api/v1/patients/{patient.id}", headers=headers).status_code == 200
+    alerts = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "security:unusual_read_volume")
+    ).all()
+    assert [(a.object_id, (a.detail or {}).get("reads_in_window")) for a in alerts] == [
+        (str(staff.id), 3)
+    ]
