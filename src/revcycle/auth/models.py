@@ -6,7 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base, UTCDateTime
@@ -15,6 +25,11 @@ from revcycle.kit.columns import UUIDPk, created_at_column
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        # One login per patient, enforced by the database (migration 0006); staff rows have no
+        # patient, and NULLs never collide in a unique index.
+        Index("uq_users_patient_id", "patient_id", unique=True),
+    )
 
     id: Mapped[UUIDPk]
     username: Mapped[str] = mapped_column(String(150), unique=True)

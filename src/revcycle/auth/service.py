@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from revcycle.audit import service as audit
@@ -28,6 +29,7 @@ from revcycle.auth.schemas import UserCreate, UserUpdate
 from revcycle.config import Settings
 from revcycle.errors import InvalidInput, out_of_scope
 from revcycle.kit.clock import utcnow
+from revcycle.kit.dberrors import violates_unique
 from revcycle.patients.repository import PatientRepository
 from revcycle.practices.repository import PracticeRepository
 from revcycle.security import events
@@ -110,7 +112,16 @@ def create_user(
         active=True,
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # A concurrent request passed the same checks and inserted first; the unique index
+        # decided (on PostgreSQL this insert waited for that COMMIT). Same answer as the checks.
+        if violates_unique(exc, name="uq_users_patient_id", table="users", columns=["patient_id"]):
+            raise errors.PatientHasLogin("That patient already has a login") from exc
+        if violates_unique(exc, name="uq_users_username", table="users", columns=["username"]):
+            raise errors.UsernameTaken("That username is taken") from exc
+        raise
     for pid in data.practice_ids:
         session.add(UserPractice(user_id=user.id, practice_id=pid))
     session.flush()
