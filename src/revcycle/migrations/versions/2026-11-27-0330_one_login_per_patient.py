@@ -34,8 +34,8 @@ def upgrade() -> None:
     )
     if duplicated:
         raise RuntimeError(
-            f"{duplicated} patient(s) have more than one login; keep one login per patient "
-            "(SELECT patient_id FROM users GROUP BY patient_id HAVING count(*) > 1), then re-run"
+            f"{duplicated} patient(s) have more than one login (users.patient_id repeated); "
+            "keep one login per patient, then re-run the upgrade"
         )
     op.create_index("uq_users_patient_id", "users", ["patient_id"], unique=True)
 
