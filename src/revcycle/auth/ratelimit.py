@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from revcycle.auth.models import RateLimitCounter
 from revcycle.kit.upsert import insert_or_update
+
+# Windows divide the UTC day (``window_start``): a counter whose window started longer ago than
+# this has ended, whatever the rule.
+LONGEST_WINDOW = dt.timedelta(days=1)
 
 
 def ceil_seconds(delta: dt.timedelta) -> int:
@@ -50,3 +54,28 @@ def hit(
         return count, None
     end = start + dt.timedelta(seconds=window_seconds)
     return count, max(1, ceil_seconds(end - now))
+
+
+def purge_stale(session: Session, *, before: dt.datetime, limit: int) -> int:
+    """Delete up to ``limit`` counters whose window started before ``before`` (the caller keeps
+    ``before`` at least ``LONGEST_WINDOW`` in the past, so those windows have ended and no
+    request counts in them again). ``SKIP LOCKED`` on PostgreSQL: rows a request is touching are
+    left for the next run, so a purge never waits on, or deadlocks with, the API."""
+    keys = session.execute(
+        select(RateLimitCounter.bucket, RateLimitCounter.window_start)
+        .where(RateLimitCounter.window_start < before)
+        .order_by(RateLimitCounter.bucket, RateLimitCounter.window_start)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not keys:
+        return 0
+    result = session.execute(
+        delete(RateLimitCounter).where(
+            tuple_(RateLimitCounter.bucket, RateLimitCounter.window_start).in_(
+                [tuple(k) for k in keys]
+            ),
+            RateLimitCounter.window_start < before,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from revcycle.audit import service as audit
-from revcycle.auth import errors, keys, passwords, throttle, totp
+from revcycle.auth import errors, keys, passwords, ratelimit, throttle, totp
 from revcycle.auth.models import ApiToken, User, UserPractice, WebSession
 from revcycle.auth.permissions import STAFF_ROLES, Action, Role
 from revcycle.auth.principal import Principal
@@ -614,4 +614,37 @@ def unlock_user(session: Session, actor: Principal, user_id: uuid.UUID, settings
         object_id=user.id,
         practice_id=None,
         fields=["lockout"],
+    )
+
+
+@dataclass(frozen=True)
+class CounterCutoffs:
+    """Sign-in throttles untouched since ``throttles`` (and not locked past it), and rate-limit
+    windows that started before ``rate_limits``, can no longer affect any request."""
+
+    throttles: dt.datetime
+    rate_limits: dt.datetime
+
+
+def counter_cutoffs(
+    settings: Settings, now: dt.datetime, retention: dt.timedelta
+) -> CounterCutoffs:
+    """``retention`` ago, but never less than what a row can still matter for: the longest lock
+    (``LOCKOUT_MAX_SECONDS``, so forgetting a back-off never lets guesses come faster than the
+    capped lock does) and the longest rate-limit window (a day)."""
+    return CounterCutoffs(
+        throttles=now - max(retention, dt.timedelta(seconds=settings.lockout_max_seconds)),
+        rate_limits=now - max(retention, ratelimit.LONGEST_WINDOW),
+    )
+
+
+def purge_counters(
+    session: Session, cutoffs: CounterCutoffs, *, batch_size: int
+) -> tuple[int, int]:
+    """One batch: up to ``batch_size`` stale login throttles and as many stale rate-limit
+    counters. Returns how many of each were deleted; the caller commits and repeats until a
+    batch comes back short, so each transaction stays small while the API runs."""
+    return (
+        throttle.purge_stale(session, before=cutoffs.throttles, limit=batch_size),
+        ratelimit.purge_stale(session, before=cutoffs.rate_limits, limit=batch_size),
     )

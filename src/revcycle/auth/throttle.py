@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from revcycle.auth import keys
@@ -66,20 +66,31 @@ def backoff_seconds(settings: Settings, lock_count: int) -> int:
 def _rows(session: Session, ks: Sequence[ThrottleKey], now: dt.datetime) -> list[LoginThrottle]:
     """The keys' rows, created when missing, locked, in key order (one lock order: no deadlock)."""
     ordered = sorted({k.key for k in ks})
-    for key in ordered:
-        insert_ignore(
-            session,
-            LoginThrottle,
-            {"key": key, "failures": 0, "lock_count": 0, "locked_until": None, "updated_at": now},
-            ["key"],
-        )
-    rows = session.scalars(
-        select(LoginThrottle)
-        .where(LoginThrottle.key.in_(ordered))
-        .order_by(LoginThrottle.key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    for _attempt in range(2):
+        for key in ordered:
+            insert_ignore(
+                session,
+                LoginThrottle,
+                {
+                    "key": key,
+                    "failures": 0,
+                    "lock_count": 0,
+                    "locked_until": None,
+                    "updated_at": now,
+                },
+                ["key"],
+            )
+        rows = session.scalars(
+            select(LoginThrottle)
+            .where(LoginThrottle.key.in_(ordered))
+            .order_by(LoginThrottle.key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+        if len(rows) == len(ordered):
+            break
+        # ``purge_stale`` deleted a stale row between the INSERT (which found it, so took no
+        # lock) and the SELECT: insert it afresh; the purge never takes a row touched now.
     by_key = {r.key: r for r in rows}
     return [by_key[k.key] for k in ks]
 
@@ -153,3 +164,25 @@ def unlock(session: Session, settings: Settings, username: str, now: dt.datetime
     if row is not None:
         row.failures, row.lock_count, row.locked_until, row.updated_at = 0, 0, None, now
         session.flush()
+
+
+def purge_stale(session: Session, *, before: dt.datetime, limit: int) -> int:
+    """Delete up to ``limit`` rows untouched since ``before`` whose lock (if any) ended before
+    it: no lock in force, and the failures and back-off they hold are forgotten. The caller keeps
+    ``before`` at least ``LOCKOUT_MAX_SECONDS`` in the past (docs/identity.md). ``SKIP LOCKED``
+    on PostgreSQL: a key a sign-in holds is left for the next run (SQLite serialises writers)."""
+    stale = (
+        LoginThrottle.updated_at < before,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < before),
+    )
+    keys = session.scalars(
+        select(LoginThrottle.key)
+        .where(*stale)
+        .order_by(LoginThrottle.key)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not keys:
+        return 0
+    result = session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys), *stale))
+    return int(result.rowcount)  # type: ignore[attr-defined]

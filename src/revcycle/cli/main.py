@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from revcycle.audit.commands import audit_app
+from revcycle.auth.commands import auth_app
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.cli.runtime import run
@@ -42,6 +43,7 @@ for sub, name in [
     (idem_app, "idempotency"),
     (keys_app, "keys"),
     (audit_app, "audit"),
+    (auth_app, "auth"),
 ]:
     app.add_typer(sub, name=name)
 
