@@ -71,8 +71,9 @@ class Settings(BaseSettings):
     # --- end identity and sessions ----------------------------------------------------------
 
     # --- Audit trail (docs/audit.md) ----------------------------------------------------------
-    # One security event when a user's reads of patients' records in a fixed window reach this.
-    audit_read_volume_threshold: int = Field(default=300, ge=1)
+    # One security event when the patient records a user has read in a fixed window reach this
+    # (a list page counts one per patient on it).
+    audit_read_volume_threshold: int = Field(default=1000, ge=1)
     audit_read_volume_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
     # --- PHI encryption at rest (docs/phi-encryption.md, revcycle.crypto) -----------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -28,6 +28,7 @@ from revcycle.db import unit_of_work
 from revcycle.security import events as security_events
 from revcycle.security.events import SecurityEventKind
 from tests.factories.auth import auth_header, make_user, principal
+from tests.factories.invoices import make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import make_practice
 
@@ -353,3 +354,27 @@ def test_read_volume_threshold_comes_from_settings(
     assert [(a.object_id, (a.detail or {}).get("reads_in_window")) for a in alerts] == [
         (str(staff.id), 3)
     ]
+
+
+def test_a_list_records_one_read_per_patient_shown(client: TestClient, session: Session) -> None:
+    practice = make_practice(session)
+    ann, ben = make_patient(session, practice), make_patient(session, practice, first_name="Sam")
+    for p in (ann, ann, ben):
+        make_invoice(session, p)
+    staff = make_user(session, "billing_staff", practices=[practice])
+    headers = auth_header(session, staff)
+    session.commit()
+    mark = session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+    r = client.get("/api/v1/invoices", params={"status": "open"}, headers=headers)
+    assert len(r.json()["items"]) == 3
+    rows = session.execute(
+        select(AuditEvent.category, AuditEvent.action, AuditEvent.object_id, AuditEvent.detail)
+        .where(AuditEvent.id > mark)
+        .order_by(AuditEvent.object_id)
+    ).all()
+    assert sorted((tuple(r[:3]), r[3]["rows"]) for r in rows) == sorted(
+        [
+            (("read", "invoice:list", str(ann.id)), 2),
+            (("read", "invoice:list", str(ben.id)), 1),
+        ]
+    )

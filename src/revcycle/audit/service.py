@@ -32,7 +32,7 @@ SECURITY = "security"
 # fixed window. The app overrides them from settings through the session factory's ``info``.
 READ_VOLUME_THRESHOLD = "revcycle.audit.read_volume_threshold"
 READ_VOLUME_WINDOW = "revcycle.audit.read_volume_window_minutes"
-DEFAULT_READ_VOLUME_THRESHOLD = 300
+DEFAULT_READ_VOLUME_THRESHOLD = 1000
 DEFAULT_READ_VOLUME_WINDOW_MINUTES = 10
 
 DetailValue = str | int | bool | None
@@ -124,6 +124,30 @@ def record_read(
         client_addr=actor.client_addr,
         detail=detail,
     )
+
+
+def record_list_read(
+    session: Session,
+    actor: Principal,
+    action: str,
+    rows: Iterable[tuple[uuid.UUID, uuid.UUID]],
+) -> None:
+    """A list response showed these patients' records: one read event per patient (object type
+    ``patient``), with how many of their rows it showed, so "who saw patient X's records" is
+    answerable from the trail."""
+    counts: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    for practice_id, patient_id in rows:
+        counts[(practice_id, patient_id)] = counts.get((practice_id, patient_id), 0) + 1
+    for (practice_id, patient_id), n in counts.items():
+        record_read(
+            session,
+            actor,
+            action,
+            object_type="patient",
+            object_id=patient_id,
+            practice_id=practice_id,
+            detail={"rows": n},
+        )
 
 
 def record_security(

@@ -652,6 +652,9 @@ def list_invoices(
     views = [
         InvoiceView(i, figures_from_movements(movements.get(i.id, [])), now) for i in page.items
     ]
+    audit.record_list_read(
+        session, actor, "invoice:list", ((i.practice_id, i.patient_id) for i in page.items)
+    )
     return Page(views, page.next_cursor)
 
 

@@ -150,7 +150,11 @@ def list_patients(
         after=parse_cursor_uuid(after_id(cursor)),
         limit=limit + 1,
     )
-    return page_by_id(list(rows), limit)
+    page = page_by_id(list(rows), limit)
+    audit.record_list_read(
+        session, actor, "patient:list", ((p.practice_id, p.id) for p in page.items)
+    )
+    return page
 
 
 def search_patients(session: Session, actor: Principal, query: PatientSearch) -> Page[Patient]:
@@ -194,4 +198,8 @@ def search_patients(session: Session, actor: Principal, query: PatientSearch) ->
         if len(rows) < chunk:
             break
         after = rows[-1].id
-    return page_by_id(found, query.limit)
+    page = page_by_id(found, query.limit)
+    audit.record_list_read(
+        session, actor, "patient:search", ((p.practice_id, p.id) for p in page.items)
+    )
+    return page

@@ -242,4 +242,7 @@ def list_payments(
     )
     page = page_by_id(rows, limit)
     allocs = repo.allocations([p.id for p in page.items])
+    audit.record_list_read(
+        session, actor, "payment:list", ((p.practice_id, p.patient_id) for p in page.items)
+    )
     return Page([PaymentView(p, allocs[p.id]) for p in page.items], page.next_cursor)
