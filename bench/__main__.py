@@ -118,7 +118,7 @@ def print_summary(results: dict[str, Any]) -> None:
         )
         header = f"  {'':10}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}"
         print(header + f"{'non-2xx':>9}{'errors':>8}")
-        for name in ("baseline", "app"):
+        for name in ("baseline", "framework", "app"):
             r = http[name]
             non2xx = sum(r["other_statuses_in_window"].values())
             errors = sum(r["client_errors"].values())
@@ -127,7 +127,7 @@ def print_summary(results: dict[str, Any]) -> None:
                 f"{_fmt(r['p95_ms'], '.1f'):>10}{_fmt(r['p99_ms'], '.1f'):>10}"
                 f"{_fmt(r['max_ms'], '.1f'):>10}{non2xx:>9}{errors:>8}"
             )
-        for name in ("baseline", "app"):
+        for name in ("baseline", "framework", "app"):
             c = http[name].get("cpu") or {}
             if c:
                 print(
@@ -136,7 +136,7 @@ def print_summary(results: dict[str, Any]) -> None:
                     f"{c['loadgen_cpu_ms_per_req']:.2f}, other {c['other_cpu_ms_per_req']:.2f}; "
                     f"machine busy {100 * c['machine_utilisation']:.0f}%"
                 )
-        for name in ("baseline", "app"):
+        for name in ("baseline", "framework", "app"):
             d = http[name].get("pg") or {}
             if d:
                 print(
@@ -147,13 +147,18 @@ def print_summary(results: dict[str, Any]) -> None:
         if len(http["rounds"]) > 1:
             for i, r in enumerate(http["rounds"], 1):
                 print(
-                    f"  round {i}: baseline {r['baseline_rps']:.1f} req/s, app "
+                    f"  round {i}: baseline {r['baseline_rps']:.1f} req/s, framework "
+                    f"{r['framework_rps']:.1f} req/s (ratio {r['framework_ratio']:.3f}), app "
                     f"{r['app_rps']:.1f} req/s, ratio {r['ratio']:.3f}, app p99 "
                     f"{r['app_p99_ms']:.1f} ms"
                 )
             print("  (the table shows the round with the median ratio)")
         t = http["targets"]
         v = http["verification"]
+        print(
+            f"  ratio framework floor/baseline = {http['framework_ratio']:.3f}  (reference: "
+            "FastAPI + Pydantic + SQLAlchemy doing one INSERT, no billing work)"
+        )
         print(
             f"  ratio app/baseline = {http['ratio']:.3f}  (target >= {t['ratio_min']:.2f}) "
             f"{'PASS' if t['ratio_pass'] else 'FAIL'}"

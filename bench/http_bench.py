@@ -253,6 +253,48 @@ def _baseline_round(
     return result
 
 
+def _framework_round(
+    admin_url: str,
+    url: str,
+    seeded: Seeded,
+    *,
+    clients: int,
+    workers: int,
+    warmup_s: float,
+    duration_s: float,
+    log_dir: Path,
+) -> dict[str, Any]:
+    """The framework floor (bench/framework_app.py): FastAPI + Pydantic + SQLAlchemy, one INSERT."""
+    dbname = url.rsplit("/", 1)[-1]
+    pg.checkpoint(admin_url)
+    counters = pg.db_counters(admin_url, dbname)
+    busy = procstat.quiet_check("http")
+    floor = servers.start(
+        "framework",
+        "bench.framework_app:create_app",
+        workers=workers,
+        env={"BENCH_FRAMEWORK_URL": url},
+        log_dir=log_dir,
+    )
+    try:
+        print(f"[http] framework floor: {clients} clients, {warmup_s:g}s warm-up + {duration_s:g}s")
+        request = build_request(
+            "POST",
+            "/",
+            floor.port,
+            body=invoice_body(seeded.patient_id),
+            headers={"Content-Type": "application/json"},
+        )
+        result = _measure(
+            floor, request, clients=clients, warmup_s=warmup_s, duration_s=duration_s, ok_status=201
+        )
+    finally:
+        servers.stop(floor)
+    result["pg"] = _pg_delta(admin_url, dbname, counters, sum(result["all_responses"].values()))
+    result["background_busy_before"] = busy
+    return result
+
+
 def _app_round(
     admin_url: str,
     url: str,
@@ -367,21 +409,38 @@ def run(
             if rounds > 1:
                 print(f"[http] round {n + 1}/{rounds}")
             base = _baseline_round(admin_url, url, seeded, **opts)
+            floor = _framework_round(admin_url, url, seeded, **opts)
             app = _app_round(admin_url, url, seeded, **opts)
             ratio = app["rps"] / base["rps"] if base["rps"] else 0.0
-            all_rounds.append({"baseline": base, "app": app, "ratio": round(ratio, 3)})
+            floor_ratio = floor["rps"] / base["rps"] if base["rps"] else 0.0
+            all_rounds.append(
+                {
+                    "baseline": base,
+                    "framework": floor,
+                    "app": app,
+                    "ratio": round(ratio, 3),
+                    "framework_ratio": round(floor_ratio, 3),
+                }
+            )
         out["verification"] = _verify(
             url,
             sum(r["app"]["all_responses"].get("201", 0) for r in all_rounds),
-            sum(r["baseline"]["all_responses"].get("201", 0) for r in all_rounds),
+            sum(
+                r[side]["all_responses"].get("201", 0)
+                for r in all_rounds
+                for side in ("baseline", "framework")
+            ),
         )
 
     median = sorted(all_rounds, key=lambda r: r["ratio"])[len(all_rounds) // 2]
     out["baseline"], out["app"], out["ratio"] = median["baseline"], median["app"], median["ratio"]
+    out["framework"], out["framework_ratio"] = median["framework"], median["framework_ratio"]
     out["rounds"] = [
         {
             "ratio": r["ratio"],
+            "framework_ratio": r["framework_ratio"],
             "baseline_rps": r["baseline"]["rps"],
+            "framework_rps": r["framework"]["rps"],
             "app_rps": r["app"]["rps"],
             "baseline_p99_ms": r["baseline"]["p99_ms"],
             "app_p99_ms": r["app"]["p99_ms"],
