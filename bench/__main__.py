@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import http_bench, ledger_bench, pg
+from revcycle.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -199,8 +200,20 @@ def print_summary(results: dict[str, Any]) -> None:
     print("=" * 78)
 
 
+def _scratch_keys() -> None:
+    """PHI encryption keys for this run only (the seed, and the app servers, which inherit the
+    environment): a fresh key, never written to disk."""
+    from revcycle.crypto import keyring
+
+    kid = keyring.new_key_id()
+    os.environ["REVCYCLE_ENCRYPTION_KEYS"] = json.dumps({kid: keyring.new_key()})
+    os.environ["REVCYCLE_ENCRYPTION_ACTIVE_KEY_ID"] = kid
+    keyring.install(keyring.load_keyring(Settings()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _scratch_keys()
     started = time.perf_counter()
     try:
         results: dict[str, Any] = {"meta": meta(args)}
