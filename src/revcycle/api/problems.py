@@ -96,6 +96,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {
+            # the body could not be decoded (invalid UTF-8, nested too deep, a broken form)
+            400: "request.malformed_body",
             404: "route.not_found",
             405: "route.method_not_allowed",
             401: "auth.unauthenticated",

@@ -20,12 +20,12 @@ from revcycle.audit import queries
 from revcycle.audit.schemas import AuditEventRead, ReaderRead, SecuritySummaryRead
 from revcycle.auth.principal import Principal
 from revcycle.kit.pagination import DEFAULT_LIMIT
-from revcycle.kit.schemas import PageRead
+from revcycle.kit.schemas import FilterText, PageRead
 
 router = APIRouter(tags=["audit"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 Category = Annotated[str | None, Query(pattern="^(change|read|security)$")]
-Short = Annotated[str | None, Query(max_length=64)]
+Short = Annotated[FilterText | None, Query()]
 
 
 def _filter(

@@ -1,5 +1,6 @@
 """Password policy (ASVS 5.0 V6.2): a length range, no composition rules, refusal of common and
-breached passwords from a shipped list, and no password equal to (or made of) the user name.
+breached passwords from a shipped list, no password equal to (or made of) the user name, and no
+control characters (they cannot be typed into the sign-in form, and NUL truncates in C libraries).
 
 Errors carry a stable code and never the password itself.
 """
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import re
 from importlib import resources
 
 from revcycle.errors import InvalidInput
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class WeakPassword(InvalidInput):
@@ -40,6 +44,11 @@ def check(password: str, *, username: str, min_length: int = 12, max_length: int
             f"The password must be at most {max_length} characters long",
             code="password.too_long",
             max_length=max_length,
+        )
+    if _CONTROL.search(password):
+        raise WeakPassword(
+            "The password must not contain control characters",
+            code="password.control_characters",
         )
     folded = password.strip().casefold()
     name = username.strip().casefold()

@@ -27,6 +27,8 @@ class AuthRepository:
         self.session = session
 
     def by_username(self, username: str) -> User | None:
+        if "\x00" in username:
+            return None  # no name holds NUL, and PostgreSQL refuses it in a text parameter
         return self.session.scalar(select(User).where(User.username == username.lower()))
 
     def by_patient(self, patient_id: uuid.UUID) -> User | None:

@@ -66,6 +66,10 @@ Text500 = Annotated[
     AfterValidator(_no_control_chars),
 ]
 
+# A free-text query filter (matched exactly): bounded, no control characters (PostgreSQL refuses
+# NUL in a text parameter, and no stored value holds one).
+FilterText = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_control_chars)]
+
 
 def _wrap(fn: Callable[[str], str], error_type: str) -> Callable[[Any], str]:
     def validate(value: Any) -> str:

@@ -15,7 +15,7 @@ from revcycle.api.context import CtxDep
 from revcycle.auth.principal import Principal
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
-from revcycle.kit.schemas import PageRead
+from revcycle.kit.schemas import FilterText, PageRead
 from revcycle.practices import service
 from revcycle.practices.models import ServiceItem
 from revcycle.practices.schemas import (
@@ -130,7 +130,7 @@ def create_service_item(practice_id: uuid.UUID, body: ServiceItemCreate, ctx: Ct
 def list_service_items(
     practice_id: uuid.UUID,
     ctx: CtxDep,
-    code: str | None = None,
+    code: Annotated[FilterText | None, Query()] = None,
     active_on: dt.date | None = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
