@@ -378,3 +378,26 @@ def test_a_list_records_one_read_per_patient_shown(client: TestClient, session: 
             (("read", "invoice:list", str(ben.id)), 1),
         ]
     )
+
+
+def test_a_refusal_stands_when_its_event_cannot_be_recorded(
+    client: TestClient,
+    session: Session,
+    two_practices: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def unavailable(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    w = two_practices
+    staff_headers = auth_header(session, w["staff"])
+    session.commit()
+    monkeypatch.setattr("revcycle.api.context.Ctx._record_refusal", unavailable)
+    r = client.get(f"/api/v1/practices/{w['theirs'].id}", headers=staff_headers)
+    assert (r.status_code, r.json()["code"]) == (404, "practice.not_found")  # not a 500
+    denied = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "security:access_denied")
+    ).all()
+    assert denied == []
+    assert "not recorded: RuntimeError" in caplog.text

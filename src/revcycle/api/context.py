@@ -4,6 +4,7 @@ Idempotency-Key semantics to writes. Endpoints call exactly one service function
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from revcycle.errors import DomainError, Unauthorized
 from revcycle.idempotency import service as idem
 from revcycle.security import events as security_events
 from revcycle.security.events import SecurityEventKind
+
+log = logging.getLogger("revcycle.api")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -87,7 +90,15 @@ class Ctx:
             if self._refusal is None and (exc.status == 403 or exc.denied_object is not None):
                 self._refusal = (exc, self._principal)
             if self._refusal is not None:
-                self._record_refusal(*self._refusal)
+                try:
+                    self._record_refusal(*self._refusal)
+                except Exception as record_exc:  # noqa: BLE001 - the refusal itself must stand
+                    # E.g. the database went away: answer the refusal, say why it isn't on record.
+                    log.warning(
+                        "security event for request %s not recorded: %s",
+                        self.request_id,
+                        type(record_exc).__name__,
+                    )
             raise
 
     def _record_refusal(self, exc: DomainError, principal: Principal | None) -> None:
