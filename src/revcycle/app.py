@@ -31,6 +31,9 @@ from revcycle.auth.service import make_hasher
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
+from revcycle.gateway.endpoints import router as gateway_router
+from revcycle.gateway.factory import build_gateway
+from revcycle.gateway.testgw.app import create_testgw_app
 from revcycle.invoices.endpoints import router as invoices_router
 from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
@@ -94,6 +97,8 @@ def create_app(
     )
     app.state.session_factory = session_factory
     app.state.hasher = make_hasher(settings)
+    # Payment gateway (docs/payments.md): card payments go through app.state.gateway.
+    app.state.gateway = build_gateway(settings, session_factory)  # type: ignore[arg-type]
 
     problems.install(app)
     api = APIRouter(prefix="/api/v1")
@@ -105,11 +110,22 @@ def create_app(
         payments_router,
         ledger_router,
         audit_router,
+        gateway_router,
     ):
         api.include_router(router)
     app.include_router(api)
     install_web(app)
 
+    if settings.gateway == "test":
+        # The test gateway's own component (tokenisation API + card form): a separate sub-app,
+        # so card numbers never pass through revcycle's API.
+        app.mount(
+            "/testgw",
+            create_testgw_app(
+                session_factory,  # type: ignore[arg-type]
+                settings.gateway_webhook_secret.get_secret_value(),
+            ),
+        )
     app.mount("/static/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
 
     @app.get("/docs", include_in_schema=False)

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_PATH = Path("var") / "revcycle.db"
 DEV_AUTH_SECRET = "development-only-auth-secret-do-not-use-in-production"
+DEV_GATEWAY_WEBHOOK_SECRET = "whsec_development-only-do-not-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -99,6 +100,18 @@ class Settings(BaseSettings):
 
     # --- end PHI encryption ----------------------------------------------------------------------
 
+    # --- Payment gateway (issue #4; docs/payments.md) -------------------------------------------
+    # Which gateway card payments go through; "test" is the built-in test gateway (its own
+    # testgw_* tables, tokenisation page at /testgw/card-form).
+    gateway: Literal["test"] = "test"
+    # Webhook signing secret shared with the gateway (production refuses the development value),
+    # and how far a signature's timestamp may be from now (replays outside it are refused).
+    gateway_webhook_secret: SecretStr = SecretStr(DEV_GATEWAY_WEBHOOK_SECRET)
+    gateway_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    # Where `revcycle gateway deliver-webhooks` sends the test gateway's events.
+    gateway_webhook_url: str = "http://127.0.0.1:8000/api/v1/webhooks/gateway"
+    # --- end payment gateway ---------------------------------------------------------------------
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
@@ -108,6 +121,8 @@ class Settings(BaseSettings):
                 raise ValueError("argon2 cost below the OWASP minimum in production")
             if self.auth_secret_key.get_secret_value() == DEV_AUTH_SECRET:
                 raise ValueError("set REVCYCLE_AUTH_SECRET_KEY in production")
+            if self.gateway_webhook_secret.get_secret_value() == DEV_GATEWAY_WEBHOOK_SECRET:
+                raise ValueError("set REVCYCLE_GATEWAY_WEBHOOK_SECRET in production")
         if len(self.auth_secret_key.get_secret_value()) < 32:
             raise ValueError("REVCYCLE_AUTH_SECRET_KEY must be at least 32 characters")
         return self

@@ -181,7 +181,13 @@ def test_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "keys.json"
     kr.write_key_file(path, {KEY_A_ID: KEY_A, KEY_B_ID: KEY_B}, KEY_B_ID)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    ring = load_keyring(Settings(environment="production", key_file=path, auth_secret_key="p" * 40))
+    prod = Settings(
+        environment="production",
+        key_file=path,
+        auth_secret_key="p" * 40,
+        gateway_webhook_secret="whsec_" + "p" * 40,
+    )
+    ring = load_keyring(prod)
     assert (ring.key_ids, ring.active_key_id) == ((KEY_A_ID, KEY_B_ID), KEY_B_ID)
     path.write_text("{not json")
     with pytest.raises(KeyringError, match="is not readable JSON"):

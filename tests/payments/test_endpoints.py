@@ -104,6 +104,10 @@ def test_auto_allocated_payment(client: TestClient, session: Session, w: World) 
             {"invoice_id": str(old.id), "amount": "100.00"},
             {"invoice_id": str(new.id), "amount": "80.00"},
         ],
+        "status": "succeeded",
+        "card": None,
+        "gateway_charge_id": None,
+        "decline_code": None,
     }
     assert [stored_status(session, i.id) for i in (older, old, new)] == ["paid"] * 3
     statement = client.get(f"/api/v1/patients/{w.patient.id}/statement", headers=w.headers).json()

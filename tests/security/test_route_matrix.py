@@ -88,6 +88,9 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/security/events"): Action.SECURITY_READ,
     ("GET", "/api/v1/security/summary"): Action.SECURITY_READ,
     ("GET", "/api/v1/metrics"): Action.SECURITY_READ,
+    # Public like the token route: the gateway's signature is the authentication
+    # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
+    ("POST", "/api/v1/webhooks/gateway"): None,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
@@ -112,6 +115,7 @@ NOT_OBJECT_ROUTES = {
     ("POST", "/api/v1/auth/totp/disable"),
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/practices"),
+    ("POST", "/api/v1/webhooks/gateway"),
     *MONITORING_ROUTES,
 }
 

@@ -32,6 +32,9 @@ log = logging.getLogger("revcycle.api")
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 Work = Callable[[Session, Principal], BaseModel | None]
+# Work around a call to another system (the payment gateway): it runs its own transactions and
+# answers with the result and its status code.
+ExternalWork = Callable[[sessionmaker[Session], Principal], tuple[BaseModel, int]]
 
 
 def _dump(result: BaseModel | None) -> str:
@@ -139,6 +142,24 @@ class Ctx:
         with self._watched():
             return self._write(work, status_code)
 
+    def write_external(self, work: ExternalWork, *, key_required: DomainError) -> Response:
+        """A write that calls another system between transactions of its own (a card payment:
+        record pending -> gateway -> apply the outcome). An Idempotency-Key is required (refused
+        with ``key_required`` otherwise); its stored response is written once the work is done.
+        If the process dies in between, the reservation expires and a retry re-runs the work,
+        which must itself be idempotent (the card flow finds its pending payment by key)."""
+        with self._watched():
+            if self.idempotency_key is None:
+                with unit_of_work(self.factory) as session:
+                    self._auth(session)  # an anonymous caller learns nothing but "sign in"
+                raise key_required
+
+            def run(principal: Principal) -> tuple[str, int]:
+                result, status = work(self.factory, principal)
+                return _dump(result), status
+
+            return self._write_keyed(run)
+
     def _write(self, work: Work, status_code: int) -> Response:
         if self.idempotency_key is None:
             with unit_of_work(self.factory) as session:
@@ -167,6 +188,67 @@ class Ctx:
                 media_type=reserved.content_type,
                 headers={"Idempotent-Replayed": "true"},
             )
+        return self._run_reserved(principal, reserved, status_code, work)
+
+    def _write_keyed(self, run: Callable[[Principal], tuple[str, int]]) -> Response:
+        assert self.idempotency_key is not None
+        key = idem.parse_key(self.idempotency_key)
+        fp = idem.fingerprint(
+            self.request.method, self.request.url.path, self.request.url.query, self.body
+        )
+        with unit_of_work(self.factory) as session:
+            principal = self._auth(session)
+            assert principal.user_id is not None
+            reserved = idem.reserve(
+                session,
+                user_id=principal.user_id,
+                key=key,
+                method=self.request.method,
+                path=self.request.url.path,
+                fp=fp,
+                lock_seconds=self.settings.idempotency_lock_seconds,
+            )
+        if isinstance(reserved, idem.StoredResponse):
+            return Response(
+                reserved.body or None,
+                status_code=reserved.status,
+                media_type=reserved.content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        try:
+            body, status_code = run(principal)
+            with unit_of_work(self.factory) as session:
+                idem.complete(
+                    session,
+                    reserved,
+                    status=status_code,
+                    body=body,
+                    content_type="application/json",
+                )
+        except DomainError as exc:
+            self._complete_refusal(reserved, exc)
+            raise
+        except BaseException:
+            with unit_of_work(self.factory) as session:
+                idem.release(session, reserved)
+            raise
+        return _respond(status_code, body)
+
+    def _complete_refusal(self, reserved: idem.Reservation, exc: DomainError) -> None:
+        # A refusal is a result too: the same key replays the same refusal.
+        problem = json.dumps(domain_error_body(exc, self.request), separators=(",", ":"))
+        with unit_of_work(self.factory) as session:
+            idem.complete(
+                session,
+                reserved,
+                status=exc.status,
+                body=problem,
+                content_type="application/problem+json",
+            )
+
+    def _run_reserved(
+        self, principal: Principal, reserved: idem.Reservation, status_code: int, work: Work
+    ) -> Response:
         try:
             with unit_of_work(self.factory) as session:
                 body = _dump(work(session, principal))

@@ -18,6 +18,7 @@ from revcycle.auth.principal import Principal
 from revcycle.cli.runtime import run
 from revcycle.config import get_settings
 from revcycle.crypto.commands import keys_app
+from revcycle.gateway.commands import gateway_app
 
 app = typer.Typer(
     help="revcycle: healthcare revenue-cycle billing",
@@ -44,6 +45,7 @@ for sub, name in [
     (keys_app, "keys"),
     (audit_app, "audit"),
     (auth_app, "auth"),
+    (gateway_app, "gateway"),
 ]:
     app.add_typer(sub, name=name)
 

@@ -44,7 +44,22 @@ class IntegrityRepository:
                     Payment.amount_minor,
                     Payment.unapplied_minor,
                     func.coalesce(allocated.c.allocated, 0),
-                ).outerjoin(allocated, allocated.c.payment_id == Payment.id)
+                )
+                .outerjoin(allocated, allocated.c.payment_id == Payment.id)
+                .where(Payment.status == "succeeded")
+            ).all()
+        )
+
+    def unsettled_payments_with_money(self) -> list[Any]:
+        """Pending, declined or failed (gateway) payments that nonetheless carry a ledger entry
+        or allocations: there must be none."""
+        has_alloc = select(PaymentAllocation.id).where(PaymentAllocation.payment_id == Payment.id)
+        return list(
+            self.session.scalars(
+                select(Payment.id).where(
+                    Payment.status != "succeeded",
+                    Payment.entry_id.is_not(None) | has_alloc.exists(),
+                )
             ).all()
         )
 

@@ -118,6 +118,8 @@ def run(session: Session) -> Report:
                 f"payment {pid}: {allocated} allocated + {unapplied} credit != {amount}"
             )
     report.checked["payments"] = len(payments)
+    for pid in repo.unsettled_payments_with_money():
+        report.violations.append(f"payment {pid}: not succeeded but posted or allocated")
 
     # patient credit never negative ----------------------------------------------------------
     for patient_id, credit in repo.patient_credit_balances():

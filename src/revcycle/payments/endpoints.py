@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
@@ -16,8 +16,14 @@ from revcycle.auth.principal import Principal
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
-from revcycle.payments import service
-from revcycle.payments.schemas import AllocationRead, PaymentCreate, PaymentRead
+from revcycle.payments import card, errors, service
+from revcycle.payments.schemas import (
+    AllocationRead,
+    CardRead,
+    PaymentCreate,
+    PaymentMethod,
+    PaymentRead,
+)
 
 router = APIRouter(tags=["payments"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -40,11 +46,52 @@ def payment_read(v: service.PaymentView) -> PaymentRead:
             for a in v.allocations
         ],
         created_at=p.created_at,
+        status=p.status,
+        card=None
+        if p.card_last4 is None
+        else CardRead(
+            brand=p.card_brand or "unknown",
+            last4=p.card_last4,
+            exp_month=p.card_exp_month or 0,
+            exp_year=p.card_exp_year or 0,
+        ),
+        gateway_charge_id=p.gateway_charge_id,
+        decline_code=p.decline_code,
     )
 
 
-@router.post("/payments", status_code=201, response_model=PaymentRead)
+@router.post(
+    "/payments",
+    status_code=201,
+    response_model=PaymentRead,
+    responses={
+        202: {"description": "Card payment pending: the gateway did not answer in time"},
+        402: {"description": "Card declined (problem with decline_code)"},
+        428: {"description": "Card payments need an Idempotency-Key"},
+    },
+)
 def record_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
+    """Record a payment. With ``method: card`` and a gateway ``token`` (from the gateway's
+    tokenisation page, never a card number) the card is charged through the gateway."""
+    if body.method is PaymentMethod.CARD and body.token is not None:
+        gateway = ctx.request.app.state.gateway
+        key = ctx.idempotency_key or ""
+
+        def work(factory: sessionmaker[Session], principal: Principal) -> tuple[BaseModel, int]:
+            out = card.take_card_payment(factory, gateway, principal, body, idempotency_key=key)
+            p = out.view.payment
+            if out.declined:
+                raise errors.CardDeclined(
+                    "The card was declined", payment_id=str(p.id), decline_code=p.decline_code
+                )
+            return payment_read(out.view), 202 if p.status == card.PENDING else 201
+
+        return ctx.write_external(
+            work,
+            key_required=errors.IdempotencyKeyRequired(
+                "Card payments need an Idempotency-Key header"
+            ),
+        )
     return ctx.write(lambda s, p: payment_read(service.record_payment(s, p, body)), status_code=201)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from revcycle.errors import Conflict, InvalidInput, NotFound
+from revcycle.errors import Conflict, DomainError, InvalidInput, NotFound
 
 
 class PaymentNotFound(NotFound):
@@ -21,3 +21,23 @@ class CurrencyMismatch(InvalidInput):
 
 class InvoiceNotPayable(Conflict):
     code = "payment.invoice_not_payable"
+
+
+class CardDeclined(DomainError):
+    """The gateway declined the card (402, as gateways answer). ``decline_code`` says why."""
+
+    code = "payment.card_declined"
+    status = 402
+    title = "Card declined"
+
+
+class IdempotencyKeyRequired(DomainError):
+    code = "payment.idempotency_key_required"
+    status = 428
+    title = "Idempotency-Key required"
+
+
+class GatewayUnavailable(DomainError):
+    code = "payment.gateway_unavailable"
+    status = 503
+    title = "Payment gateway unavailable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base
@@ -28,7 +28,23 @@ class Payment(Base):
     received_on: Mapped[dt.date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(60))  # cheque number, terminal ref
     unapplied_minor: Mapped[Minor] = mapped_column(default=0)  # part that became patient credit
-    entry_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
+    # None while a gateway payment is pending, and for declined/failed attempts.
+    entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
+    # succeeded | pending (gateway outcome unknown) | declined | failed (docs/payments.md)
+    status: Mapped[str] = mapped_column(String(20), default="succeeded", server_default="succeeded")
+    # Gateway card payments: only what PCI DSS lets us keep (never the number, never the CVC).
+    card_brand: Mapped[str | None] = mapped_column(String(20))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_exp_month: Mapped[int | None] = mapped_column(Integer)
+    card_exp_year: Mapped[int | None] = mapped_column(Integer)
+    gateway_provider: Mapped[str | None] = mapped_column(String(20))
+    gateway_charge_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # The key revcycle sent to the gateway: derived from the caller and their Idempotency-Key,
+    # so a retry (even after a crash) finds this row and the gateway answers with the same charge.
+    gateway_idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    decline_code: Mapped[str | None] = mapped_column(String(40))
+    # The allocations asked for (JSON), applied when a pending payment completes.
+    allocation_request: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 

@@ -61,3 +61,31 @@ class PaymentRepository:
         if before is not None:
             q = q.where(Payment.id < before)
         return self.session.scalars(q).all()
+
+    # --- gateway card payments (docs/payments.md) ----------------------------------------------
+    def by_gateway_key(self, key: str, *, lock: bool = False) -> Payment | None:
+        q = select(Payment).where(Payment.gateway_idempotency_key == key)
+        if lock:
+            q = q.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalar(q)
+
+    def lock_gateway_payment(self, payment_id: uuid.UUID) -> Payment | None:
+        """Lock a gateway payment's row to apply its outcome (lock order: payment -> patient ->
+        invoices); re-read so a concurrent outcome is seen."""
+        return self.session.scalar(
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    def by_charge_id(self, charge_id: str) -> Payment | None:
+        return self.session.scalar(select(Payment).where(Payment.gateway_charge_id == charge_id))
+
+    def pending_gateway(self, *, created_before: dt.datetime, limit: int) -> Sequence[Payment]:
+        return self.session.scalars(
+            select(Payment)
+            .where(Payment.status == "pending", Payment.created_at < created_before)
+            .order_by(Payment.created_at, Payment.id)
+            .limit(limit)
+        ).all()

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from revcycle.kit.schemas import CurrencyCode, PositiveAmount, ReadSchema, Schema, Text60
 
@@ -13,13 +16,58 @@ from revcycle.kit.schemas import CurrencyCode, PositiveAmount, ReadSchema, Schem
 class PaymentMethod(StrEnum):
     CASH = "cash"
     CHECK = "check"
-    CARD = "card"  # taken on a terminal outside revcycle; the gateway arrives with issue 4
+    # With a gateway ``token``: charged through the gateway (docs/payments.md). Without one: a
+    # card payment taken on a terminal outside revcycle, recorded like cash.
+    CARD = "card"
     BANK_TRANSFER = "bank_transfer"
 
 
 class AllocationIn(Schema):
     invoice_id: uuid.UUID
     amount: PositiveAmount
+
+
+# What the gateway's tokenisation page returns (``tok_...``); opaque to revcycle.
+GatewayToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{8,64}$", max_length=68)]
+
+_PAN_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,18}(?![0-9])")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
+def looks_like_card_number(value: str) -> bool:
+    """12-19 digits (spaces or dashes between them allowed) passing the Luhn check. Ids (UUIDs)
+    are not card numbers even when their first groups happen to be all digits."""
+    if _UUID.match(value.strip()):
+        return False
+    return any(_luhn(re.sub(r"[ -]", "", m.group())) for m in _PAN_LIKE.finditer(value))
+
+
+_TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{8,64}$")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if not _TOKEN.match(value):  # a gateway token may hold a digit run by chance
+            yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
 
 class PaymentCreate(Schema):
@@ -31,9 +79,25 @@ class PaymentCreate(Schema):
     reference: Text60 | None = None
     # Omit to apply oldest-due first; whatever is left becomes patient credit.
     allocations: Annotated[list[AllocationIn], Field(max_length=100)] | None = None
+    # A gateway token for method "card" (never a card number: those are refused, unlogged).
+    token: GatewayToken | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_card_numbers(cls, data: Any) -> Any:
+        if any(looks_like_card_number(s) for s in _strings(data)):
+            raise PydanticCustomError(
+                "payment.card_number_refused",
+                "card numbers are never accepted here: tokenise the card at the gateway",
+            )
+        return data
 
     @model_validator(mode="after")
     def _distinct(self) -> PaymentCreate:
+        if self.token is not None and self.method is not PaymentMethod.CARD:
+            raise PydanticCustomError(
+                "payment.token_not_for_method", "a gateway token goes with method card only"
+            )
         if self.allocations is not None:
             ids = [a.invoice_id for a in self.allocations]
             if len(set(ids)) != len(ids):
@@ -44,6 +108,13 @@ class PaymentCreate(Schema):
 class AllocationRead(ReadSchema):
     invoice_id: uuid.UUID
     amount: str
+
+
+class CardRead(ReadSchema):
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
 
 
 class PaymentRead(ReadSchema):
@@ -58,3 +129,8 @@ class PaymentRead(ReadSchema):
     unapplied: str
     allocations: list[AllocationRead]
     created_at: dt.datetime
+    # succeeded | pending (gateway outcome not known yet; no ledger entry) | declined | failed
+    status: str = "succeeded"
+    card: CardRead | None = None
+    gateway_charge_id: str | None = None
+    decline_code: str | None = None

@@ -66,7 +66,17 @@ def _payable(invoice: Invoice) -> None:
         )
 
 
-def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> PaymentView:
+@dataclass(frozen=True)
+class Prepared:
+    """A payment request checked against the patient and practice (no locks taken yet)."""
+
+    patient_id: uuid.UUID
+    practice_id: uuid.UUID
+    amount: Money
+    received_on: dt.date
+
+
+def prepare(session: Session, actor: Principal, data: PaymentCreate) -> Prepared:
     actor.require(Action.PAYMENT_RECORD)
     session.flush()  # invoices issued earlier in this unit of work must be visible to queries
     patient = patients_service.access_patient(session, actor, data.patient_id)
@@ -82,34 +92,54 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
     received_on = data.received_on or today()
     if received_on > today():
         raise InvalidInput("The payment date is in the future", code="payment.date_in_future")
+    return Prepared(patient.id, practice.id, amount, received_on)
+
+
+Plan = list[tuple[Invoice, Money]]
+
+
+def plan_allocations(
+    session: Session,
+    prep: Prepared,
+    wanted: dict[uuid.UUID, Money] | None,
+    *,
+    clip: bool = False,
+) -> Plan:
+    """Lock the patient, then the invoices (by id), and decide where the money goes: the
+    allocations asked for (``wanted``, in order), or oldest-due first. With ``clip`` (money the
+    gateway already captured) a share above an invoice's balance is cut to the balance instead
+    of refused; the rest becomes patient credit."""
+    amount = prep.amount
     # Lock order: patient, then invoices by id. Concurrent payments for one patient serialise.
-    PatientRepository(session).get_for_update(patient.id)
+    PatientRepository(session).get_for_update(prep.patient_id)
     inv_repo = InvoiceRepository(session)
-    balances: dict[uuid.UUID, int]
-    plan: list[tuple[Invoice, Money]] = []
-    if data.allocations is not None:
-        wanted = {a.invoice_id: Money.parse(a.amount, practice.currency) for a in data.allocations}
+    plan: Plan = []
+    if wanted is not None:
         locked = {i.id: i for i in inv_repo.lock_many(sorted(wanted))}
-        total = Money.zero(practice.currency)
-        for a in data.allocations:
-            inv = locked.get(a.invoice_id)
-            if inv is None or inv.patient_id != patient.id:
+        total = Money.zero(amount.currency)
+        for invoice_id, share in wanted.items():
+            inv = locked.get(invoice_id)
+            if inv is None or inv.patient_id != prep.patient_id:
                 raise errors.PaymentNotFound(
                     "No such invoice for this patient",
                     code="invoice.not_found",
-                    invoice_id=str(a.invoice_id),
+                    invoice_id=str(invoice_id),
                 )
-            _payable(inv)
-            total = total + wanted[a.invoice_id]
+            if not clip:
+                _payable(inv)
+            total = total + share
         if total > amount:
             raise errors.AllocationsExceedAmount(
                 f"Allocations total {total.format()} but the payment is {amount.format()}"
             )
         balances = LedgerRepository(session).invoice_ar_balances(wanted)
-        for a in data.allocations:
-            inv = locked[a.invoice_id]
-            share = wanted[a.invoice_id]
+        for invoice_id, share in wanted.items():
+            inv = locked[invoice_id]
             if share.amount_minor > balances[inv.id]:
+                if clip:
+                    if balances[inv.id] > 0:
+                        plan.append((inv, Money(balances[inv.id], inv.currency)))
+                    continue
                 raise errors.AllocationExceedsBalance(
                     f"{share.format()} exceeds the balance "
                     f"{Money(balances[inv.id], inv.currency).format()} of "
@@ -119,7 +149,7 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
                 )
             plan.append((inv, share))
     else:
-        candidates = inv_repo.open_for_patient(patient.id)
+        candidates = inv_repo.open_for_patient(prep.patient_id)
         balances = LedgerRepository(session).invoice_ar_balances([i.id for i in candidates])
         candidates.sort(key=lambda i: (i.due_date or i.issue_date or today(), i.number or 0))
         left = amount.amount_minor
@@ -128,39 +158,46 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
                 break
             take = min(left, balances[inv.id])
             if take > 0:
-                plan.append((inv, Money(take, practice.currency)))
+                plan.append((inv, Money(take, amount.currency)))
                 left -= take
-    applied = sum((m.amount_minor for _, m in plan), 0)
-    unapplied = Money(amount.amount_minor - applied, practice.currency)
+    return plan
 
-    payment = Payment(
-        practice_id=practice.id,
-        patient_id=patient.id,
-        method=data.method.value,
-        amount_minor=amount.amount_minor,
-        currency=amount.currency,
-        received_on=received_on,
-        reference=data.reference,
-        unapplied_minor=unapplied.amount_minor,
-        created_by=actor.user_id,
-        id=uuid7(),
-    )
-    legs = [ledger.debit(DEPOSIT_ACCOUNT[data.method.value], amount)]
+
+def wanted_allocations(data: PaymentCreate, currency: str) -> dict[uuid.UUID, Money] | None:
+    if data.allocations is None:
+        return None
+    return {a.invoice_id: Money.parse(a.amount, currency) for a in data.allocations}
+
+
+def post_payment(
+    session: Session, actor: Principal, payment: Payment, plan: Plan
+) -> list[PaymentAllocation]:
+    """Post the balanced ledger entry for ``payment`` (debit the deposit account, credit the
+    invoices' AR and any excess to patient credit) and store its allocations."""
+    amount = Money(payment.amount_minor, payment.currency)
+    applied = sum((m.amount_minor for _, m in plan), 0)
+    unapplied = Money(amount.amount_minor - applied, amount.currency)
+    payment.unapplied_minor = unapplied.amount_minor
+    legs = [ledger.debit(DEPOSIT_ACCOUNT[payment.method], amount)]
     legs += [
-        ledger.credit(AccountCode.PATIENT_AR, share, patient_id=patient.id, invoice_id=inv.id)
-        for position, (inv, share) in enumerate(plan, start=1)
+        ledger.credit(
+            AccountCode.PATIENT_AR, share, patient_id=payment.patient_id, invoice_id=inv.id
+        )
+        for inv, share in plan
     ]
     if unapplied.is_positive():
-        legs.append(ledger.credit(AccountCode.PATIENT_CREDIT, unapplied, patient_id=patient.id))
+        legs.append(
+            ledger.credit(AccountCode.PATIENT_CREDIT, unapplied, patient_id=payment.patient_id)
+        )
     payment.entry_id = ledger.post_entry(
         session,
         ledger.EntrySpec(
-            practice_id=practice.id,
+            practice_id=payment.practice_id,
             kind=EntryKind.PAYMENT.value,
             legs=legs,
-            effective_date=received_on,
-            memo=f"{data.method.value} payment",
-            created_by=actor.user_id,
+            effective_date=payment.received_on,
+            memo=f"{payment.method} payment",
+            created_by=payment.created_by,
             source_type="payment",
             source_id=payment.id,
         ),
@@ -185,9 +222,29 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
         "payment:record",
         object_type="payment",
         object_id=payment.id,
-        practice_id=practice.id,
+        practice_id=payment.practice_id,
         fields=["amount", "method", "allocations"],
     )
+    return allocations
+
+
+def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> PaymentView:
+    """Money received outside a gateway (cash, cheque, a card terminal, a bank transfer)."""
+    prep = prepare(session, actor, data)
+    plan = plan_allocations(session, prep, wanted_allocations(data, prep.amount.currency))
+    payment = Payment(
+        practice_id=prep.practice_id,
+        patient_id=prep.patient_id,
+        method=data.method.value,
+        amount_minor=prep.amount.amount_minor,
+        currency=prep.amount.currency,
+        received_on=prep.received_on,
+        reference=data.reference,
+        created_by=actor.user_id,
+        status="succeeded",
+        id=uuid7(),
+    )
+    allocations = post_payment(session, actor, payment, plan)
     return PaymentView(payment, allocations)
 
 

@@ -1,0 +1,64 @@
+"""`revcycle gateway ...`: jobs the background worker will run once it exists."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.error
+import urllib.request
+from typing import Annotated
+
+import typer
+
+from revcycle.cli.runtime import session_factory
+from revcycle.config import get_settings
+from revcycle.gateway.factory import build_gateway
+from revcycle.gateway.testgw.service import deliver_webhooks
+from revcycle.payments.card import recover_pending
+
+gateway_app = typer.Typer(help="Payment gateway", no_args_is_help=True)
+
+
+def _post(url: str) -> object:
+    def send(body: bytes, headers: dict[str, str]) -> int:
+        req = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - configured URL
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    return send
+
+
+@gateway_app.command("deliver-webhooks")
+def deliver(
+    url: Annotated[str | None, typer.Option(help="Receiver URL (default: settings)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Send the test gateway's undelivered webhook events, signed, to revcycle's receiver."""
+    settings = get_settings()
+    sent, failed = deliver_webhooks(
+        session_factory(),
+        secret=settings.gateway_webhook_secret.get_secret_value(),
+        send=_post(url or settings.gateway_webhook_url),  # type: ignore[arg-type]
+        limit=limit,
+    )
+    typer.echo(f"delivered {sent}, failed {failed}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@gateway_app.command("recover-pending")
+def recover(
+    older_than: Annotated[int, typer.Option(help="Only payments pending this many seconds")] = 60,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Resolve pending card payments (gateway timeouts) by asking the gateway."""
+    factory = session_factory()
+    counts = recover_pending(
+        factory,
+        build_gateway(get_settings(), factory),
+        older_than=dt.timedelta(seconds=older_than),
+        limit=limit,
+    )
+    typer.echo(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing pending")

@@ -1,0 +1,28 @@
+"""revcycle's side of the gateway: every webhook event processed, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from revcycle.db import Base, UTCDateTime
+from revcycle.kit.clock import utcnow
+from revcycle.kit.columns import UUIDPk
+
+
+class GatewayEvent(Base):
+    """The UNIQUE (provider, event_id) is the idempotency of webhook processing: a concurrent
+    duplicate delivery fails its INSERT and its whole transaction rolls back (one effect)."""
+
+    __tablename__ = "gateway_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[UUIDPk]
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(80))
+    type: Mapped[str] = mapped_column(String(40))
+    charge_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    outcome: Mapped[str] = mapped_column(String(40))  # what revcycle did with it
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,129 @@
+"""The test gateway's own web front: a tokenisation API and a hosted card-form page, mounted as a
+separate sub-application at ``/testgw``. The card number is posted here, to the gateway
+component, and never to revcycle's API; the answer is an opaque ``tok_...`` with brand, last 4
+and expiry. Nothing here logs a request body, and refusals never repeat the input."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from typing import Annotated
+
+from fastapi import FastAPI, Form
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from revcycle.db import unit_of_work
+from revcycle.gateway.testgw import service
+
+CSP = (
+    "default-src 'none'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'; "
+    "style-src 'unsafe-inline'"
+)
+NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": CSP}
+
+
+class CardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=30)
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=0, le=9999)
+    cvc: str = Field(min_length=1, max_length=8)
+
+
+def fingerprint_key(webhook_secret: str) -> bytes:
+    return hashlib.sha256(b"testgw-card-fingerprint:" + webhook_secret.encode()).digest()
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Test gateway: card</title></head><body style="font-family:sans-serif;max-width:28rem">
+<h1>Test gateway</h1><p>This page belongs to the payment gateway, not to revcycle.
+Card details entered here are exchanged for a token.</p>{result}
+<form method="post" action="/testgw/card-form" autocomplete="off">
+<p><label>Card number <input name="number" inputmode="numeric" maxlength="23" required></label></p>
+<p><label>Expiry month <input name="exp_month" inputmode="numeric" maxlength="2" required></label>
+<label>year <input name="exp_year" inputmode="numeric" maxlength="4" required></label></p>
+<p><label>CVC <input name="cvc" inputmode="numeric" maxlength="4" required></label></p>
+<p><button type="submit">Get token</button></p></form></body></html>"""
+
+
+def create_testgw_app(factory: sessionmaker[Session], webhook_secret: str) -> FastAPI:
+    app = FastAPI(title="test gateway", docs_url=None, redoc_url=None, openapi_url=None)
+    key = fingerprint_key(webhook_secret)
+
+    def _tokenize(card: CardIn) -> service.TokenResult:
+        with unit_of_work(factory) as s:
+            return service.tokenize(
+                s,
+                fingerprint_key=key,
+                number=card.number,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+                cvc=card.cvc,
+            )
+
+    @app.post("/v1/tokens")
+    async def create_token(request: Request) -> Response:
+        try:
+            card = CardIn.model_validate_json(await request.body())
+        except ValidationError:
+            return _error(400, "invalid_request", "Send number, exp_month, exp_year and cvc")
+        try:
+            tok = _tokenize(card)
+        except service.CardRefused as exc:
+            return _error(402, exc.code, exc.message)
+        return JSONResponse(
+            {
+                "id": tok.id,
+                "object": "token",
+                "card": {
+                    "brand": tok.card.brand,
+                    "last4": tok.card.last4,
+                    "exp_month": tok.card.exp_month,
+                    "exp_year": tok.card.exp_year,
+                },
+            },
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @app.get("/card-form")
+    def card_form() -> HTMLResponse:
+        return HTMLResponse(_PAGE.format(result=""), headers=NO_STORE)
+
+    @app.post("/card-form")
+    def card_form_submit(
+        number: Annotated[str, Form(max_length=30)],
+        exp_month: Annotated[str, Form(max_length=4)],
+        exp_year: Annotated[str, Form(max_length=4)],
+        cvc: Annotated[str, Form(max_length=8)],
+    ) -> HTMLResponse:
+        try:
+            card = CardIn(
+                number=number,
+                exp_month=int(exp_month) if exp_month.isdigit() else 0,
+                exp_year=int(exp_year) if exp_year.isdigit() else 0,
+                cvc=cvc,
+            )
+            tok = _tokenize(card)
+        except ValidationError:
+            result = '<p role="alert">Check the expiry date.</p>'
+            return HTMLResponse(_PAGE.format(result=result), status_code=400, headers=NO_STORE)
+        except service.CardRefused as exc:
+            result = f'<p role="alert">{html.escape(exc.message)} ({exc.code}).</p>'
+            return HTMLResponse(_PAGE.format(result=result), status_code=402, headers=NO_STORE)
+        result = (
+            f"<p>Token <code>{html.escape(tok.id)}</code>: {html.escape(tok.card.brand)} "
+            f"ending {html.escape(tok.card.last4)}, expires "
+            f"{tok.card.exp_month:02d}/{tok.card.exp_year}.</p>"
+        )
+        return HTMLResponse(_PAGE.format(result=result), status_code=201, headers=NO_STORE)
+
+    return app

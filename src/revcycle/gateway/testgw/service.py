@@ -1,0 +1,369 @@
+"""The test gateway's behaviour: tokenisation, charges with real state rules, refunds, and the
+webhook outbox. Each call is its own transaction in the gateway's tables: a charge the gateway
+made stays made even when revcycle's own transaction rolls back (as with a real gateway)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from revcycle.db import unit_of_work
+from revcycle.gateway import signing
+from revcycle.gateway.base import (
+    CardDetails,
+    Charge,
+    ChargeStatus,
+    DeclineCode,
+    GatewayRefused,
+    GatewayTimeout,
+    RefundResult,
+    RefundStatus,
+)
+from revcycle.gateway.testgw import cards
+from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
+from revcycle.kit.clock import today, utcnow
+
+PROVIDER = "testgw"
+
+_DECLINES = {
+    cards.Scenario.GENERIC_DECLINE: DeclineCode.GENERIC_DECLINE,
+    cards.Scenario.INSUFFICIENT_FUNDS: DeclineCode.INSUFFICIENT_FUNDS,
+    cards.Scenario.EXPIRED_CARD: DeclineCode.EXPIRED_CARD,
+    cards.Scenario.INCORRECT_CVC: DeclineCode.INCORRECT_CVC,
+    cards.Scenario.PROCESSING_ERROR: DeclineCode.PROCESSING_ERROR,
+}
+
+
+class CardRefused(Exception):
+    """Tokenisation refused the card details (codes as Stripe spells them). Never carries them."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TokenResult:
+    id: str
+    card: CardDetails
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def tokenize(
+    session: Session,
+    *,
+    fingerprint_key: bytes,
+    number: str,
+    exp_month: int,
+    exp_year: int,
+    cvc: str,
+    on: dt.date | None = None,
+) -> TokenResult:
+    digits = cards.normalise(number)
+    if not cards.luhn_ok(digits):
+        raise CardRefused("incorrect_number", "The card number is not valid")
+    if not 1 <= exp_month <= 12:
+        raise CardRefused("invalid_expiry_month", "The expiry month is not valid")
+    if exp_year < 100:
+        exp_year += 2000
+    if not 2000 <= exp_year <= 2100:
+        raise CardRefused("invalid_expiry_year", "The expiry year is not valid")
+    if cards.expired(exp_month, exp_year, on or today()):
+        raise CardRefused("expired_card", "The card has expired")
+    card_brand = cards.brand(digits)
+    if not cards.cvc_ok(cvc, card_brand):
+        raise CardRefused("invalid_cvc", "The security code is not valid")
+    token = TestgwToken(
+        id=_new_id("tok"),
+        brand=card_brand,
+        last4=digits[-4:],
+        exp_month=exp_month,
+        exp_year=exp_year,
+        fingerprint=hmac.new(fingerprint_key, digits.encode(), hashlib.sha256).hexdigest(),
+        scenario=cards.scenario(digits).value,
+    )
+    session.add(token)
+    session.flush()
+    return TokenResult(token.id, CardDetails(card_brand, token.last4, exp_month, exp_year))
+
+
+def _charge(row: TestgwCharge, token: TestgwToken | None) -> Charge:
+    return Charge(
+        id=row.id,
+        status=ChargeStatus(row.status),
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        card=CardDetails(token.brand, token.last4, token.exp_month, token.exp_year)
+        if token
+        else None,
+        captured_minor=row.captured_minor,
+        refunded_minor=row.refunded_minor,
+        voided=row.voided,
+        decline_code=DeclineCode(row.decline_code) if row.decline_code else None,
+        metadata=json.loads(row.metadata_json),
+    )
+
+
+def _charge_json(c: Charge) -> dict[str, object]:
+    return {
+        "id": c.id,
+        "object": "charge",
+        "status": c.status.value,
+        "amount": c.amount_minor,
+        "currency": c.currency,
+        "amount_captured": c.captured_minor,
+        "amount_refunded": c.refunded_minor,
+        "voided": c.voided,
+        "decline_code": c.decline_code.value if c.decline_code else None,
+        "card": None
+        if c.card is None
+        else {
+            "brand": c.card.brand,
+            "last4": c.card.last4,
+            "exp_month": c.card.exp_month,
+            "exp_year": c.card.exp_year,
+        },
+        "metadata": dict(c.metadata),
+    }
+
+
+def _emit(session: Session, event_type: str, charge: Charge) -> None:
+    event_id = _new_id("evt")
+    now = utcnow()
+    body = {
+        "id": event_id,
+        "type": event_type,
+        "created": int(now.timestamp()),
+        "data": {"object": _charge_json(charge)},
+    }
+    session.add(
+        TestgwWebhook(
+            id=event_id,
+            type=event_type,
+            payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
+            created_at=now,
+        )
+    )
+
+
+class TestGateway:
+    """:class:`revcycle.gateway.base.PaymentGateway` over the test gateway's own tables."""
+
+    __test__ = False  # not a pytest test class
+
+    provider = PROVIDER
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _locked(self, s: Session, charge_id: str) -> TestgwCharge:
+        row = s.scalar(select(TestgwCharge).where(TestgwCharge.id == charge_id).with_for_update())
+        if row is None:
+            raise GatewayRefused("No such charge", code="resource_missing")
+        return row
+
+    def _view(self, s: Session, row: TestgwCharge) -> Charge:
+        return _charge(row, s.get(TestgwToken, row.token_id))
+
+    def _by_key(self, s: Session, key: str) -> TestgwCharge | None:
+        return s.scalar(select(TestgwCharge).where(TestgwCharge.idempotency_key == key))
+
+    # --- PaymentGateway ----------------------------------------------------------------------
+    def authorize(
+        self,
+        token: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Charge:
+        if amount_minor <= 0:
+            raise GatewayRefused("The amount must be positive", code="amount_invalid")
+        request_hash = hashlib.sha256(
+            json.dumps([token, amount_minor, currency]).encode()
+        ).hexdigest()
+        try:
+            with unit_of_work(self.factory) as s:
+                existing = self._by_key(s, idempotency_key)
+                if existing is not None:
+                    return self._replay(s, existing, request_hash)
+                tok = s.get(TestgwToken, token)
+                if tok is None:
+                    raise GatewayRefused("No such token", code="resource_missing")
+                scenario = cards.Scenario(tok.scenario)
+                decline = _DECLINES.get(scenario)
+                status = (
+                    ChargeStatus.DECLINED
+                    if decline
+                    else ChargeStatus.REQUIRES_ACTION
+                    if scenario is cards.Scenario.REQUIRES_ACTION
+                    else ChargeStatus.SUCCEEDED
+                )
+                row = TestgwCharge(
+                    id=_new_id("ch"),
+                    token_id=tok.id,
+                    status=status.value,
+                    decline_code=decline.value if decline else None,
+                    amount_minor=amount_minor,
+                    currency=currency,
+                    captured_minor=0,
+                    refunded_minor=0,
+                    voided=False,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    metadata_json=json.dumps(dict(metadata or {}), sort_keys=True),
+                )
+                s.add(row)
+                s.flush()
+                charge = self._view(s, row)
+                if status is ChargeStatus.DECLINED:
+                    _emit(s, "charge.failed", charge)
+        except IntegrityError:
+            # A concurrent authorize with the same key won the INSERT: answer with its charge.
+            with unit_of_work(self.factory) as s:
+                existing = self._by_key(s, idempotency_key)
+                if existing is None:
+                    raise
+                return self._replay(s, existing, request_hash)
+        if scenario is cards.Scenario.TIMEOUT:
+            raise GatewayTimeout()  # the charge exists; the answer is lost on the way back
+        return charge
+
+    def _replay(self, s: Session, row: TestgwCharge, request_hash: str) -> Charge:
+        if row.request_hash != request_hash:
+            raise GatewayRefused(
+                "This idempotency key was used with different parameters",
+                code="idempotency_key_reused",
+            )
+        return self._view(s, row)
+
+    def capture(self, charge_id: str, amount_minor: int | None = None) -> Charge:
+        with unit_of_work(self.factory) as s:
+            row = self._locked(s, charge_id)
+            if row.voided:
+                raise GatewayRefused("The charge was voided", code="charge_voided")
+            if row.status != ChargeStatus.SUCCEEDED.value:
+                raise GatewayRefused("The charge cannot be captured", code="charge_not_capturable")
+            if row.captured_minor > 0:
+                return self._view(s, row)  # captured already: idempotent
+            amount = row.amount_minor if amount_minor is None else amount_minor
+            if not 0 < amount <= row.amount_minor:
+                raise GatewayRefused("The capture amount is not valid", code="amount_too_large")
+            row.captured_minor = amount
+            s.flush()
+            charge = self._view(s, row)
+            _emit(s, "charge.succeeded", charge)
+            return charge
+
+    def void(self, charge_id: str) -> Charge:
+        with unit_of_work(self.factory) as s:
+            row = self._locked(s, charge_id)
+            if row.captured_minor > 0:
+                raise GatewayRefused("The charge was captured", code="charge_already_captured")
+            if not row.voided and row.status == ChargeStatus.SUCCEEDED.value:
+                row.voided = True
+                s.flush()
+                _emit(s, "charge.voided", self._view(s, row))
+            return self._view(s, row)
+
+    def refund(self, charge_id: str, amount_minor: int, idempotency_key: str) -> RefundResult:
+        with unit_of_work(self.factory) as s:
+            done = s.scalar(
+                select(TestgwRefund).where(TestgwRefund.idempotency_key == idempotency_key)
+            )
+            row = self._locked(s, charge_id)
+            if done is not None:
+                if (done.charge_id, done.amount_minor) != (charge_id, amount_minor):
+                    raise GatewayRefused(
+                        "This idempotency key was used with different parameters",
+                        code="idempotency_key_reused",
+                    )
+                return _refund(done)
+            if row.captured_minor == 0:
+                raise GatewayRefused("The charge was not captured", code="charge_not_captured")
+            if amount_minor <= 0:
+                raise GatewayRefused("The amount must be positive", code="amount_invalid")
+            if amount_minor > row.captured_minor - row.refunded_minor:
+                raise GatewayRefused(
+                    "The refund exceeds what is left to refund", code="amount_too_large"
+                )
+            row.refunded_minor += amount_minor
+            refund = TestgwRefund(
+                id=_new_id("re"),
+                charge_id=row.id,
+                amount_minor=amount_minor,
+                currency=row.currency,
+                status=RefundStatus.SUCCEEDED.value,
+                idempotency_key=idempotency_key,
+            )
+            s.add(refund)
+            s.flush()
+            _emit(s, "charge.refunded", self._view(s, row))
+            return _refund(refund)
+
+    def retrieve(self, charge_id: str) -> Charge:
+        with unit_of_work(self.factory) as s:
+            row = s.get(TestgwCharge, charge_id)
+            if row is None:
+                raise GatewayRefused("No such charge", code="resource_missing")
+            return self._view(s, row)
+
+    def find_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
+        with unit_of_work(self.factory) as s:
+            row = self._by_key(s, idempotency_key)
+            return None if row is None else self._view(s, row)
+
+
+def _refund(r: TestgwRefund) -> RefundResult:
+    return RefundResult(r.id, r.charge_id, RefundStatus(r.status), r.amount_minor, r.currency)
+
+
+Send = Callable[[bytes, dict[str, str]], int]
+
+
+def deliver_webhooks(
+    factory: sessionmaker[Session], *, secret: str, send: Send, limit: int = 100
+) -> tuple[int, int]:
+    """Send undelivered outbox events, oldest first, each signed at send time. Returns
+    (delivered, failed); a failed event stays in the outbox for the next run."""
+    delivered = failed = 0
+    with unit_of_work(factory) as s:
+        ids = s.scalars(
+            select(TestgwWebhook.id)
+            .where(TestgwWebhook.delivered_at.is_(None))
+            .order_by(TestgwWebhook.created_at, TestgwWebhook.id)
+            .limit(limit)
+        ).all()
+    for event_id in ids:
+        with unit_of_work(factory) as s:
+            row = s.get(TestgwWebhook, event_id)
+            if row is None or row.delivered_at is not None:
+                continue
+            body = row.payload.encode()
+            header = signing.sign(secret, body, int(utcnow().timestamp()))
+            try:
+                status = send(body, {signing.HEADER: header, "Content-Type": "application/json"})
+            except OSError:
+                status = 0
+            row.attempts += 1
+            row.last_status = status
+            if 200 <= status < 300:
+                row.delivered_at = utcnow()
+                delivered += 1
+            else:
+                failed += 1
+    return delivered, failed
