@@ -2,6 +2,8 @@
 
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.gateway.models import GatewayEvent
+from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.idempotency.models import IdempotencyKey
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
 from revcycle.ledger.models import Account, JournalEntry, Posting
@@ -14,6 +16,7 @@ __all__ = [
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",
+    "GatewayEvent",
     "IdempotencyKey",
     "Invoice",
     "InvoiceAdjustment",
@@ -27,6 +30,10 @@ __all__ = [
     "Practice",
     "Provider",
     "ServiceItem",
+    "TestgwCharge",
+    "TestgwRefund",
+    "TestgwToken",
+    "TestgwWebhook",
     "User",
     "UserPractice",
 ]
