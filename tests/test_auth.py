@@ -183,6 +183,8 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.INVOICE_ADJUST,
         Action.INVOICE_WRITE_OFF,
         Action.PAYMENT_RECORD,
+        Action.PAYMENT_REFUND,
+        Action.APPROVAL_READ,
         Action.LEDGER_READ,
         Action.USER_MANAGE,
         Action.AUDIT_READ,

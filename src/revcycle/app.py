@@ -24,6 +24,7 @@ from revcycle.api.middleware import (
     docs_csp,
     rate_rules,
 )
+from revcycle.approvals.endpoints import router as approvals_router
 from revcycle.audit import service as audit_service
 from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
@@ -39,6 +40,7 @@ from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
 from revcycle.payments.endpoints import router as payments_router
 from revcycle.practices.endpoints import router as practices_router
+from revcycle.refunds.endpoints import router as refunds_router
 from revcycle.web.views import install as install_web
 
 DESCRIPTION = """
@@ -108,6 +110,8 @@ def create_app(
         patients_router,
         invoices_router,
         payments_router,
+        refunds_router,
+        approvals_router,
         ledger_router,
         audit_router,
         gateway_router,

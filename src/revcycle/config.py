@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_PATH = Path("var") / "revcycle.db"
 DEV_AUTH_SECRET = "development-only-auth-secret-do-not-use-in-production"
 DEV_GATEWAY_WEBHOOK_SECRET = "whsec_development-only-do-not-use-in-production"
+
+_LIMIT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,4})?")
+
+
+def _limit_amount(value: object) -> str | None:
+    """A role's transaction limit: a plain decimal amount (no sign, no exponent), or none."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _LIMIT.fullmatch(value):
+        raise ValueError('a limit is a decimal amount such as "250.00", or empty for none')
+    return value
+
+
+LimitAmount = Annotated[str | None, BeforeValidator(_limit_amount)]
 
 
 class Settings(BaseSettings):
@@ -111,6 +126,17 @@ class Settings(BaseSettings):
     # Where `revcycle gateway deliver-webhooks` sends the test gateway's events.
     gateway_webhook_url: str = "http://127.0.0.1:8000/api/v1/webhooks/gateway"
     # --- end payment gateway ---------------------------------------------------------------------
+
+    # --- Financial controls: per-role transaction limits (docs/refunds-approvals.md) ----------
+    # A refund or a write-off above the caller's role limit is not executed: it becomes an
+    # approval request that another user with money:approve (admin, signed in with MFA) approves.
+    # Amounts are decimal strings in the practice's currency ("500.00"); empty = no limit.
+    # "0" sends every such operation of that role to approval.
+    refund_limit_admin: LimitAmount = None
+    refund_limit_billing_staff: LimitAmount = "500.00"
+    write_off_limit_admin: LimitAmount = None
+    write_off_limit_billing_staff: LimitAmount = "500.00"
+    # --- end financial controls ------------------------------------------------------------
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

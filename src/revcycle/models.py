@@ -1,5 +1,6 @@
 """Imports every domain's models so Alembic and tests see the whole metadata."""
 
+from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.gateway.models import GatewayEvent
@@ -10,10 +11,12 @@ from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.refunds.models import Refund, RefundPart
 
 __all__ = [
     "Account",
     "ApiToken",
+    "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
     "GatewayEvent",
@@ -29,6 +32,8 @@ __all__ = [
     "Posting",
     "Practice",
     "Provider",
+    "Refund",
+    "RefundPart",
     "ServiceItem",
     "TestgwCharge",
     "TestgwRefund",

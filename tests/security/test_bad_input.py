@@ -33,16 +33,26 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.auth import service as auth_service
 from revcycle.auth.models import User
 from revcycle.config import Settings
 from revcycle.invoices.models import Invoice
 from revcycle.patients.models import Patient
+from revcycle.payments.schemas import PaymentCreate
+from revcycle.payments.service import record_payment
 from revcycle.practices.models import Practice, Provider, ServiceItem
 from tests.auth.helpers import client_with, code, secret_of
-from tests.factories.auth import PASSWORD, auth_header, make_user
+from tests.factories.auth import PASSWORD, auth_header, make_user, principal
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
-from tests.factories.practices import make_practice, make_provider, make_service_item, valid_npi
+from tests.factories.practices import (
+    SYSTEM,
+    make_practice,
+    make_provider,
+    make_service_item,
+    valid_npi,
+)
+from tests.refunds.helpers import limits, refund
 from tests.security.bad_input import (
     PAYLOADS,
     Payload,
@@ -241,6 +251,53 @@ def _totp(path: str, *, confirmed: bool) -> Callable[[World], Prepared]:
         return Prepared(path, {"code": totp}, header)
 
     return prepare
+
+
+def _refund(w: World) -> Prepared:
+    """A fresh 20.00 cash payment (all patient credit) refunded in part, with a fresh key."""
+    view = record_payment(
+        w.session,
+        SYSTEM,
+        PaymentCreate.model_validate(
+            {"patient_id": w.patient.id, "amount": "20.00", "method": "cash", "allocations": []}
+        ),
+    )
+    w.session.commit()
+    headers = {**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"}
+    return Prepared(
+        f"/api/v1/payments/{view.payment.id}/refunds",
+        {"amount": "5.00", "reason": "Overpaid at the desk"},
+        headers,
+    )
+
+
+def _reject(w: World) -> Prepared:
+    """A fresh approval request (a clerk's refund above a zero limit), rejected by an admin
+    signed in with a second factor."""
+    view = record_payment(
+        w.session,
+        SYSTEM,
+        PaymentCreate.model_validate(
+            {"patient_id": w.patient.id, "amount": "20.00", "method": "cash", "allocations": []}
+        ),
+    )
+    clerk, _ = w.fresh_staff()
+    request = refund(
+        w.session, principal(w.session, clerk), view.payment.id, "5.00", limits=limits(refund="0")
+    )
+    approver = make_user(w.session, "admin", practices=[w.practice])
+    token = auth_service.issue_token(w.session, approver, ttl_minutes=60, mfa=True).token
+    w.session.commit()
+    return Prepared(
+        f"/api/v1/approval-requests/{request.id}/reject",
+        {"reason": "Not justified"},
+        {"Authorization": f"Bearer {token}"},
+    )
+
+
+def _rejected(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/approval-requests/{id}")(w, p, resp)
+    return {"reason": data["decision_reason"]}
 
 
 def _user_update(w: World) -> Prepared:
@@ -454,6 +511,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         "payments",
         1,
         _get("/api/v1/payments/{id}"),
+    ),
+    ("POST", "/api/v1/payments/{payment_id}/refunds"): Route(
+        _refund, "refunds", 1, _get("/api/v1/refunds/{id}")
+    ),
+    ("POST", "/api/v1/approval-requests/{request_id}/reject"): Route(
+        _reject, "approval_requests", 0, _rejected
     ),
 }
 
@@ -933,6 +996,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "payment_id": w.draft.id,
         "entry_id": w.open_invoice.issue_entry_id,
         "user_id": w.draft.id,
+        "refund_id": w.draft.id,
+        "request_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

@@ -29,10 +29,11 @@ from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.invoices.service import add_credit_note
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
-from tests.factories.auth import auth_header, make_user
+from tests.factories.auth import auth_header, make_user, principal
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
+from tests.refunds.helpers import limits, refund
 
 # (method, path) -> the action the route needs; None = any signed-in user.
 ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
@@ -81,6 +82,13 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/v1/payments"): Action.PAYMENT_RECORD,
     ("GET", "/api/v1/payments"): Action.PAYMENT_READ,
     ("GET", "/api/v1/payments/{payment_id}"): Action.PAYMENT_READ,
+    ("POST", "/api/v1/payments/{payment_id}/refunds"): Action.PAYMENT_REFUND,
+    ("GET", "/api/v1/payments/{payment_id}/refunds"): Action.PAYMENT_READ,
+    ("GET", "/api/v1/refunds/{refund_id}"): Action.PAYMENT_READ,
+    ("GET", "/api/v1/approval-requests"): Action.APPROVAL_READ,
+    ("GET", "/api/v1/approval-requests/{request_id}"): Action.APPROVAL_READ,
+    ("POST", "/api/v1/approval-requests/{request_id}/approve"): Action.MONEY_APPROVE,
+    ("POST", "/api/v1/approval-requests/{request_id}/reject"): Action.MONEY_APPROVE,
     ("GET", "/api/v1/practices/{practice_id}/trial-balance"): Action.LEDGER_READ,
     ("GET", "/api/v1/practices/{practice_id}/journal-entries"): Action.LEDGER_READ,
     ("GET", "/api/v1/journal-entries/{entry_id}"): Action.LEDGER_READ,
@@ -162,6 +170,15 @@ def _build(session: Session, *, same_practice: bool) -> World:
         CreditNoteCreate.model_validate({"amount": "1.00", "reason_code": "courtesy"}),
     )
     other_staff = make_user(session, "billing_staff", practices=[hidden_practice])
+    refunded = refund(session, SYSTEM, pay.id, "1.00", key="matrix")
+    requested = refund(
+        session,
+        principal(session, other_staff),
+        pay.id,
+        "2.00",
+        key="m2",
+        limits=limits(refund="0"),
+    )
     headers = {
         "admin": auth_header(session, make_user(session, "admin", practices=[a])),
         "billing_staff": auth_header(session, make_user(session, "billing_staff", practices=[a])),
@@ -180,8 +197,21 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "payment_id": str(pay.id),
         "entry_id": str(inv.issue_entry_id),
         "user_id": str(other_staff.id),
+        "refund_id": str(refunded.refund.id),
+        "request_id": str(requested.id),
     }
-    secrets = [ids[k] for k in ("patient_id", "invoice_id", "draft_id", "payment_id", "entry_id")]
+    secrets = [
+        ids[k]
+        for k in (
+            "patient_id",
+            "invoice_id",
+            "draft_id",
+            "payment_id",
+            "entry_id",
+            "refund_id",
+            "request_id",
+        )
+    ]
     secrets += ["Hiddenperson", "Hiddendoc"]
     if not same_practice:
         secrets += [
@@ -243,6 +273,8 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/invoices/{invoice_id}/write-off": {"reason_code": "bad_debt"},
         "/api/v1/users/{user_id}": {"active": False},
         "/api/v1/payments": {"patient_id": w.ids["patient_id"], "amount": "5.00", "method": "cash"},
+        "/api/v1/payments/{payment_id}/refunds": {"amount": "1.00", "reason": "Overpaid"},
+        "/api/v1/approval-requests/{request_id}/reject": {"reason": "Not justified"},
     }
     if method in {"POST", "PATCH"}:
         return bodies.get(path, {})

@@ -39,6 +39,10 @@ class Action(StrEnum):
     USER_MANAGE = "user:manage"
     AUDIT_READ = "audit:read"
     SECURITY_READ = "security:read"
+    # Refunding a payment (above the caller's limit it becomes an approval request instead).
+    PAYMENT_REFUND = "payment:refund"
+    # Reading the approval requests (refunds / write-offs above a limit) of one's practices.
+    APPROVAL_READ = "approval:read"
     # Approving a money movement another user requested (refund or write-off above the approval
     # threshold): admins only, with a second factor, never the requester (auth.policies).
     MONEY_APPROVE = "money:approve"
@@ -70,6 +74,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.INVOICE_ADJUST,
             Action.INVOICE_WRITE_OFF,
             Action.PAYMENT_RECORD,
+            Action.PAYMENT_REFUND,
+            Action.APPROVAL_READ,
             Action.LEDGER_READ,
             Action.MFA_MANAGE,
         }

@@ -119,7 +119,8 @@ def is_overdue(status: str, due: dt.date | None, today: dt.date) -> bool:
     return status in {"open", "partially_paid"} and due is not None and due < today
 
 
-PAYMENT_KINDS = {EntryKind.PAYMENT.value}
+# Refunds reopen the receivable: "paid" is what the patient paid net of what was refunded.
+PAYMENT_KINDS = {EntryKind.PAYMENT.value, EntryKind.REFUND.value}
 
 
 @dataclass(frozen=True)

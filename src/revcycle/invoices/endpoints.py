@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
+from revcycle.approvals.endpoints import accepted_when_requested, approval_read
+from revcycle.approvals.gate import Limits
+from revcycle.approvals.schemas import ApprovalRequestRead
 from revcycle.auth.principal import Principal
 from revcycle.invoices import calc, service
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
@@ -180,9 +183,20 @@ def add_credit_note(invoice_id: uuid.UUID, body: CreditNoteCreate, ctx: CtxDep) 
     )
 
 
-@router.post("/invoices/{invoice_id}/write-off", response_model=InvoiceRead)
+@router.post(
+    "/invoices/{invoice_id}/write-off",
+    response_model=InvoiceRead | ApprovalRequestRead,
+    responses={202: {"model": ApprovalRequestRead, "description": "Approval requested"}},
+)
 def write_off_invoice(invoice_id: uuid.UUID, body: WriteOffCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: _reloaded(s, service.write_off_invoice(s, p, invoice_id, body)))
+    """Above the caller's write-off limit: 202 with an approval request, nothing written off."""
+    limits = Limits.from_settings(ctx.settings)
+
+    def work(s: Session, p: Principal) -> BaseModel:
+        out = service.write_off_invoice(s, p, invoice_id, body, limits=limits)
+        return _reloaded(s, out) if isinstance(out, Invoice) else approval_read(out)
+
+    return accepted_when_requested(ctx.write(work))
 
 
 @router.get("/invoices/{invoice_id}/history", response_model=InvoiceHistory)

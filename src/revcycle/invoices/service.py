@@ -15,6 +15,9 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from revcycle.approvals import gate
+from revcycle.approvals.errors import AmountChanged
+from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
@@ -542,8 +545,17 @@ def add_credit_note(
 
 
 def write_off_invoice(
-    session: Session, actor: Principal, invoice_id: uuid.UUID, data: WriteOffCreate
-) -> Invoice:
+    session: Session,
+    actor: Principal,
+    invoice_id: uuid.UUID,
+    data: WriteOffCreate,
+    *,
+    limits: gate.Limits | None = None,
+    approved_minor: int | None = None,
+) -> Invoice | ApprovalRequest:
+    """Write off the remaining balance. Above the caller's limit (``limits``) nothing is written
+    off: an approval request is returned instead. ``approved_minor``: executing an approved
+    request, which may not write off more than was approved."""
     invoice = access_invoice(session, actor, invoice_id, Action.INVOICE_WRITE_OFF, for_update=True)
     _require_collectible(invoice)
     fig = invoice_figures(session, invoice.id)
@@ -552,6 +564,26 @@ def write_off_invoice(
             "Nothing is left to write off", code="invoice.nothing_due", status_now=invoice.status
         )
     amount = Money(fig.balance, invoice.currency)
+    if approved_minor is not None and amount.amount_minor > approved_minor:
+        raise AmountChanged(
+            f"The balance is now {amount.format()}, more than the "
+            f"{Money(approved_minor, invoice.currency).format()} approved; request again",
+            balance=amount.format(),
+        )
+    limit = gate.over_limit(limits, gate.WRITE_OFF, actor, amount)
+    if limit is not None:
+        return gate.request_approval(
+            session,
+            actor,
+            operation=gate.WRITE_OFF,
+            object_type="invoice",
+            object_id=invoice.id,
+            practice_id=invoice.practice_id,
+            patient_id=invoice.patient_id,
+            amount=amount,
+            limit=limit,
+            payload=data.model_dump(mode="json"),
+        )
     _reduce_receivable(
         session,
         actor,

@@ -59,3 +59,7 @@ class EntryKind(StrEnum):
     CREDIT_NOTE_VOID = "invoice.credit_note_void"
     WRITE_OFF = "invoice.write_off"
     PAYMENT = "payment"
+    # A refund: money taken back from patient credit / invoice receivables becomes owed to the
+    # patient (2200); the pay-out settles it from cash or clearing (docs/refunds-approvals.md).
+    REFUND = "refund"
+    REFUND_PAYOUT = "refund.payout"

@@ -62,6 +62,15 @@ class PaymentRepository:
             q = q.where(Payment.id < before)
         return self.session.scalars(q).all()
 
+    def get_for_update(self, payment_id: uuid.UUID) -> Payment | None:
+        """Lock the payment row (refunds: lock order patient -> payment -> invoices); re-read."""
+        return self.session.scalar(
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
     # --- gateway card payments (docs/payments.md) ----------------------------------------------
     def by_gateway_key(self, key: str, *, lock: bool = False) -> Payment | None:
         q = select(Payment).where(Payment.gateway_idempotency_key == key)

@@ -1,0 +1,76 @@
+"""JSON routes for refunds. The refund POST requires an Idempotency-Key; above the caller's
+limit it answers 202 with an approval request instead of refunding."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from revcycle.api.context import CtxDep
+from revcycle.approvals.endpoints import accepted_when_requested, approval_read
+from revcycle.approvals.gate import Limits
+from revcycle.approvals.schemas import ApprovalRequestRead
+from revcycle.auth.principal import Principal
+from revcycle.kit.render import amount
+from revcycle.refunds import service
+from revcycle.refunds.schemas import RefundCreate, RefundList, RefundPartRead, RefundRead
+
+router = APIRouter(tags=["refunds"])
+
+
+def refund_read(v: service.RefundView) -> RefundRead:
+    r = v.refund
+    return RefundRead(
+        id=r.id,
+        practice_id=r.practice_id,
+        patient_id=r.patient_id,
+        payment_id=r.payment_id,
+        method=r.method,
+        amount=amount(r.amount_minor, r.currency),
+        currency=r.currency,
+        status=r.status,
+        reason=r.reason,
+        parts=[
+            RefundPartRead(invoice_id=p.invoice_id, amount=amount(p.amount_minor, p.currency))
+            for p in v.parts
+        ],
+        entry_id=r.entry_id,
+        payout_entry_id=r.payout_entry_id,
+        approval_request_id=r.approval_request_id,
+        created_at=r.created_at,
+    )
+
+
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundRead | ApprovalRequestRead,
+    responses={202: {"model": ApprovalRequestRead, "description": "Approval requested"}},
+)
+def refund_payment(payment_id: uuid.UUID, body: RefundCreate, ctx: CtxDep) -> Response:
+    limits = Limits.from_settings(ctx.settings)
+    key = ctx.idempotency_key
+
+    def work(s: Session, p: Principal) -> BaseModel:
+        out = service.refund_payment(s, p, payment_id, body, idempotency_key=key, limits=limits)
+        return refund_read(out) if isinstance(out, service.RefundView) else approval_read(out)
+
+    return accepted_when_requested(ctx.write(work, status_code=201))
+
+
+@router.get("/payments/{payment_id}/refunds", response_model=RefundList)
+def list_payment_refunds(payment_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(
+        lambda s, p: RefundList(
+            items=[refund_read(v) for v in service.payment_refunds(s, p, payment_id)]
+        )
+    )
+
+
+@router.get("/refunds/{refund_id}", response_model=RefundRead)
+def get_refund(refund_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(lambda s, p: refund_read(service.get_refund(s, p, refund_id)))
