@@ -143,6 +143,7 @@ def test_clean_scenario_is_ok(session: Session) -> None:
         "reversals": n_reversals,
         "invoices": 5,
         "payments": 2,
+        "refunds": 0,
     }
     assert n_reversals == 1
 
@@ -150,7 +151,13 @@ def test_clean_scenario_is_ok(session: Session) -> None:
 def test_empty_database_is_ok(session: Session) -> None:
     report = integrity.run(session)
     assert report.ok
-    assert report.checked == {"journal_entries": 0, "reversals": 0, "invoices": 0, "payments": 0}
+    assert report.checked == {
+        "journal_entries": 0,
+        "reversals": 0,
+        "invoices": 0,
+        "payments": 0,
+        "refunds": 0,
+    }
 
 
 # invoice drift -----------------------------------------------------------------------------------

@@ -259,3 +259,28 @@ def test_concurrent_refunds_only_one_passes(
         assert LedgerRepository(s).patient_balances(patient.id) == (3000, 0)
         report = integrity.run(s)
         assert report.ok, report.violations
+
+
+def test_integrity_flags_refund_parts_that_do_not_add_up(
+    session: Session, w: World, paid: dict[str, Any]
+) -> None:
+    out = refund(session, SYSTEM, paid["payment"].id, "10.00")
+    assert isinstance(out, RefundView)
+    session.flush()
+    assert integrity.run(session).checked["refunds"] == 1
+    with session.begin_nested() as tamper:  # what a database operator could do
+        session.add(
+            RefundPart(
+                refund_id=out.refund.id,
+                payment_id=paid["payment"].id,
+                invoice_id=None,
+                amount_minor=1,
+                currency="USD",
+                position=9,
+            )
+        )
+        session.flush()
+        report = integrity.run(session)
+        assert report.violations == [f"refund {out.refund.id}: parts 1001 != amount 1000"]
+        tamper.rollback()
+    assert integrity.run(session).ok

@@ -13,6 +13,7 @@ from revcycle.invoices.models import Invoice, InvoiceSequence
 from revcycle.ledger.chart import AccountCode
 from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.payments.models import Payment, PaymentAllocation
+from revcycle.refunds.models import Refund, RefundPart
 
 
 class IntegrityRepository:
@@ -60,6 +61,29 @@ class IntegrityRepository:
                     Payment.status != "succeeded",
                     Payment.entry_id.is_not(None) | has_alloc.exists(),
                 )
+            ).all()
+        )
+
+    def refund_totals(self) -> list[Any]:
+        parts = (
+            select(RefundPart.refund_id, func.sum(RefundPart.amount_minor).label("parts"))
+            .group_by(RefundPart.refund_id)
+            .subquery()
+        )
+        return list(
+            self.session.execute(
+                select(Refund.id, Refund.amount_minor, func.coalesce(parts.c.parts, 0)).outerjoin(
+                    parts, parts.c.refund_id == Refund.id
+                )
+            ).all()
+        )
+
+    def refunded_per_payment(self) -> list[Any]:
+        return list(
+            self.session.execute(
+                select(Payment.id, Payment.amount_minor, func.sum(Refund.amount_minor))
+                .join(Refund, Refund.payment_id == Payment.id)
+                .group_by(Payment.id, Payment.amount_minor)
             ).all()
         )
 

@@ -118,6 +118,16 @@ def run(session: Session) -> Report:
                 f"payment {pid}: {allocated} allocated + {unapplied} credit != {amount}"
             )
     report.checked["payments"] = len(payments)
+
+    # refunds: parts add up to the refund; never more refunded than paid (L10) --------------
+    refunds = repo.refund_totals()
+    for rid, amount, parts in refunds:
+        if int(parts) != int(amount):
+            report.violations.append(f"refund {rid}: parts {parts} != amount {amount}")
+    for pid, paid, refunded in repo.refunded_per_payment():
+        if int(refunded) > int(paid):
+            report.violations.append(f"payment {pid}: refunded {refunded} > paid {paid}")
+    report.checked["refunds"] = len(refunds)
     for pid in repo.unsettled_payments_with_money():
         report.violations.append(f"payment {pid}: not succeeded but posted or allocated")
 
