@@ -1173,7 +1173,10 @@ class _Builder:
         if method is PaymentMethod.CHECK:
             return method, f"Check #{rng.randint(1001, 9899)}"
         if method is PaymentMethod.BANK_TRANSFER:
-            return method, f"ACH trace {rng.randrange(10**15):015d}"
+            # A trace number starts with the originating bank's routing number, whose first
+            # digits are a Federal Reserve district (never a card network's prefix, which the
+            # payments API would refuse as a card number).
+            return method, f"ACH trace 0{rng.randrange(10**15) % 10**14:014d}"
         return method, f"Receipt R-{rng.randint(1, 999999):06d}" if rng.random() < 0.7 else None
 
     def _pay(self, inv: _Inv, step: _Step) -> None:

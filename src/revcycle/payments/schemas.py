@@ -30,7 +30,21 @@ class AllocationIn(Schema):
 # What the gateway's tokenisation page returns (``tok_...``); opaque to revcycle.
 GatewayToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{8,64}$", max_length=68)]
 
-_PAN_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,18}(?![0-9])")
+_PAN_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+_PLAIN_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+_TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{8,64}$")
+# Issuer prefixes and lengths of the card networks (Visa, Mastercard, Amex, Discover, JCB,
+# Diners). A real ACH trace number starts with a routing number (Federal Reserve district 01-12,
+# 21-32, 61-72, 80), never with Amex's 34/37, so it is not mistaken for a card.
+_NETWORKS = re.compile(
+    r"^(?:4(?:[0-9]{12}|[0-9]{15}|[0-9]{18})"
+    r"|(?:5[1-5][0-9]{2}|222[1-9]|22[3-9][0-9]|2[3-6][0-9]{2}|27[01][0-9]|2720)[0-9]{12}"
+    r"|3[47][0-9]{13}"
+    r"|(?:6011|65[0-9]{2}|64[4-9][0-9])[0-9]{12,15}"
+    r"|35[0-9]{14,17}"
+    r"|3(?:0[0-5]|[68][0-9])[0-9]{11,16})$"
+)
 
 
 def _luhn(digits: str) -> bool:
@@ -43,18 +57,16 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
-
-
 def looks_like_card_number(value: str) -> bool:
-    """12-19 digits (spaces or dashes between them allowed) passing the Luhn check. Ids (UUIDs)
-    are not card numbers even when their first groups happen to be all digits."""
+    """13-19 digits (spaces or dashes between them allowed) with a card network's prefix and
+    length, passing the Luhn check. Ids (UUIDs) are not card numbers."""
     if _UUID.match(value.strip()):
         return False
-    return any(_luhn(re.sub(r"[ -]", "", m.group())) for m in _PAN_LIKE.finditer(value))
-
-
-_TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{8,64}$")
+    # Grouped runs ("4242 4242 4242 4242"), then plain runs (a number right after other digits
+    # and a space would otherwise hide inside a longer grouped run).
+    runs = [re.sub(r"[ -]", "", m.group()) for m in _PAN_LIKE.finditer(value)]
+    runs += _PLAIN_RUN.findall(value)
+    return any(_NETWORKS.match(d) and _luhn(d) for d in runs)
 
 
 def _strings(value: Any) -> Iterator[str]:
