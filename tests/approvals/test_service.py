@@ -139,9 +139,8 @@ def test_who_may_not_approve(
     request_id = ctx["req"].id
     if who == "requester_admin":  # an admin above the admin limit asks, then tries to approve
         approver = ctx["admin"]
-        request_id = refund(
-            session, approver, ctx["payment"].id, "10.00", limits=limits(refund="0")
-        ).id
+        own = pay(session, w.patient, "20.00", []).payment
+        request_id = refund(session, approver, own.id, "10.00", limits=limits(refund="0")).id
     elif who == "admin_without_mfa":
         approver = dataclasses.replace(ctx["admin"], mfa=False)
     elif who == "billing_staff":
@@ -213,3 +212,17 @@ def test_write_off_approval_refused_when_the_balance_grew(session: Session, w: W
     with pytest.raises(DomainError) as exc:
         approvals.approve(session, admin, req.id)
     assert (exc.value.code, exc.value.status) == ("approval.amount_changed", 409)
+
+
+def test_one_pending_request_per_payment(session: Session, w: World, ctx: dict[str, Any]) -> None:
+    before = full_snapshot(session, ctx["a"].id, ctx["b"].id)
+    with pytest.raises(DomainError) as exc:
+        refund(session, ctx["clerk"], ctx["payment"].id, "110.00", limits=limits(refund="100.00"))
+    assert (exc.value.code, exc.value.status) == ("approval.already_pending", 409)
+    assert exc.value.data == {"approval_request_id": str(ctx["req"].id)}
+    assert full_snapshot(session, ctx["a"].id, ctx["b"].id) == before
+    approvals.reject(session, ctx["admin"], ctx["req"].id, ApprovalReject(reason="Ask again"))
+    again = refund(
+        session, ctx["clerk"], ctx["payment"].id, "110.00", limits=limits(refund="100.00")
+    )
+    assert isinstance(again, ApprovalRequest)

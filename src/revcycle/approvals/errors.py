@@ -16,3 +16,7 @@ class AmountChanged(Conflict):
     that grew after the request): it needs a new request."""
 
     code = "approval.amount_changed"
+
+
+class AlreadyPending(Conflict):
+    code = "approval.already_pending"

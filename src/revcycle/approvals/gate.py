@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from revcycle.approvals.errors import AlreadyPending
 from revcycle.approvals.models import ApprovalRequest
+from revcycle.approvals.repository import ApprovalRepository
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
@@ -79,6 +81,14 @@ def request_approval(
     limit: Money,
     payload: dict[str, Any],
 ) -> ApprovalRequest:
+    """Store the operation for approval. One pending request per operation and object: the
+    callers hold the object's row lock (payment, invoice), so the check cannot race."""
+    pending = ApprovalRepository(session).pending_for(operation, object_id)
+    if pending is not None:
+        raise AlreadyPending(
+            "An approval request for this is already pending; wait for its decision",
+            approval_request_id=str(pending.id),
+        )
     request = ApprovalRequest(
         id=uuid7(),
         practice_id=practice_id,

@@ -26,6 +26,17 @@ class ApprovalRepository:
             .execution_options(populate_existing=True)
         )
 
+    def pending_for(self, operation: str, object_id: uuid.UUID) -> ApprovalRequest | None:
+        return self.session.scalar(
+            select(ApprovalRequest)
+            .where(
+                ApprovalRequest.operation == operation,
+                ApprovalRequest.object_id == object_id,
+                ApprovalRequest.status == "requested",
+            )
+            .limit(1)
+        )
+
     def search(
         self,
         *,
