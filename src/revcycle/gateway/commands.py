@@ -14,6 +14,7 @@ from revcycle.config import get_settings
 from revcycle.gateway.factory import build_gateway
 from revcycle.gateway.testgw.service import deliver_webhooks
 from revcycle.payments.card import recover_pending
+from revcycle.refunds.card import recover_pending_refunds
 
 gateway_app = typer.Typer(help="Payment gateway", no_args_is_help=True)
 
@@ -53,12 +54,11 @@ def recover(
     older_than: Annotated[int, typer.Option(help="Only payments pending this many seconds")] = 60,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
-    """Resolve pending card payments (gateway timeouts) by asking the gateway."""
+    """Resolve pending card payments and card refunds (gateway timeouts) via the gateway."""
     factory = session_factory()
-    counts = recover_pending(
-        factory,
-        build_gateway(get_settings(), factory),
-        older_than=dt.timedelta(seconds=older_than),
-        limit=limit,
-    )
+    gateway = build_gateway(get_settings(), factory)
+    age = dt.timedelta(seconds=older_than)
+    counts = recover_pending(factory, gateway, older_than=age, limit=limit)
+    for status, n in recover_pending_refunds(factory, gateway, older_than=age, limit=limit).items():
+        counts[f"refund_{status}"] = n
     typer.echo(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing pending")

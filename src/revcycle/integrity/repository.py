@@ -78,11 +78,37 @@ class IntegrityRepository:
             ).all()
         )
 
+    def refund_entry_mismatches(self) -> list[Any]:
+        """Refunds whose entries don't match their status: paid without both entries, or
+        pending/failed with an entry on the refund or in the journal (source refund)."""
+        posted = select(JournalEntry.id).where(
+            JournalEntry.source_type == "refund", JournalEntry.source_id == Refund.id
+        )
+        return list(
+            self.session.execute(
+                select(Refund.id, Refund.status).where(
+                    (
+                        (Refund.status == "paid")
+                        & (Refund.entry_id.is_(None) | Refund.payout_entry_id.is_(None))
+                    )
+                    | (
+                        (Refund.status != "paid")
+                        & (
+                            Refund.entry_id.is_not(None)
+                            | Refund.payout_entry_id.is_not(None)
+                            | posted.exists()
+                        )
+                    )
+                )
+            ).all()
+        )
+
     def refunded_per_payment(self) -> list[Any]:
         return list(
             self.session.execute(
                 select(Payment.id, Payment.amount_minor, func.sum(Refund.amount_minor))
                 .join(Refund, Refund.payment_id == Payment.id)
+                .where(Refund.status != "failed")
                 .group_by(Payment.id, Payment.amount_minor)
             ).all()
         )

@@ -127,6 +127,8 @@ def run(session: Session) -> Report:
     for pid, paid, refunded in repo.refunded_per_payment():
         if int(refunded) > int(paid):
             report.violations.append(f"payment {pid}: refunded {refunded} > paid {paid}")
+    for rid, status in repo.refund_entry_mismatches():
+        report.violations.append(f"refund {rid}: ledger entries do not match status {status}")
     report.checked["refunds"] = len(refunds)
     for pid in repo.unsettled_payments_with_money():
         report.violations.append(f"payment {pid}: not succeeded but posted or allocated")

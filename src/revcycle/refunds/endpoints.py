@@ -7,7 +7,7 @@ import uuid
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
@@ -16,7 +16,7 @@ from revcycle.approvals.gate import Limits
 from revcycle.approvals.schemas import ApprovalRequestRead
 from revcycle.auth.principal import Principal
 from revcycle.kit.render import amount
-from revcycle.refunds import service
+from revcycle.refunds import card, errors, service
 from revcycle.refunds.schemas import RefundCreate, RefundList, RefundPartRead, RefundRead
 
 router = APIRouter(tags=["refunds"])
@@ -41,6 +41,8 @@ def refund_read(v: service.RefundView) -> RefundRead:
         entry_id=r.entry_id,
         payout_entry_id=r.payout_entry_id,
         approval_request_id=r.approval_request_id,
+        gateway_refund_id=r.gateway_refund_id,
+        failure_code=r.failure_code,
         created_at=r.created_at,
     )
 
@@ -49,11 +51,33 @@ def refund_read(v: service.RefundView) -> RefundRead:
     "/payments/{payment_id}/refunds",
     status_code=201,
     response_model=RefundRead | ApprovalRequestRead,
-    responses={202: {"model": ApprovalRequestRead, "description": "Approval requested"}},
+    responses={
+        202: {
+            "model": ApprovalRequestRead,
+            "description": "Approval requested; or a card refund pending at the gateway",
+        }
+    },
 )
 def refund_payment(payment_id: uuid.UUID, body: RefundCreate, ctx: CtxDep) -> Response:
+    """Refund (part of) a payment to its method. Card payments are refunded through the payment
+    gateway (202 while the gateway has not answered; 409 ``refund.gateway_refused``)."""
     limits = Limits.from_settings(ctx.settings)
     key = ctx.idempotency_key
+    if card.is_card_payment(ctx.factory, payment_id):
+        gateway = ctx.request.app.state.gateway
+
+        def external(factory: sessionmaker[Session], p: Principal) -> tuple[BaseModel, int]:
+            out = card.refund_card(
+                factory, gateway, p, payment_id, body, idempotency_key=key, limits=limits
+            )
+            return refund_read(out), 202 if out.refund.status == "pending" else 201
+
+        return ctx.write_external(
+            external,
+            key_required=errors.IdempotencyKeyRequired(
+                "Refunds need an Idempotency-Key header so a retry cannot refund twice"
+            ),
+        )
 
     def work(s: Session, p: Principal) -> BaseModel:
         out = service.refund_payment(s, p, payment_id, body, idempotency_key=key, limits=limits)

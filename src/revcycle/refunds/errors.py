@@ -32,3 +32,15 @@ class IdempotencyKeyRequired(InvalidInput):
 
 class PaymentNotSettled(Conflict):
     code = "refund.payment_not_settled"
+
+
+class GatewayRefused(Conflict):
+    """The gateway refused the card refund (nothing refunded; the refund is recorded failed)."""
+
+    code = "refund.gateway_refused"
+
+
+class CardOverLimit(Conflict):
+    """Card refunds above the caller's refund limit are not run through approval requests."""
+
+    code = "refund.card_over_limit"

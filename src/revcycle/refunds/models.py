@@ -26,9 +26,10 @@ class Refund(Base):
     method: Mapped[str] = mapped_column(String(20))  # the payment's method: money goes back there
     amount_minor: Mapped[Minor]
     currency: Mapped[Currency]
-    status: Mapped[str] = mapped_column(String(20))  # paid (cash, cheque, bank transfer)
+    # paid; card refunds: pending (amount reserved, no ledger entry) -> paid | failed (none)
+    status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(300))
-    entry_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
+    entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
     payout_entry_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("journal_entries.id")
     )
@@ -36,6 +37,10 @@ class Refund(Base):
     approval_request_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("approval_requests.id"), unique=True
     )
+    # Card refunds: the key sent to the gateway (same key -> the same refund), its answer.
+    gateway_idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(40))
+    failure_code: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 

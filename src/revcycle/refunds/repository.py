@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
@@ -10,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from revcycle.refunds.models import Refund, RefundPart
 
+PENDING, PAID, FAILED = "pending", "paid", "failed"
+
 
 class RefundRepository:
     def __init__(self, session: Session) -> None:
@@ -17,6 +20,29 @@ class RefundRepository:
 
     def get(self, refund_id: uuid.UUID) -> Refund | None:
         return self.session.get(Refund, refund_id)
+
+    def lock(self, refund_id: uuid.UUID) -> Refund | None:
+        return self.session.scalar(
+            select(Refund)
+            .where(Refund.id == refund_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    def by_gateway_key(self, key: str) -> Refund | None:
+        return self.session.scalar(select(Refund).where(Refund.gateway_idempotency_key == key))
+
+    def pending_card(self, *, created_before: dt.datetime, limit: int) -> Sequence[Refund]:
+        return self.session.scalars(
+            select(Refund)
+            .where(
+                Refund.status == PENDING,
+                Refund.gateway_idempotency_key.is_not(None),
+                Refund.created_at < created_before,
+            )
+            .order_by(Refund.id)
+            .limit(limit)
+        ).all()
 
     def for_payment(self, payment_id: uuid.UUID) -> Sequence[Refund]:
         return self.session.scalars(
@@ -39,7 +65,8 @@ class RefundRepository:
         """What earlier refunds of the payment took back, per source (None = patient credit)."""
         rows = self.session.execute(
             select(RefundPart.invoice_id, func.sum(RefundPart.amount_minor))
-            .where(RefundPart.payment_id == payment_id)
+            .join(Refund, Refund.id == RefundPart.refund_id)
+            .where(RefundPart.payment_id == payment_id, Refund.status != FAILED)
             .group_by(RefundPart.invoice_id)
         ).all()
         return {invoice_id: int(total) for invoice_id, total in rows}

@@ -28,9 +28,11 @@ class RefundRead(ReadSchema):
     status: str
     reason: str | None
     parts: list[RefundPartRead]
-    entry_id: uuid.UUID
+    entry_id: uuid.UUID | None  # None while a card refund is pending, or when it failed
     payout_entry_id: uuid.UUID | None
     approval_request_id: uuid.UUID | None
+    gateway_refund_id: str | None = None
+    failure_code: str | None = None
     created_at: dt.datetime
 
 

@@ -4,9 +4,8 @@ A refund takes money back first from the payment's unapplied patient credit, the
 invoice allocations in reverse order of application (reopening those invoices' balances). Each
 refund posts two balanced entries: ``refund`` (debit patient credit / patient AR per invoice,
 credit refunds payable) and ``refund.payout`` (debit refunds payable, credit cash or clearing).
-Card refunds will go through the payment gateway (``gateway.base.PaymentGateway.refund``) in
-phases outside the database transaction, like card payments; until then a card payment's refund
-is refused with ``refund.method_unavailable``.
+Card refunds go through the payment gateway in phases outside the database transaction, like
+card payments (:mod:`revcycle.refunds.card`); their payout credits card clearing.
 
 Lock order: patient -> payment -> invoices (by id). The refundable amount is computed and checked
 under the payment's row lock (SELECT ... FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite), so
@@ -41,7 +40,7 @@ from revcycle.payments.models import Payment
 from revcycle.payments.repository import PaymentRepository
 from revcycle.refunds import calc, errors
 from revcycle.refunds.models import Refund, RefundPart
-from revcycle.refunds.repository import RefundRepository
+from revcycle.refunds.repository import PAID, RefundRepository
 from revcycle.refunds.schemas import RefundCreate
 
 # Where the money goes back out: the account the payment came into.
@@ -49,6 +48,7 @@ PAYOUT_ACCOUNT = {
     "cash": AccountCode.CASH,
     "check": AccountCode.CASH,
     "bank_transfer": AccountCode.CARD_CLEARING,
+    "card": AccountCode.CARD_CLEARING,  # through the gateway only (refunds.card)
 }
 COLLECTIBLE = {"open", "partially_paid", "paid"}
 
@@ -60,14 +60,16 @@ class RefundView:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     payment: Payment
     amount: Money
     parts: list[calc.Source]
     invoices: dict[uuid.UUID, Invoice]
 
 
-def _lock_and_plan(session: Session, payment_id: uuid.UUID, amount: Money) -> _Plan:
+def lock_and_plan(
+    session: Session, payment_id: uuid.UUID, amount: Money, *, card: bool = False
+) -> Plan:
     """Lock, re-read and decide which money the refund takes back; refuse when it can't."""
     payments = PaymentRepository(session)
     seen = payments.get(payment_id)
@@ -80,10 +82,11 @@ def _lock_and_plan(session: Session, payment_id: uuid.UUID, amount: Money) -> _P
         raise errors.PaymentNotSettled("This payment has not been received; nothing to refund")
     if ledger_repo.reversal_of(payment.entry_id) is not None:
         raise errors.PaymentVoid("This payment was voided; there is nothing to refund")
-    if payment.method not in PAYOUT_ACCOUNT:
+    if payment.method not in PAYOUT_ACCOUNT or (payment.method == "card") != card:
         raise errors.MethodUnavailable(
-            "Card payments are refunded through the payment gateway, which refunds do not use "
-            "yet; refund this payment on the card terminal or gateway dashboard",
+            "Card payments are refunded through the payment gateway only"
+            if payment.method == "card"
+            else "This payment's method is not refunded through the payment gateway",
             method=payment.method,
         )
     if amount.currency != payment.currency:
@@ -111,21 +114,21 @@ def _lock_and_plan(session: Session, payment_id: uuid.UUID, amount: Money) -> _P
             "still refundable on this payment",
             refundable=Money(refundable, amount.currency).format(),
         )
-    return _Plan(payment, amount, calc.plan_refund(amount.amount_minor, credit, applied), locked)
+    return Plan(payment, amount, calc.plan_refund(amount.amount_minor, credit, applied), locked)
 
 
-def _post(
+def post_entries(
     session: Session,
     actor: Principal,
-    plan: _Plan,
-    *,
-    reason: str | None,
-    approval_request_id: uuid.UUID | None,
-) -> RefundView:
-    payment, amount = plan.payment, plan.amount
-    refund_id = uuid7()
+    payment: Payment,
+    refund_id: uuid.UUID,
+    amount: Money,
+    parts: list[calc.Source],
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The refund's two entries: ``refund`` (patient credit / AR per invoice -> refunds payable)
+    and ``refund.payout`` (refunds payable -> the payment method's account)."""
     legs: list[ledger.Leg] = []
-    for invoice_id, minor in plan.parts:
+    for invoice_id, minor in parts:
         part = Money(minor, amount.currency)
         if invoice_id is None:
             legs.append(
@@ -164,6 +167,27 @@ def _post(
     payout_id = ledger.post_entry(
         session, spec(EntryKind.REFUND_PAYOUT, payout_legs, f"Refund paid out ({payment.method})")
     )
+    return entry_id, payout_id
+
+
+def record_refund(
+    session: Session,
+    actor: Principal,
+    plan: Plan,
+    *,
+    reason: str | None,
+    approval_request_id: uuid.UUID | None,
+    status: str = PAID,
+    gateway_idempotency_key: str | None = None,
+) -> RefundView:
+    """Record the refund and its parts; a ``paid`` one also posts its entries and reopens the
+    invoices (a ``pending`` card refund only reserves the amount: its parts count as refunded)."""
+    payment, amount = plan.payment, plan.amount
+    refund_id = uuid7()
+    entry_id: uuid.UUID | None = None
+    payout_id: uuid.UUID | None = None
+    if status == PAID:
+        entry_id, payout_id = post_entries(session, actor, payment, refund_id, amount, plan.parts)
     refund = Refund(
         id=refund_id,
         practice_id=payment.practice_id,
@@ -172,11 +196,12 @@ def _post(
         method=payment.method,
         amount_minor=amount.amount_minor,
         currency=amount.currency,
-        status="paid",
+        status=status,
         reason=reason,
         entry_id=entry_id,
         payout_entry_id=payout_id,
         approval_request_id=approval_request_id,
+        gateway_idempotency_key=gateway_idempotency_key,
         created_by=actor.user_id,
     )
     session.add(refund)
@@ -194,12 +219,12 @@ def _post(
     session.add_all(parts)
     session.flush()
     reopened = [plan.invoices[i] for i, _ in plan.parts if i is not None]
-    if reopened:
+    if reopened and status == PAID:
         invoices_service.refresh_statuses(session, reopened)
     audit.record(
         session,
         actor,
-        "payment:refund",
+        "payment:refund" if status == PAID else f"payment:refund_{status}",
         object_type="refund",
         object_id=refund_id,
         practice_id=payment.practice_id,
@@ -212,6 +237,24 @@ def _post(
     return RefundView(refund, parts)
 
 
+def check_request(
+    session: Session,
+    actor: Principal,
+    payment_id: uuid.UUID,
+    idempotency_key: str | None,
+) -> Payment:
+    """Who may refund this payment, and the Idempotency-Key every refund needs."""
+    actor.require(Action.PAYMENT_REFUND)
+    payment = payments_service.access_payment(session, actor, payment_id)
+    if actor.is_patient:  # not reachable through the matrix; belt and braces
+        raise out_of_scope(errors.RefundNotFound("No such payment"), "payment", payment.id)
+    if idempotency_key is None:
+        raise errors.IdempotencyKeyRequired(
+            "Refunds need an Idempotency-Key header so a retry cannot refund twice"
+        )
+    return payment
+
+
 def refund_payment(
     session: Session,
     actor: Principal,
@@ -221,17 +264,11 @@ def refund_payment(
     idempotency_key: str | None,
     limits: gate.Limits | None,
 ) -> RefundView | ApprovalRequest:
-    """Refund (part of) a payment, or, above the caller's limit, ask for approval instead."""
-    actor.require(Action.PAYMENT_REFUND)
-    payment = payments_service.access_payment(session, actor, payment_id)
-    if actor.is_patient:  # not reachable through the matrix; belt and braces
-        raise out_of_scope(errors.RefundNotFound("No such payment"), "payment", payment.id)
-    if idempotency_key is None:
-        raise errors.IdempotencyKeyRequired(
-            "Refunds need an Idempotency-Key header so a retry cannot refund twice"
-        )
+    """Refund (part of) a payment, or, above the caller's limit, ask for approval instead.
+    Card payments are refunded by :func:`revcycle.refunds.card.refund_card` instead."""
+    payment = check_request(session, actor, payment_id, idempotency_key)
     amount = Money.parse(data.amount, payment.currency)
-    plan = _lock_and_plan(session, payment.id, amount)
+    plan = lock_and_plan(session, payment.id, amount)
     limit = gate.over_limit(limits, gate.REFUND, actor, amount)
     if limit is not None:
         return gate.request_approval(
@@ -246,7 +283,7 @@ def refund_payment(
             limit=limit,
             payload=data.model_dump(mode="json"),
         )
-    return _post(session, actor, plan, reason=data.reason, approval_request_id=None)
+    return record_refund(session, actor, plan, reason=data.reason, approval_request_id=None)
 
 
 def execute_approved(session: Session, approver: Principal, request: ApprovalRequest) -> Refund:
@@ -255,8 +292,10 @@ def execute_approved(session: Session, approver: Principal, request: ApprovalReq
     payment = payments_service.access_payment(session, approver, request.object_id)
     data = RefundCreate.model_validate(request.payload)
     amount = Money.parse(data.amount, payment.currency)
-    plan = _lock_and_plan(session, payment.id, amount)
-    return _post(session, approver, plan, reason=data.reason, approval_request_id=request.id).refund
+    plan = lock_and_plan(session, payment.id, amount)
+    return record_refund(
+        session, approver, plan, reason=data.reason, approval_request_id=request.id
+    ).refund
 
 
 # reading -------------------------------------------------------------------------------------
