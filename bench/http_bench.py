@@ -13,6 +13,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,10 +208,13 @@ def _pg_delta(
     }
 
 
-def _baseline_round(
+def _side(
+    name: str,
+    factory: str,
+    env: dict[str, str],
+    request_for: Callable[[servers.Server], bytes],
     admin_url: str,
     url: str,
-    seeded: Seeded,
     *,
     clients: int,
     workers: int,
@@ -218,128 +222,88 @@ def _baseline_round(
     duration_s: float,
     log_dir: Path,
 ) -> dict[str, Any]:
+    """One side of a round: serve ``factory`` with the common command line, load it, and read
+    PostgreSQL's counters for the run."""
     dbname = url.rsplit("/", 1)[-1]
     pg.checkpoint(admin_url)
     counters = pg.db_counters(admin_url, dbname)
     busy = procstat.quiet_check("http")
-    base = servers.start(
+    server = servers.start(name, factory, workers=workers, env=env, log_dir=log_dir)
+    try:
+        request = request_for(server)
+        print(f"[http] {name}: {clients} clients, {warmup_s:g}s warm-up + {duration_s:g}s")
+        result = _measure(
+            server,
+            request,
+            clients=clients,
+            warmup_s=warmup_s,
+            duration_s=duration_s,
+            ok_status=201,
+        )
+    finally:
+        servers.stop(server)
+    result["pg"] = _pg_delta(admin_url, dbname, counters, sum(result["all_responses"].values()))
+    result["background_busy_before"] = busy
+    return result
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _baseline_round(admin_url: str, url: str, seeded: Seeded, **opts: Any) -> dict[str, Any]:
+    """The baseline: pure ASGI + psycopg, one INSERT + COMMIT (bench/baseline_app.py)."""
+    env = {
+        "BENCH_BASELINE_DSN": pg.libpq_dsn(url),
+        "BENCH_BASELINE_POOL_SIZE": str(Settings(database_url=url).db_pool_size),
+    }
+    body = invoice_body(seeded.patient_id)  # the same payload as the real request
+    return _side(
         "baseline",
         "bench.baseline_app:create_app",
-        workers=workers,
-        env={
-            "BENCH_BASELINE_DSN": pg.libpq_dsn(url),
-            "BENCH_BASELINE_POOL_SIZE": str(Settings(database_url=url).db_pool_size),
-        },
-        log_dir=log_dir,
+        env,
+        lambda server: build_request("POST", "/", server.port, body=body, headers=JSON),
+        admin_url,
+        url,
+        **opts,
     )
-    try:
-        print(f"[http] baseline: {clients} clients, {warmup_s:g}s warm-up + {duration_s:g}s")
-        body = invoice_body(seeded.patient_id)  # the same payload as the real request
-        request = build_request(
-            "POST", "/", base.port, body=body, headers={"Content-Type": "application/json"}
-        )
-        result = _measure(
-            base,
-            request,
-            clients=clients,
-            warmup_s=warmup_s,
-            duration_s=duration_s,
-            ok_status=201,
-        )
-    finally:
-        servers.stop(base)
-    result["pg"] = _pg_delta(admin_url, dbname, counters, sum(result["all_responses"].values()))
-    result["background_busy_before"] = busy
-    return result
 
 
-def _framework_round(
-    admin_url: str,
-    url: str,
-    seeded: Seeded,
-    *,
-    clients: int,
-    workers: int,
-    warmup_s: float,
-    duration_s: float,
-    log_dir: Path,
-) -> dict[str, Any]:
+def _framework_round(admin_url: str, url: str, seeded: Seeded, **opts: Any) -> dict[str, Any]:
     """The framework floor (bench/framework_app.py): FastAPI + Pydantic + SQLAlchemy, one INSERT."""
-    dbname = url.rsplit("/", 1)[-1]
-    pg.checkpoint(admin_url)
-    counters = pg.db_counters(admin_url, dbname)
-    busy = procstat.quiet_check("http")
-    floor = servers.start(
+    body = invoice_body(seeded.patient_id)
+    return _side(
         "framework",
         "bench.framework_app:create_app",
-        workers=workers,
-        env={"BENCH_FRAMEWORK_URL": url},
-        log_dir=log_dir,
+        {"BENCH_FRAMEWORK_URL": url},
+        lambda server: build_request("POST", "/", server.port, body=body, headers=JSON),
+        admin_url,
+        url,
+        **opts,
     )
-    try:
-        print(f"[http] framework floor: {clients} clients, {warmup_s:g}s warm-up + {duration_s:g}s")
-        request = build_request(
-            "POST",
-            "/",
-            floor.port,
-            body=invoice_body(seeded.patient_id),
-            headers={"Content-Type": "application/json"},
-        )
-        result = _measure(
-            floor, request, clients=clients, warmup_s=warmup_s, duration_s=duration_s, ok_status=201
-        )
-    finally:
-        servers.stop(floor)
-    result["pg"] = _pg_delta(admin_url, dbname, counters, sum(result["all_responses"].values()))
-    result["background_busy_before"] = busy
-    return result
 
 
-def _app_round(
-    admin_url: str,
-    url: str,
-    seeded: Seeded,
-    *,
-    clients: int,
-    workers: int,
-    warmup_s: float,
-    duration_s: float,
-    log_dir: Path,
-) -> dict[str, Any]:
-    dbname = url.rsplit("/", 1)[-1]
-    pg.checkpoint(admin_url)
-    counters = pg.db_counters(admin_url, dbname)
-    busy = procstat.quiet_check("http")
-    app = servers.start(
-        "app",
-        "revcycle.app:create_app",
-        workers=workers,
-        env={"REVCYCLE_DATABASE_URL": url},
-        log_dir=log_dir,
-    )
-    try:
-        token = obtain_token(app.port, seeded.username, seeded.password)
-        print(f"[http] app: {clients} clients, {warmup_s:g}s warm-up + {duration_s:g}s")
-        request = build_request(
+def _app_round(admin_url: str, url: str, seeded: Seeded, **opts: Any) -> dict[str, Any]:
+    """revcycle: POST /api/v1/invoices with "issue": true as a billing_staff bearer user."""
+
+    def request_for(server: servers.Server) -> bytes:
+        token = obtain_token(server.port, seeded.username, seeded.password)
+        return build_request(
             "POST",
             "/api/v1/invoices",
-            app.port,
+            server.port,
             body=invoice_body(seeded.patient_id),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            headers={**JSON, "Authorization": f"Bearer {token}"},
         )
-        result = _measure(
-            app,
-            request,
-            clients=clients,
-            warmup_s=warmup_s,
-            duration_s=duration_s,
-            ok_status=201,
-        )
-    finally:
-        servers.stop(app)
-    result["pg"] = _pg_delta(admin_url, dbname, counters, sum(result["all_responses"].values()))
-    result["background_busy_before"] = busy
-    return result
+
+    return _side(
+        "app",
+        "revcycle.app:create_app",
+        {"REVCYCLE_DATABASE_URL": url},
+        request_for,
+        admin_url,
+        url,
+        **opts,
+    )
 
 
 def _verify(url: str, app_201: int, baseline_201: int) -> dict[str, Any]:

@@ -165,32 +165,14 @@ class Ctx:
             with unit_of_work(self.factory) as session:
                 body = _dump(work(session, self._auth(session)))
             return _respond(status_code, body)
-        key = idem.parse_key(self.idempotency_key)
-        fp = idem.fingerprint(
-            self.request.method, self.request.url.path, self.request.url.query, self.body
-        )
-        with unit_of_work(self.factory) as session:
-            principal = self._auth(session)
-            assert principal.user_id is not None
-            reserved = idem.reserve(
-                session,
-                user_id=principal.user_id,
-                key=key,
-                method=self.request.method,
-                path=self.request.url.path,
-                fp=fp,
-                lock_seconds=self.settings.idempotency_lock_seconds,
-            )
-        if isinstance(reserved, idem.StoredResponse):
-            return Response(
-                reserved.body or None,
-                status_code=reserved.status,
-                media_type=reserved.content_type,
-                headers={"Idempotent-Replayed": "true"},
-            )
-        return self._run_reserved(principal, reserved, status_code, work)
+        reserved = self._reserve()
+        if isinstance(reserved, Response):
+            return reserved
+        return self._run_reserved(*reserved, status_code, work)
 
-    def _write_keyed(self, run: Callable[[Principal], tuple[str, int]]) -> Response:
+    def _reserve(self) -> Response | tuple[Principal, idem.Reservation]:
+        """Authenticate and reserve the Idempotency-Key: the stored response when the key was
+        already answered, else the caller and the reservation to complete."""
         assert self.idempotency_key is not None
         key = idem.parse_key(self.idempotency_key)
         fp = idem.fingerprint(
@@ -215,22 +197,29 @@ class Ctx:
                 media_type=reserved.content_type,
                 headers={"Idempotent-Replayed": "true"},
             )
+        return principal, reserved
+
+    def _write_keyed(self, run: Callable[[Principal], tuple[str, int]]) -> Response:
+        reserved = self._reserve()
+        if isinstance(reserved, Response):
+            return reserved
+        principal, reservation = reserved
         try:
             body, status_code = run(principal)
             with unit_of_work(self.factory) as session:
                 idem.complete(
                     session,
-                    reserved,
+                    reservation,
                     status=status_code,
                     body=body,
                     content_type="application/json",
                 )
         except DomainError as exc:
-            self._complete_refusal(reserved, exc)
+            self._complete_refusal(reservation, exc)
             raise
         except BaseException:
             with unit_of_work(self.factory) as session:
-                idem.release(session, reserved)
+                idem.release(session, reservation)
             raise
         return _respond(status_code, body)
 
@@ -260,16 +249,7 @@ class Ctx:
                     content_type="application/json",
                 )
         except DomainError as exc:
-            # A refusal is a result too: the same key replays the same refusal.
-            problem = json.dumps(domain_error_body(exc, self.request), separators=(",", ":"))
-            with unit_of_work(self.factory) as session:
-                idem.complete(
-                    session,
-                    reserved,
-                    status=exc.status,
-                    body=problem,
-                    content_type="application/problem+json",
-                )
+            self._complete_refusal(reserved, exc)
             raise
         except BaseException:
             with unit_of_work(self.factory) as session:
