@@ -171,6 +171,7 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.AUDIT_READ,
         Action.SECURITY_READ,
         Action.MONEY_APPROVE,
+        Action.FRAUD_REVIEW,
     },
     Role.INSURANCE_SPECIALIST: {
         Action.PRACTICE_CREATE,
@@ -190,6 +191,13 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.AUDIT_READ,
         Action.SECURITY_READ,
         Action.MONEY_APPROVE,
+        Action.PLAN_WRITE,
+        Action.PLAN_ACCEPT,
+        Action.PAYMENT_METHOD_WRITE,
+        Action.CASH_RECONCILE,
+        Action.FRAUD_READ,
+        Action.FRAUD_REVIEW,
+        Action.RECONCILIATION_READ,
     },
     Role.PATIENT: set(Action)
     - {
@@ -198,6 +206,9 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.INVOICE_READ,
         Action.PAYMENT_READ,
         Action.STATEMENT_READ,
+        Action.PLAN_READ,
+        Action.PLAN_ACCEPT,
+        Action.PAYMENT_METHOD_WRITE,
     },
 }
 

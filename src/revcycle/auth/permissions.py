@@ -35,6 +35,8 @@ class Action(StrEnum):
     PAYMENT_READ = "payment:read"
     PAYMENT_RECORD = "payment:record"
     STATEMENT_READ = "statement:read"
+    # Payment plans and their installments (patients: their own).
+    PLAN_READ = "plan:read"
     LEDGER_READ = "ledger:read"
     USER_MANAGE = "user:manage"
     AUDIT_READ = "audit:read"
@@ -48,6 +50,20 @@ class Action(StrEnum):
     MONEY_APPROVE = "money:approve"
     # Enrolling / disabling one's own TOTP second factor (staff; patients sign in with a password).
     MFA_MANAGE = "mfa:manage"
+    # Payment plans: proposing, changing, cancelling and paying off plans (staff) ...
+    PLAN_WRITE = "plan:write"
+    # ... and accepting a proposed plan's schedule (staff on the patient's behalf, or the patient).
+    PLAN_ACCEPT = "plan:accept"
+    # Storing a card / bank token for autopay (staff, or the patient for their own account).
+    PAYMENT_METHOD_WRITE = "payment_method:write"
+    # Front-desk cash drawer: counting a drawer, recording a bank deposit, the daily report.
+    CASH_RECONCILE = "cash:reconcile"
+    # Fraud and error review queue: reading it (staff who take money) ...
+    FRAUD_READ = "fraud:read"
+    # ... and deciding a held or flagged item (admins, never for their own transaction).
+    FRAUD_REVIEW = "fraud:review"
+    # Daily gateway settlement vs the card-clearing account.
+    RECONCILIATION_READ = "reconciliation:read"
 
 
 _READ_ALL = {
@@ -58,6 +74,7 @@ _READ_ALL = {
     Action.INVOICE_READ,
     Action.PAYMENT_READ,
     Action.STATEMENT_READ,
+    Action.PLAN_READ,
 }
 
 MATRIX: dict[Role, frozenset[Action]] = {
@@ -78,6 +95,12 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.APPROVAL_READ,
             Action.LEDGER_READ,
             Action.MFA_MANAGE,
+            Action.PLAN_WRITE,
+            Action.PLAN_ACCEPT,
+            Action.PAYMENT_METHOD_WRITE,
+            Action.CASH_RECONCILE,
+            Action.FRAUD_READ,
+            Action.RECONCILIATION_READ,
         }
     ),
     # Insurance specialists verify coverage and work claims: they read the financial picture and
@@ -91,6 +114,9 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.INVOICE_READ,
             Action.PAYMENT_READ,
             Action.STATEMENT_READ,
+            Action.PLAN_READ,
+            Action.PLAN_ACCEPT,
+            Action.PAYMENT_METHOD_WRITE,
         }
     ),
 }

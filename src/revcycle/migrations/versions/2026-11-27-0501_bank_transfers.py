@@ -1,0 +1,24 @@
+"""ACH-style bank transfers
+
+Placeholder (no schema change yet): the revision number is reserved so that work on parallel
+branches keeps one linear history.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-11-27 05:01:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

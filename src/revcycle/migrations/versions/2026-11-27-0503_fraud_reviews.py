@@ -1,0 +1,24 @@
+"""fraud rules and review queue
+
+Placeholder (no schema change yet): the revision number is reserved so that work on parallel
+branches keeps one linear history.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-11-27 05:03:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
