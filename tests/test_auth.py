@@ -172,6 +172,8 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.SECURITY_READ,
         Action.MONEY_APPROVE,
         Action.FRAUD_REVIEW,
+        Action.PAYER_WRITE,
+        Action.AUTHORIZATION_WRITE,
     },
     Role.INSURANCE_SPECIALIST: {
         Action.PRACTICE_CREATE,
@@ -209,6 +211,8 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.PLAN_READ,
         Action.PLAN_ACCEPT,
         Action.PAYMENT_METHOD_WRITE,
+        Action.COVERAGE_READ,
+        Action.ESTIMATE_READ,
     },
 }
 

@@ -64,6 +64,20 @@ class Action(StrEnum):
     FRAUD_REVIEW = "fraud:review"
     # Daily gateway settlement vs the card-clearing account.
     RECONCILIATION_READ = "reconciliation:read"
+    # Insurance: payers, their plans and fee schedules (reading / maintaining).
+    PAYER_READ = "payer:read"
+    PAYER_WRITE = "payer:write"
+    # A patient's coverages (patients: their own).
+    COVERAGE_READ = "coverage:read"
+    COVERAGE_WRITE = "coverage:write"
+    # Running an eligibility and benefits check (X12 270/271 or FHIR) against a payer.
+    ELIGIBILITY_CHECK = "eligibility:check"
+    # Prior authorisations.
+    AUTHORIZATION_READ = "authorization:read"
+    AUTHORIZATION_WRITE = "authorization:write"
+    # Patient-responsibility and good-faith estimates (patients read their own).
+    ESTIMATE_READ = "estimate:read"
+    ESTIMATE_CREATE = "estimate:create"
 
 
 _READ_ALL = {
@@ -101,11 +115,33 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.CASH_RECONCILE,
             Action.FRAUD_READ,
             Action.RECONCILIATION_READ,
+            Action.PAYER_READ,
+            Action.COVERAGE_READ,
+            Action.COVERAGE_WRITE,
+            Action.ELIGIBILITY_CHECK,
+            Action.AUTHORIZATION_READ,
+            Action.ESTIMATE_READ,
+            Action.ESTIMATE_CREATE,
         }
     ),
     # Insurance specialists verify coverage and work claims: they read the financial picture and
     # maintain patient (coverage) details, but do not bill patients or take money.
-    Role.INSURANCE_SPECIALIST: frozenset(_READ_ALL | {Action.PATIENT_WRITE, Action.MFA_MANAGE}),
+    Role.INSURANCE_SPECIALIST: frozenset(
+        _READ_ALL
+        | {
+            Action.PATIENT_WRITE,
+            Action.MFA_MANAGE,
+            Action.PAYER_READ,
+            Action.PAYER_WRITE,
+            Action.COVERAGE_READ,
+            Action.COVERAGE_WRITE,
+            Action.ELIGIBILITY_CHECK,
+            Action.AUTHORIZATION_READ,
+            Action.AUTHORIZATION_WRITE,
+            Action.ESTIMATE_READ,
+            Action.ESTIMATE_CREATE,
+        }
+    ),
     # Patients read their own records only (ownership is checked on every object).
     Role.PATIENT: frozenset(
         {
@@ -117,6 +153,8 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.PLAN_READ,
             Action.PLAN_ACCEPT,
             Action.PAYMENT_METHOD_WRITE,
+            Action.COVERAGE_READ,
+            Action.ESTIMATE_READ,
         }
     ),
 }
