@@ -165,8 +165,8 @@ def _respond(tx: TransactionWriter, request: Request270, config: SimulatorConfig
         "NM1", "PR", "2", q0.payer.name, "", "", "", "", q0.payer.id_qualifier, q0.payer.payer_id
     )
     if config.source_reject_reason:
-        reason = config.source_reject_reason
-        tx.add("AAA", "Y", "", reason, _FOLLOW_UP.get(reason, "R"))
+        source_reason = config.source_reject_reason
+        tx.add("AAA", "Y", "", source_reason, _FOLLOW_UP.get(source_reason, "R"))
         return
     tx.add("HL", "2", "1", "21", "1")
     pv = q0.provider
