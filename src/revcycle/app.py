@@ -29,6 +29,7 @@ from revcycle.audit import service as audit_service
 from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
+from revcycle.codesets.endpoints import router as codesets_router
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
@@ -115,6 +116,7 @@ def create_app(
         ledger_router,
         audit_router,
         gateway_router,
+        codesets_router,
     ):
         api.include_router(router)
     app.include_router(api)

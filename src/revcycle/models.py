@@ -3,6 +3,7 @@
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.gateway.models import GatewayEvent
 from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.idempotency.models import IdempotencyKey
@@ -19,7 +20,9 @@ __all__ = [
     "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
+    "CodeRelease",
     "GatewayEvent",
+    "Icd10cmCode",
     "IdempotencyKey",
     "Invoice",
     "InvoiceAdjustment",

@@ -99,6 +99,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     # Public like the token route: the gateway's signature is the authentication
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
+    ("GET", "/api/v1/code-sets/icd10cm/{code}"): Action.CATALOG_READ,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
@@ -124,6 +125,8 @@ NOT_OBJECT_ROUTES = {
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/practices"),
     ("POST", "/api/v1/webhooks/gateway"),
+    # Reference data shared by every practice (tests/codesets/: patients are refused).
+    ("GET", "/api/v1/code-sets/icd10cm/{code}"),
     *MONITORING_ROUTES,
 }
 

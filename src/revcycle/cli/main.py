@@ -16,6 +16,7 @@ from revcycle.auth.commands import auth_app
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.cli.runtime import run
+from revcycle.codesets.commands import codes_app
 from revcycle.config import get_settings
 from revcycle.crypto.commands import keys_app
 from revcycle.gateway.commands import gateway_app
@@ -48,6 +49,7 @@ for sub, name in [
     (auth_app, "auth"),
     (gateway_app, "gateway"),
     (era_app, "era"),
+    (codes_app, "codes"),
 ]:
     app.add_typer(sub, name=name)
 

@@ -17,7 +17,8 @@ class GatewayEvent(Base):
     duplicate delivery fails its INSERT and its whole transaction rolls back (one effect)."""
 
     __tablename__ = "gateway_events"
-    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+    # Named as migration 0007 created it (shorter than the naming convention's name).
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_gateway_events_provider"),)
 
     id: Mapped[UUIDPk]
     provider: Mapped[str] = mapped_column(String(20))

@@ -244,6 +244,8 @@ def detect_delimiters(head: str, position: int = 1) -> tuple[Delimiters, list[st
     counted (CR/LF inside the header are skipped). Raises ``X12Error`` when the ISA is broken,
     or ``_NeedMore`` when ``head`` ends before the terminator.
     """
+    if len(head) < 4 and "ISA".startswith(head[:3]):
+        raise _NeedMore
     if not head.startswith("ISA"):
         raise X12Error(
             "x12.not_x12",
@@ -251,8 +253,6 @@ def detect_delimiters(head: str, position: int = 1) -> tuple[Delimiters, list[st
             segment_id=head[:3] or None,
             position=position,
         )
-    if len(head) < 4:
-        raise _NeedMore
     element = head[3]
     if element.isalnum() or element in " \r\n":
         raise X12Error(
@@ -377,7 +377,6 @@ class X12Reader:
                             ) from None
                 position += 1
                 pos += end
-                self.delimiters = delims
                 yield Segment(elements, position, delims)
                 continue
             term = delims.segment
@@ -520,7 +519,7 @@ class X12Reader:
                             f"GE01 says {seg[1]!r} transaction sets, the group has {n_sets}",
                             seg,
                         )
-                    if seg[2].strip() != gs[6].strip():
+                    if not _same_number(seg[2], gs[6]):
                         self._error(
                             "x12.ge_control",
                             f"GE02 {seg[2]!r} does not match GS06 {gs[6]!r}",
@@ -538,7 +537,7 @@ class X12Reader:
                         f"IEA01 says {seg[1]!r} functional groups, the interchange has {n_groups}",
                         seg,
                     )
-                if seg[2].strip() != isa[13].strip():
+                if not _same_number(seg[2], isa[13]):
                     self._error(
                         "x12.iea_control",
                         f"IEA02 {seg[2]!r} does not match ISA13 {isa[13]!r}",
@@ -585,6 +584,12 @@ class X12Reader:
             delimiters=seg.delimiters,
             position=seg.position,
         )
+
+
+def _same_number(a: str, b: str) -> bool:
+    """Control numbers match as numbers when both are digits (leading zeros are padding)."""
+    ia, ib = _int(a), _int(b)
+    return ia == ib if ia is not None and ib is not None else a.strip() == b.strip()
 
 
 def _int(value: str) -> int | None:

@@ -94,15 +94,15 @@ class SimulatorConfig:
 
     def check(self) -> None:
         for member_id, m in self.members.items():
-            if m.reject_reason is None and m.plan not in self.plans:
-                raise X12Error(
-                    "x12.bad_simulator_config",
-                    f"member {member_id!r} refers to unknown plan {m.plan!r}",
-                )
             if m.status not in ("active", "inactive", "terminated"):
                 raise X12Error(
                     "x12.bad_simulator_config",
                     f"member {member_id!r}: status must be active, inactive or terminated",
+                )
+            if m.reject_reason is None and m.plan not in self.plans:
+                raise X12Error(
+                    "x12.bad_simulator_config",
+                    f"member {member_id!r} refers to unknown plan {m.plan!r}",
                 )
 
 
@@ -165,8 +165,8 @@ def _respond(tx: TransactionWriter, request: Request270, config: SimulatorConfig
         "NM1", "PR", "2", q0.payer.name, "", "", "", "", q0.payer.id_qualifier, q0.payer.payer_id
     )
     if config.source_reject_reason:
-        reason = config.source_reject_reason
-        tx.add("AAA", "Y", "", reason, _FOLLOW_UP.get(reason, "R"))
+        source_reason = config.source_reject_reason
+        tx.add("AAA", "Y", "", source_reason, _FOLLOW_UP.get(source_reason, "R"))
         return
     tx.add("HL", "2", "1", "21", "1")
     pv = q0.provider
