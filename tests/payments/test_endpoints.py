@@ -862,3 +862,51 @@ def test_payment_list_filters_by_received_date(session: Session, client: TestCli
     assert [p["amount"] for p in r.json()["items"]] == ["20.00"]
     r = client.get("/api/v1/payments", headers=headers, params={"received_from": "2026-02-05"})
     assert [p["amount"] for p in r.json()["items"]] == ["30.00", "20.00"]
+
+
+def test_overpayment_refused_when_the_practice_keeps_no_credit(
+    client: TestClient, session: Session, w: World
+) -> None:
+    inv = w.invoice("open")  # balance 125.00
+    w.practice.allow_overpayment = False
+    session.commit()
+    before = snapshot(session, inv.id)
+    r = client.post(PAYMENTS, json=payment_json(w.patient.id, "125.01"), headers=w.headers)
+    body = assert_problem(r, 409, "payment.overpayment_not_allowed")
+    assert body["data"] == {"applicable": "125.00"}
+    assert snapshot(session, inv.id) == before
+    # Explicit allocations below the amount are refused the same way.
+    r = client.post(
+        PAYMENTS,
+        json={**payment_json(w.patient.id, "50.00"), "allocations": [alloc(inv, "40.00")]},
+        headers=w.headers,
+    )
+    assert_problem(r, 409, "payment.overpayment_not_allowed")
+    assert snapshot(session, inv.id) == before
+    # Exactly the balance is fine.
+    r = client.post(PAYMENTS, json=payment_json(w.patient.id, "125.00"), headers=w.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["unapplied"] == "0.00"
+
+
+def test_overpayment_becomes_credit_by_default_and_the_policy_is_a_practice_setting(
+    client: TestClient, session: Session, w: World
+) -> None:
+    inv = w.invoice("open")
+    admin = make_user(session, "admin", practices=[w.practice])
+    session.commit()
+    headers = auth_header(session, admin)
+    session.commit()
+    r = client.get(f"/api/v1/practices/{w.practice.id}", headers=headers)
+    assert r.json()["allow_overpayment"] is True
+    r = client.post(PAYMENTS, json=payment_json(w.patient.id, "130.00"), headers=w.headers)
+    assert (r.status_code, r.json()["unapplied"]) == (201, "5.00")
+    r = client.patch(
+        f"/api/v1/practices/{w.practice.id}", json={"allow_overpayment": False}, headers=headers
+    )
+    assert (r.status_code, r.json()["allow_overpayment"]) == (200, False)
+    r = client.patch(
+        f"/api/v1/practices/{w.practice.id}", json={"allow_overpayment": None}, headers=headers
+    )
+    assert r.status_code == 422
+    assert inv.id

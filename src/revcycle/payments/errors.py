@@ -11,6 +11,13 @@ class AllocationExceedsBalance(Conflict):
     code = "payment.exceeds_balance"
 
 
+class Overpayment(Conflict):
+    """More than the open balance, and the practice keeps no patient credit (allow_overpayment
+    is off)."""
+
+    code = "payment.overpayment_not_allowed"
+
+
 class AllocationsExceedAmount(InvalidInput):
     code = "payment.allocations_exceed_amount"
 

@@ -74,6 +74,8 @@ class Prepared:
     practice_id: uuid.UUID
     amount: Money
     received_on: dt.date
+    # The practice's policy: may money beyond the open balances become patient credit?
+    allow_overpayment: bool = True
 
 
 def prepare(session: Session, actor: Principal, data: PaymentCreate) -> Prepared:
@@ -92,7 +94,7 @@ def prepare(session: Session, actor: Principal, data: PaymentCreate) -> Prepared
     received_on = data.received_on or today()
     if received_on > today():
         raise InvalidInput("The payment date is in the future", code="payment.date_in_future")
-    return Prepared(patient.id, practice.id, amount, received_on)
+    return Prepared(patient.id, practice.id, amount, received_on, practice.allow_overpayment)
 
 
 Plan = list[tuple[Invoice, Money]]
@@ -160,6 +162,15 @@ def plan_allocations(
             if take > 0:
                 plan.append((inv, Money(take, amount.currency)))
                 left -= take
+    applied = sum(m.amount_minor for _, m in plan)
+    if not clip and not prep.allow_overpayment and applied < amount.amount_minor:
+        # Money not yet taken can be refused; captured money (clip) is kept as credit instead.
+        raise errors.Overpayment(
+            f"{amount.format()} is more than the {Money(applied, amount.currency).format()} "
+            "this payment can be applied to, and this practice does not keep overpayments as "
+            "patient credit",
+            applicable=Money(applied, amount.currency).format(),
+        )
     return plan
 
 

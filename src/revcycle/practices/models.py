@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, Uuid, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base, UTCDateTime
@@ -30,6 +30,8 @@ class Practice(Base):
     invoice_prefix: Mapped[str] = mapped_column(String(10))
     default_terms: Mapped[str] = mapped_column(String(20))
     default_terms_days: Mapped[int | None] = mapped_column(Integer)
+    # Payments above the open balances become patient credit (True) or are refused (False).
+    allow_overpayment: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = created_at_column()
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

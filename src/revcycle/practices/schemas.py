@@ -48,6 +48,7 @@ class PracticeCreate(Schema):
     invoice_prefix: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,10}$")] = "INV"
     default_terms: PaymentTerms = PaymentTerms.NET
     default_terms_days: Annotated[int, Field(ge=0, le=365)] | None = 30
+    allow_overpayment: bool = True
 
     @model_validator(mode="after")
     def _terms(self) -> PracticeCreate:
@@ -69,6 +70,7 @@ class PracticeUpdate(Schema):
     phone: Phone | None = None
     default_terms: PaymentTerms | None = None
     default_terms_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    allow_overpayment: bool | None = None
 
 
 class PracticeRead(ReadSchema):
@@ -87,6 +89,7 @@ class PracticeRead(ReadSchema):
     invoice_prefix: str
     default_terms: str
     default_terms_days: int | None
+    allow_overpayment: bool
     created_at: dt.datetime
 
 

@@ -15,6 +15,7 @@ from revcycle.errors import out_of_scope
 from revcycle.invoices.models import InvoiceSequence
 from revcycle.kit.clock import utcnow
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
+from revcycle.kit.patch import apply_changes
 from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.ledger import service as ledger
 from revcycle.money import Money
@@ -91,8 +92,7 @@ def update_practice(
     actor.require(Action.PRACTICE_UPDATE)
     practice = get_practice(session, actor, practice_id)
     changes = data.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        setattr(practice, field, value)
+    apply_changes(practice, changes)
     if practice.default_terms == "net" and practice.default_terms_days is None:
         from revcycle.errors import InvalidInput
 
@@ -156,8 +156,7 @@ def update_provider(
     actor.require(Action.PROVIDER_WRITE)
     provider = get_provider(session, actor, provider_id)
     changes = data.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        setattr(provider, field, value)
+    apply_changes(provider, changes)
     provider.updated_at = utcnow()
     audit.record(
         session,
@@ -266,8 +265,7 @@ def update_service_item(
                 raise errors.OverlappingPrice(
                     "The new window overlaps another price", existing_id=str(other.id)
                 )
-    for field, value in changes.items():
-        setattr(item, field, value)
+    apply_changes(item, changes)
     item.updated_at = utcnow()
     audit.record(
         session,
