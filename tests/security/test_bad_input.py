@@ -998,6 +998,7 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "user_id": w.draft.id,
         "refund_id": w.draft.id,
         "request_id": w.draft.id,
+        "code": "E11.9",
     }
     failures: list[str] = []
     sent = 0
