@@ -4,7 +4,14 @@ from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.gateway.models import GatewayEvent
-from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
+from revcycle.gateway.testgw.models import (
+    TestgwBankDebit,
+    TestgwBankToken,
+    TestgwCharge,
+    TestgwRefund,
+    TestgwToken,
+    TestgwWebhook,
+)
 from revcycle.idempotency.models import IdempotencyKey
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
 from revcycle.ledger.models import Account, JournalEntry, Posting
@@ -35,6 +42,8 @@ __all__ = [
     "Refund",
     "RefundPart",
     "ServiceItem",
+    "TestgwBankDebit",
+    "TestgwBankToken",
     "TestgwCharge",
     "TestgwRefund",
     "TestgwToken",
