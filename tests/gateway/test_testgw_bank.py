@@ -66,7 +66,9 @@ def test_a_bank_token_keeps_no_account_number(client: TestClient, session: Sessi
     token = session.get(TestgwBankToken, body["id"])
     assert token is not None
     assert (token.last4, token.scenario, len(token.fingerprint)) == ("6789", "settle", 64)
-    savings = client.post(BANK_TOKENS, json=bank_body(routing_number="021000021") | {"account_type": "savings"})
+    savings = client.post(
+        BANK_TOKENS, json=bank_body(routing_number="021000021") | {"account_type": "savings"}
+    )
     assert savings.json()["bank_account"]["bank_name"] == "JPMorgan Chase Bank"
     unknown_bank = client.post(BANK_TOKENS, json=bank_body(routing_number="122105278"))
     assert unknown_bank.json()["bank_account"]["bank_name"] is None
@@ -127,7 +129,8 @@ def test_debits_settle_on_their_banking_day(
         0,
         None,
     )
-    assert charge.id.startswith("py_") and charge.bank is not None
+    assert charge.id.startswith("py_")
+    assert charge.bank is not None
     assert charge.bank.last4 == "6789"
     assert gw.debit(token, 2500, "USD", "k1") == charge  # same key, same debit
     with pytest.raises(GatewayRefused) as exc:
@@ -200,5 +203,6 @@ def test_refused_debits_and_the_timeout_account(
     with pytest.raises(GatewayTimeout):
         gw.debit(bank_tokenize(client, "timeout"), 100, "USD", "t")
     found = gw.find_debit_by_idempotency_key("t")
-    assert found is not None and found.status is ChargeStatus.PROCESSING
+    assert found is not None
+    assert found.status is ChargeStatus.PROCESSING
     assert ACCOUNTS["timeout"][-4:] == found.bank.last4  # type: ignore[union-attr]
