@@ -286,6 +286,13 @@ def return_in(session: Session, debit_id: str, code: ReturnCode) -> Charge:
     return _view(session, row)
 
 
+def view_in(session: Session, debit_id: str) -> Charge:
+    row = session.get(TestgwBankDebit, debit_id)
+    if row is None:
+        raise GatewayRefused("No such debit", code="resource_missing")
+    return _view(session, row)
+
+
 def settle(factory: sessionmaker[Session], as_of: dt.date) -> dict[str, int]:
     """What the bank network does each banking day (``revcycle gateway settle-bank``)."""
     with unit_of_work(factory) as s:
@@ -341,10 +348,7 @@ class BankDebits:
 
     def retrieve_debit(self, debit_id: str) -> Charge:
         with unit_of_work(self.factory) as s:
-            row = s.get(TestgwBankDebit, debit_id)
-            if row is None:
-                raise GatewayRefused("No such debit", code="resource_missing")
-            return _view(s, row)
+            return view_in(s, debit_id)
 
     def find_debit_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
         with unit_of_work(self.factory) as s:
