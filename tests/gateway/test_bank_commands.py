@@ -14,13 +14,9 @@ from revcycle.db import unit_of_work
 from revcycle.gateway.testgw.models import TestgwBankDebit
 from revcycle.payments.models import Payment
 from tests import conftest
-from tests.factories.auth import make_user, token_for
-from tests.factories.invoices import make_invoice
-from tests.factories.patients import make_patient
-from tests.factories.practices import make_practice
 from tests.gateway.bank_helpers import bank_tokenize
 from tests.gateway.test_commands import cli  # noqa: F401 - the fixture
-from tests.invoices.helpers import priced
+from tests.payments.test_card import _world
 
 
 @pytest.mark.committed
@@ -29,17 +25,11 @@ def test_settle_bank_then_recover(
     committed_db: tuple[str, Engine, sessionmaker[Session]],
 ) -> None:
     url, _, factory = committed_db
-    with unit_of_work(factory) as s:
-        practice = make_practice(s)
-        patient = make_patient(s, practice)
-        make_invoice(s, patient, lines=priced("80.00"))
-        clerk = make_user(s, "billing_staff", practices=[practice])
-        s.flush()
-        headers = {"Authorization": f"Bearer {token_for(s, clerk)}", "Idempotency-Key": "cli-b"}
+    headers, patient_id = _world(factory)
     client = TestClient(create_app(conftest.test_settings(url), session_factory=factory))
     for scenario, key in (("settles", "cli-b1"), ("R02", "cli-b2")):
         body = {
-            "patient_id": str(patient.id),
+            "patient_id": str(patient_id),
             "amount": "20.00",
             "method": "bank_transfer",
             "bank_token": bank_tokenize(client, scenario),

@@ -35,12 +35,12 @@ from revcycle.payments.card import recover_pending
 from revcycle.payments.models import Payment
 from tests import conftest
 from tests.factories.auth import make_user, token_for
-from tests.factories.invoices import make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import make_practice
 from tests.gateway.bank_helpers import ACCOUNTS, ROUTING, bank_tokenize
 from tests.gateway.helpers import SECRET, WEBHOOK, signed
-from tests.invoices.helpers import World, assert_problem, count, priced, snapshot, stored_status
+from tests.invoices.helpers import World, assert_problem, count, snapshot, stored_status
+from tests.payments.test_card import _world
 
 PAYMENTS = "/api/v1/payments"
 LATER = dt.timedelta(days=10)  # every debit is due by then
@@ -495,17 +495,6 @@ def test_recovery_fails_a_bank_payment_the_gateway_never_saw(
     gw = TestGateway(factory)
     assert recover_pending_bank(factory, gw, older_than=dt.timedelta(0)) == {"failed": 1}
     assert session.scalar(select(Payment.decline_code)) == "not_charged"
-
-
-def _world(factory: sessionmaker[Session]) -> tuple[dict[str, str], uuid.UUID]:
-    with unit_of_work(factory) as s:
-        practice = make_practice(s)
-        patient = make_patient(s, practice)
-        make_invoice(s, patient, lines=priced("125.00"))
-        clerk = make_user(s, "billing_staff", practices=[practice])
-        s.flush()
-        token = token_for(s, clerk)
-    return {"Authorization": f"Bearer {token}"}, patient.id
 
 
 @pytest.mark.committed
