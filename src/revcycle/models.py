@@ -5,7 +5,14 @@ from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.gateway.models import GatewayEvent
-from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
+from revcycle.gateway.testgw.models import (
+    TestgwBankDebit,
+    TestgwBankToken,
+    TestgwCharge,
+    TestgwRefund,
+    TestgwToken,
+    TestgwWebhook,
+)
 from revcycle.idempotency.models import IdempotencyKey
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
 from revcycle.ledger.models import Account, JournalEntry, Posting
@@ -38,6 +45,8 @@ __all__ = [
     "Refund",
     "RefundPart",
     "ServiceItem",
+    "TestgwBankDebit",
+    "TestgwBankToken",
     "TestgwCharge",
     "TestgwRefund",
     "TestgwToken",

@@ -28,6 +28,7 @@ from revcycle.integrity import service as integrity
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
 from revcycle.kit import codes
 from revcycle.kit.clock import today
+from revcycle.ledger.models import JournalEntry
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
@@ -134,7 +135,7 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     assert all(issue is not None and issue <= paid <= PINNED for paid, issue in pay_dates)
 
     # Payments by every method; some applied oldest-first, some overpaid into patient credit.
-    payments = session.scalars(select(Payment)).all()
+    payments = session.scalars(select(Payment).where(Payment.gateway_provider.is_(None))).all()
     assert len(payments) == result.payments
     methods = Counter(p.method for p in payments)
     assert dict(methods) == {m: n for m, n in result.payment_methods.items() if n}
@@ -170,7 +171,7 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
         return _count(session, AuditEvent, AuditEvent.action == action)
 
     assert audited("invoice:issue") == 148
-    assert audited("payment:record") == result.payments
+    assert audited("payment:record") == result.payments + 2  # + the two settled bank transfers
     assert audited("patient:create") == 30
     assert audited("invoice:void") == 4
 
@@ -193,7 +194,21 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     report = integrity.run(session)
     assert report.ok, report.violations
     assert report.checked["invoices"] == 150
-    assert report.checked["payments"] == result.payments
+    assert report.checked["payments"] == result.payments + 1  # + the bank transfer still settled
+
+    # Bank transfers (docs/bank-transfers.md): one settled, one pending, one returned R01 after
+    # it had settled (its entry reversed); none changed an invoice's status.
+    bank = session.scalars(select(Payment).where(Payment.gateway_provider == "testgw")).all()
+    assert sorted((p.method, p.status, p.return_code) for p in bank) == [
+        ("bank_transfer", "pending", None),
+        ("bank_transfer", "returned", "R01"),
+        ("bank_transfer", "succeeded", None),
+    ]
+    assert all(p.bank_last4 == "6789" or p.bank_last4 == "6661" for p in bank)
+    returned = next(p for p in bank if p.status == "returned")
+    assert returned.entry_id is not None
+    assert _count(session, JournalEntry, JournalEntry.reverses_id == returned.entry_id) == 1
+    assert audited("payment:bank_returned_after_settlement") == 1
 
     text = result.summary()
     for login in result.logins:

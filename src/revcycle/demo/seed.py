@@ -63,6 +63,7 @@ from revcycle.patients import service as patients_service
 from revcycle.patients.models import Patient
 from revcycle.patients.schemas import GuarantorRelationship, PatientCreate, Sex
 from revcycle.payments import service as payments_service
+from revcycle.payments.bank_demo import seed_bank_transfers
 from revcycle.payments.schemas import AllocationIn, PaymentCreate, PaymentMethod
 from revcycle.practices import service as practices_service
 from revcycle.practices.models import Practice, Provider
@@ -417,7 +418,9 @@ def seed(
     if end > clock.today():
         raise ValueError("the demo window cannot end in the future")
     builder = _Builder(session, hasher, random.Random(seed), seed, end)
-    return builder.build(patients, invoices)
+    result = builder.build(patients, invoices)
+    seed_bank_transfers(session, ACTOR, result.practice_id, end)  # docs/bank-transfers.md
+    return result
 
 
 # Plan --------------------------------------------------------------------------------------------

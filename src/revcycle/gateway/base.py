@@ -20,6 +20,12 @@ class ChargeStatus(StrEnum):
     REQUIRES_ACTION = "requires_action"  # 3-D Secure style challenge; nothing is authorised
     DECLINED = "declined"  # see ``decline_code``
     PENDING = "pending"  # the gateway has not decided yet; ask again with retrieve()
+    # Bank debits (ACH-style, docs/bank-transfers.md): submitted, not settled yet ...
+    PROCESSING = "processing"
+    # ... then SUCCEEDED (settled), FAILED (returned before settlement, ``return_code``) or,
+    # after SUCCEEDED, RETURNED (the bank returned a settled debit, ``return_code``).
+    FAILED = "failed"
+    RETURNED = "returned"
 
 
 class DeclineCode(StrEnum):
@@ -49,6 +55,25 @@ class CardDetails:
     exp_year: int
 
 
+class ReturnCode(StrEnum):
+    """NACHA return reason codes the test gateway produces (a real gateway passes others too)."""
+
+    INSUFFICIENT_FUNDS = "R01"
+    ACCOUNT_CLOSED = "R02"
+    NO_ACCOUNT = "R03"
+    INVALID_ACCOUNT_NUMBER = "R04"
+
+
+@dataclass(frozen=True)
+class BankAccountDetails:
+    """What may be stored about a bank account: never the account number."""
+
+    last4: str
+    routing_number: str  # public (it names the bank), kept for the payment record
+    account_type: str  # checking | savings
+    bank_name: str | None = None
+
+
 @dataclass(frozen=True)
 class Charge:
     id: str  # "ch_..."
@@ -61,6 +86,8 @@ class Charge:
     voided: bool = False
     decline_code: DeclineCode | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    bank: BankAccountDetails | None = None  # bank debits only
+    return_code: str | None = None  # bank debits: FAILED / RETURNED with a NACHA code
 
     @property
     def captured(self) -> bool:
@@ -155,4 +182,40 @@ class PaymentGateway(Protocol):
     def find_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
         """The charge an authorize() with this key created, if any (recovery when a timeout lost
         even the charge id)."""
+        ...
+
+
+@runtime_checkable
+class BankDebitGateway(Protocol):
+    """Bank debits (ACH-style) on an opaque bank token (``btok_...``, made by the gateway
+    component from routing + account number). A debit answers PROCESSING; it settles (or comes
+    back returned) days later, told by a webhook or found by :meth:`retrieve_debit`. A settled
+    debit can still be RETURNED later. Same idempotency key + same parameters -> the same debit."""
+
+    provider: str
+
+    def retrieve_bank_token(self, bank_token: str) -> BankAccountDetails:
+        """What the token stands for (last 4, routing number, type, bank name); GatewayRefused
+        ``resource_missing`` for an unknown token. Called before anything is recorded."""
+        ...
+
+    def debit(
+        self,
+        bank_token: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Charge:
+        """Submit a debit. Raises GatewayTimeout (the debit may exist: recover by key),
+        GatewayUnavailable (nothing happened) or GatewayRefused (unknown token, bad amount,
+        currency the account can't take, key reused with other parameters)."""
+        ...
+
+    def retrieve_debit(self, debit_id: str) -> Charge:
+        """The debit as the gateway knows it now."""
+        ...
+
+    def find_debit_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
+        """The debit a debit() with this key created, if any."""
         ...

@@ -12,7 +12,10 @@ import typer
 from revcycle.cli.runtime import session_factory
 from revcycle.config import get_settings
 from revcycle.gateway.factory import build_gateway
+from revcycle.gateway.testgw import bank as testgw_bank
 from revcycle.gateway.testgw.service import deliver_webhooks
+from revcycle.kit.clock import today
+from revcycle.payments.bank import recover_pending_bank
 from revcycle.payments.card import recover_pending
 from revcycle.refunds.card import recover_pending_refunds
 
@@ -54,11 +57,24 @@ def recover(
     older_than: Annotated[int, typer.Option(help="Only payments pending this many seconds")] = 60,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
-    """Resolve pending card payments and card refunds (gateway timeouts) via the gateway."""
+    """Resolve pending card payments and card refunds (gateway timeouts) via the gateway; poll
+    bank debits still processing (or settled but inside the return window)."""
     factory = session_factory()
     gateway = build_gateway(get_settings(), factory)
     age = dt.timedelta(seconds=older_than)
     counts = recover_pending(factory, gateway, older_than=age, limit=limit)
+    for status, n in recover_pending_bank(factory, gateway, older_than=age, limit=limit).items():
+        counts[f"bank_{status}"] = n
     for status, n in recover_pending_refunds(factory, gateway, older_than=age, limit=limit).items():
         counts[f"refund_{status}"] = n
     typer.echo(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing pending")
+
+
+@gateway_app.command("settle-bank")
+def settle_bank(
+    days: Annotated[int, typer.Option(min=0, max=365, help="Settle as if N days had passed")] = 0,
+) -> None:
+    """The test gateway's bank network: settle processing debits that are due (or return them)
+    and return settled ones whose late return is due; each step queues a signed webhook."""
+    counts = testgw_bank.settle(session_factory(), today() + dt.timedelta(days=days))
+    typer.echo(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing due")

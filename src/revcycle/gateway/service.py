@@ -16,12 +16,26 @@ from sqlalchemy.orm import Session
 
 from revcycle.auth.principal import Principal
 from revcycle.errors import Conflict, InvalidInput
-from revcycle.gateway.base import CardDetails, Charge, ChargeStatus, DeclineCode
+from revcycle.gateway.base import (
+    BankAccountDetails,
+    CardDetails,
+    Charge,
+    ChargeStatus,
+    DeclineCode,
+)
 from revcycle.gateway.models import GatewayEvent
-from revcycle.payments import card
+from revcycle.payments import bank, card
+from revcycle.payments.models import Payment
 from revcycle.payments.repository import PaymentRepository
 
 HANDLED = {"charge.succeeded", "charge.failed"}
+# Bank debits (docs/bank-transfers.md): every step of the lifecycle is applied.
+BANK_EVENTS = {
+    "bank_debit.processing",
+    "bank_debit.succeeded",
+    "bank_debit.failed",
+    "bank_debit.returned",
+}
 
 
 class EventReplayed(Conflict):
@@ -99,7 +113,56 @@ def process_event(session: Session, provider: str, event: dict[str, Any]) -> str
                 "The event's charge is malformed", code="webhook.malformed"
             ) from None
         row.outcome = _apply_charge(session, charge)
+    elif event["type"] in BANK_EVENTS:
+        row.outcome = _apply_bank_debit(session, obj)
     return row.outcome
+
+
+def debit_from_event(obj: dict[str, Any]) -> Charge:
+    acct = obj.get("bank_account")
+    return Charge(
+        id=str(obj["id"]),
+        status=ChargeStatus(obj["status"]),
+        amount_minor=int(obj["amount"]),
+        currency=str(obj["currency"]),
+        card=None,
+        metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()},
+        bank=None
+        if not isinstance(acct, dict)
+        else BankAccountDetails(
+            str(acct["last4"])[:4],
+            str(acct["routing_number"])[:9],
+            str(acct["account_type"])[:10],
+            None if acct.get("bank_name") is None else str(acct["bank_name"])[:60],
+        ),
+        return_code=None if obj.get("return_code") is None else str(obj["return_code"])[:4],
+    )
+
+
+def _apply_bank_debit(session: Session, obj: dict[str, Any]) -> str:
+    try:
+        charge = debit_from_event(obj)
+    except (KeyError, ValueError, TypeError):
+        raise InvalidInput("The event's debit is malformed", code="webhook.malformed") from None
+    payment = _payment_for(session, charge)
+    if payment is None or payment.method != bank.METHOD:
+        return "no_payment"
+    before = payment.status
+    status = bank.apply_bank_outcome(
+        session, Principal.system(username="gateway-webhook"), payment.id, charge
+    )
+    return f"payment_{status}" if status != before else "already_applied"
+
+
+def _payment_for(session: Session, charge: Charge) -> Payment | None:
+    repo = PaymentRepository(session)
+    payment = repo.by_charge_id(charge.id)
+    if payment is None:
+        try:
+            payment = repo.get(uuid.UUID(charge.metadata.get("payment_id", "")))
+        except ValueError:
+            return None
+    return payment
 
 
 def _apply_charge(session: Session, charge: Charge) -> str:

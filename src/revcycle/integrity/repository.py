@@ -53,13 +53,28 @@ class IntegrityRepository:
 
     def unsettled_payments_with_money(self) -> list[Any]:
         """Pending, declined or failed (gateway) payments that nonetheless carry a ledger entry
-        or allocations: there must be none."""
+        or allocations: there must be none. (Returned bank payments: returned_unreversed.)"""
         has_alloc = select(PaymentAllocation.id).where(PaymentAllocation.payment_id == Payment.id)
         return list(
             self.session.scalars(
                 select(Payment.id).where(
-                    Payment.status != "succeeded",
+                    Payment.status.not_in(["succeeded", "returned"]),
                     Payment.entry_id.is_not(None) | has_alloc.exists(),
+                )
+            ).all()
+        )
+
+    def returned_unreversed(self) -> list[Any]:
+        """Returned bank payments whose money still counts: posted but not reversed, or never
+        posted yet allocated."""
+        reversed_ = select(JournalEntry.id).where(JournalEntry.reverses_id == Payment.entry_id)
+        has_alloc = select(PaymentAllocation.id).where(PaymentAllocation.payment_id == Payment.id)
+        return list(
+            self.session.scalars(
+                select(Payment.id).where(
+                    Payment.status == "returned",
+                    (Payment.entry_id.is_not(None) & ~reversed_.exists())
+                    | (Payment.entry_id.is_(None) & has_alloc.exists()),
                 )
             ).all()
         )

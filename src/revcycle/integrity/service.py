@@ -132,6 +132,8 @@ def run(session: Session) -> Report:
     report.checked["refunds"] = len(refunds)
     for pid in repo.unsettled_payments_with_money():
         report.violations.append(f"payment {pid}: not succeeded but posted or allocated")
+    for pid in repo.returned_unreversed():
+        report.violations.append(f"payment {pid}: returned but its money still counts")
 
     # patient credit never negative ----------------------------------------------------------
     for patient_id, credit in repo.patient_credit_balances():

@@ -120,7 +120,7 @@ def is_overdue(status: str, due: dt.date | None, today: dt.date) -> bool:
 
 
 # Refunds reopen the receivable: "paid" is what the patient paid net of what was refunded.
-PAYMENT_KINDS = {EntryKind.PAYMENT.value, EntryKind.REFUND.value}
+PAYMENT_KINDS = {EntryKind.PAYMENT.value, EntryKind.REFUND.value, EntryKind.PAYMENT_RETURN.value}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ STATEMENT_LABELS = {
     EntryKind.CREDIT_NOTE_VOID.value: "Credit note reversed",
     EntryKind.WRITE_OFF.value: "Balance written off",
     EntryKind.PAYMENT.value: "Payment received",
+    EntryKind.PAYMENT_RETURN.value: "Payment returned by the bank",
 }
 
 

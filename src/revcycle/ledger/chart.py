@@ -59,6 +59,9 @@ class EntryKind(StrEnum):
     CREDIT_NOTE_VOID = "invoice.credit_note_void"
     WRITE_OFF = "invoice.write_off"
     PAYMENT = "payment"
+    # A bank transfer the bank returned after it settled: the reversal of its payment entry, and
+    # the correction for money already refunded or spent from it (docs/bank-transfers.md).
+    PAYMENT_RETURN = "payment.return"
     # A refund: money taken back from patient credit / invoice receivables becomes owed to the
     # patient (2200); the pay-out settles it from cash or clearing (docs/refunds-approvals.md).
     REFUND = "refund"

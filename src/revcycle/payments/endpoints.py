@@ -16,9 +16,10 @@ from revcycle.auth.principal import Principal
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
-from revcycle.payments import card, errors, service
+from revcycle.payments import bank, card, errors, service
 from revcycle.payments.schemas import (
     AllocationRead,
+    BankAccountRead,
     CardRead,
     PaymentCreate,
     PaymentMethod,
@@ -57,6 +58,17 @@ def payment_read(v: service.PaymentView) -> PaymentRead:
         ),
         gateway_charge_id=p.gateway_charge_id,
         decline_code=p.decline_code,
+        bank_account=None
+        if p.bank_last4 is None
+        else BankAccountRead(
+            last4=p.bank_last4,
+            routing_number=p.bank_routing_number or "",
+            account_type=p.bank_account_type or "",
+            bank_name=p.bank_name,
+        ),
+        return_code=p.return_code,
+        settled_at=p.settled_at,
+        returned_at=p.returned_at,
     )
 
 
@@ -65,14 +77,21 @@ def payment_read(v: service.PaymentView) -> PaymentRead:
     status_code=201,
     response_model=PaymentRead,
     responses={
-        202: {"description": "Card payment pending: the gateway did not answer in time"},
+        202: {
+            "description": "Card payment pending (gateway timeout); bank transfer submitted, "
+            "pending until it settles"
+        },
         402: {"description": "Card declined (problem with decline_code)"},
-        428: {"description": "Card payments need an Idempotency-Key"},
+        428: {"description": "Card payments and bank debits need an Idempotency-Key"},
     },
 )
 def record_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
     """Record a payment. With ``method: card`` and a gateway ``token`` (from the gateway's
-    tokenisation page, never a card number) the card is charged through the gateway."""
+    tokenisation page, never a card number) the card is charged through the gateway; with
+    ``method: bank_transfer`` and a ``bank_token`` the account is debited (202, pending until the
+    debit settles: docs/bank-transfers.md)."""
+    if body.method is PaymentMethod.BANK_TRANSFER and body.bank_token is not None:
+        return _bank_payment(body, ctx)
     if body.method is PaymentMethod.CARD and body.token is not None:
         gateway = ctx.request.app.state.gateway
         key = ctx.idempotency_key or ""
@@ -93,6 +112,20 @@ def record_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
             ),
         )
     return ctx.write(lambda s, p: payment_read(service.record_payment(s, p, body)), status_code=201)
+
+
+def _bank_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
+    gateway = ctx.request.app.state.gateway
+    key = ctx.idempotency_key or ""
+
+    def work(factory: sessionmaker[Session], principal: Principal) -> tuple[BaseModel, int]:
+        view = bank.take_bank_payment(factory, gateway, principal, body, idempotency_key=key)
+        return payment_read(view), 202 if view.payment.status == bank.PENDING else 201
+
+    return ctx.write_external(
+        work,
+        key_required=errors.IdempotencyKeyRequired("Bank debits need an Idempotency-Key header"),
+    )
 
 
 @router.get("/payments", response_model=PageRead[PaymentRead])

@@ -48,3 +48,15 @@ class GatewayUnavailable(DomainError):
     code = "payment.gateway_unavailable"
     status = 503
     title = "Payment gateway unavailable"
+
+
+class BankTransfersUnavailable(Conflict):
+    """The configured gateway takes no bank debits."""
+
+    code = "payment.bank_transfers_unavailable"
+
+
+class BankCurrencyUnsupported(InvalidInput):
+    """ACH-style debits move US dollars only."""
+
+    code = "payment.bank_currency_unsupported"

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from revcycle.db import Base
+from revcycle.db import Base, UTCDateTime
 from revcycle.kit.columns import Currency, Minor, UUIDPk, created_at_column
 
 
@@ -31,6 +31,7 @@ class Payment(Base):
     # None while a gateway payment is pending, and for declined/failed attempts.
     entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
     # succeeded | pending (gateway outcome unknown) | declined | failed (docs/payments.md)
+    # | returned (a bank transfer the bank returned: docs/bank-transfers.md)
     status: Mapped[str] = mapped_column(String(20), default="succeeded", server_default="succeeded")
     # Gateway card payments: only what PCI DSS lets us keep (never the number, never the CVC).
     card_brand: Mapped[str | None] = mapped_column(String(20))
@@ -45,6 +46,15 @@ class Payment(Base):
     decline_code: Mapped[str | None] = mapped_column(String(40))
     # The allocations asked for (JSON), applied when a pending payment completes.
     allocation_request: Mapped[str | None] = mapped_column(Text)
+    # Gateway bank transfers (docs/bank-transfers.md): never the account number. ``returned``
+    # payments carry the NACHA ``return_code``; a settled one that came back has its entry reversed.
+    bank_last4: Mapped[str | None] = mapped_column(String(4))
+    bank_routing_number: Mapped[str | None] = mapped_column(String(9))
+    bank_account_type: Mapped[str | None] = mapped_column(String(10))
+    bank_name: Mapped[str | None] = mapped_column(String(60))
+    return_code: Mapped[str | None] = mapped_column(String(4))
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 

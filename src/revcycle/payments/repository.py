@@ -95,6 +95,23 @@ class PaymentRepository:
         return self.session.scalars(
             select(Payment)
             .where(Payment.status == "pending", Payment.created_at < created_before)
+            .where(Payment.method != "bank_transfer")  # bank debits: bank_to_poll
+            .order_by(Payment.created_at, Payment.id)
+            .limit(limit)
+        ).all()
+
+    def bank_to_poll(
+        self, *, created_before: dt.datetime, settled_after: dt.datetime, limit: int
+    ) -> Sequence[Payment]:
+        """Gateway bank payments to compare with the gateway: pending ones (timeouts, debits
+        still processing) and settled ones still inside the return window."""
+        return self.session.scalars(
+            select(Payment)
+            .where(Payment.method == "bank_transfer", Payment.gateway_provider.is_not(None))
+            .where(
+                ((Payment.status == "pending") & (Payment.created_at < created_before))
+                | ((Payment.status == "succeeded") & (Payment.settled_at > settled_after))
+            )
             .order_by(Payment.created_at, Payment.id)
             .limit(limit)
         ).all()

@@ -29,11 +29,15 @@ class AllocationIn(Schema):
 
 # What the gateway's tokenisation page returns (``tok_...``); opaque to revcycle.
 GatewayToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{8,64}$", max_length=68)]
+# What the gateway's bank-account tokenisation returns (``btok_...``; docs/bank-transfers.md).
+BankToken = Annotated[str, StringConstraints(pattern=r"^btok_[A-Za-z0-9_]{8,64}$", max_length=69)]
+# Keys that would carry a raw bank account: refused like card numbers (tokenise at the gateway).
+_BANK_ACCOUNT_KEYS = frozenset({"account_number", "routing_number", "bank_account", "iban"})
 
 _PAN_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _PLAIN_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
-_TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{8,64}$")
+_TOKEN = re.compile(r"^b?tok_[A-Za-z0-9_]{8,64}$")
 # Issuer prefixes and lengths of the card networks (Visa, Mastercard, Amex, Discover, JCB,
 # Diners). A real ACH trace number starts with a routing number (Federal Reserve district 01-12,
 # 21-32, 61-72, 80), never with Amex's 34/37, so it is not mistaken for a card.
@@ -93,6 +97,28 @@ class PaymentCreate(Schema):
     allocations: Annotated[list[AllocationIn], Field(max_length=100)] | None = None
     # A gateway token for method "card" (never a card number: those are refused, unlogged).
     token: GatewayToken | None = None
+    # A gateway bank token for method "bank_transfer": an ACH-style debit (never an account
+    # number). Without one, a bank transfer received outside revcycle is recorded like cash.
+    bank_token: BankToken | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bank_accounts(cls, data: Any) -> Any:
+        if isinstance(data, dict) and _BANK_ACCOUNT_KEYS & set(data):
+            raise PydanticCustomError(
+                "payment.bank_account_refused",
+                "bank account numbers are never accepted here: tokenise the account at the gateway",
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _bank_token_method(self) -> PaymentCreate:
+        if self.bank_token is not None and self.method is not PaymentMethod.BANK_TRANSFER:
+            raise PydanticCustomError(
+                "payment.token_not_for_method",
+                "a gateway bank token goes with method bank_transfer only",
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -129,6 +155,13 @@ class CardRead(ReadSchema):
     exp_year: int
 
 
+class BankAccountRead(ReadSchema):
+    last4: str
+    routing_number: str
+    account_type: str
+    bank_name: str | None
+
+
 class PaymentRead(ReadSchema):
     id: uuid.UUID
     practice_id: uuid.UUID
@@ -146,3 +179,8 @@ class PaymentRead(ReadSchema):
     card: CardRead | None = None
     gateway_charge_id: str | None = None
     decline_code: str | None = None
+    # Gateway bank transfers: pending until settled; returned (NACHA return_code) if it bounced.
+    bank_account: BankAccountRead | None = None
+    return_code: str | None = None
+    settled_at: dt.datetime | None = None
+    returned_at: dt.datetime | None = None

@@ -34,6 +34,10 @@ class PaymentNotSettled(Conflict):
     code = "refund.payment_not_settled"
 
 
+class PaymentReturned(Conflict):
+    code = "refund.payment_returned"
+
+
 class GatewayRefused(Conflict):
     """The gateway refused the card refund (nothing refunded; the refund is recorded failed)."""
 

@@ -78,6 +78,8 @@ def lock_and_plan(
     payment = payments.get_for_update(payment_id)
     assert payment is not None
     ledger_repo = LedgerRepository(session)
+    if payment.status == "returned":  # a bank transfer the bank returned (docs/bank-transfers.md)
+        raise errors.PaymentReturned("The bank returned this payment; there is nothing to refund")
     if payment.entry_id is None:  # a gateway payment still pending, declined or failed
         raise errors.PaymentNotSettled("This payment has not been received; nothing to refund")
     if ledger_repo.reversal_of(payment.entry_id) is not None:

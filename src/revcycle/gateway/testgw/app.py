@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from revcycle.db import unit_of_work
-from revcycle.gateway.testgw import service
+from revcycle.gateway.testgw import bank, service
 
 CSP = (
     "default-src 'none'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'; "
@@ -32,6 +32,15 @@ class CardIn(BaseModel):
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=0, le=9999)
     cvc: str = Field(min_length=1, max_length=8)
+
+
+class BankAccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    routing_number: str = Field(min_length=1, max_length=20)
+    account_number: str = Field(min_length=1, max_length=30)
+    account_type: str = Field(default="checking", max_length=10)
+    account_holder_name: str = Field(min_length=1, max_length=100)
 
 
 def fingerprint_key(webhook_secret: str) -> bytes:
@@ -126,4 +135,47 @@ def create_testgw_app(factory: sessionmaker[Session], webhook_secret: str) -> Fa
         )
         return HTMLResponse(_PAGE.format(result=result), status_code=201, headers=NO_STORE)
 
+    _add_bank_routes(app, factory, key)
     return app
+
+
+def _add_bank_routes(app: FastAPI, factory: sessionmaker[Session], key: bytes) -> None:
+    """``POST /testgw/v1/bank-tokens``: a bank account -> ``btok_...`` (docs/bank-transfers.md).
+    Refusals are 422 with a stable code and never repeat the input."""
+
+    @app.post("/v1/bank-tokens")
+    async def create_bank_token(request: Request) -> Response:
+        try:
+            account = BankAccountIn.model_validate_json(await request.body())
+        except ValidationError:
+            return _error(
+                400,
+                "invalid_request",
+                "Send routing_number, account_number, account_type and account_holder_name",
+            )
+        try:
+            with unit_of_work(factory) as s:
+                tok = bank.tokenize_bank(
+                    s,
+                    fingerprint_key=key,
+                    routing_number=account.routing_number,
+                    account_number=account.account_number,
+                    account_type=account.account_type,
+                    holder_name=account.account_holder_name,
+                )
+        except bank.BankAccountRefused as exc:
+            return _error(422, exc.code, exc.message)
+        return JSONResponse(
+            {
+                "id": tok.id,
+                "object": "bank_token",
+                "bank_account": {
+                    "last4": tok.bank.last4,
+                    "routing_number": tok.bank.routing_number,
+                    "account_type": tok.bank.account_type,
+                    "bank_name": tok.bank.bank_name,
+                },
+            },
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )

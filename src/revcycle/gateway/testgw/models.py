@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base, UTCDateTime
@@ -82,3 +82,47 @@ class TestgwWebhook(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
+
+
+class TestgwBankToken(Base):
+    """A bank account exchanged for a ``btok_...``: never the account number (a keyed
+    fingerprint and the last 4), never the holder's name (validated, then dropped)."""
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "testgw_bank_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # btok_...
+    routing_number: Mapped[str] = mapped_column(String(9))  # public: it names the bank
+    bank_name: Mapped[str | None] = mapped_column(String(60))
+    account_type: Mapped[str] = mapped_column(String(10))  # checking | savings
+    last4: Mapped[str] = mapped_column(String(4))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # HMAC of routing+account
+    scenario: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TestgwBankDebit(Base):
+    """An ACH-style debit: processing -> succeeded (settled) | failed (returned before
+    settlement); succeeded -> returned (a late return). ``settles_on`` is when settlement is due;
+    ``returns_on`` when a late return is due (scenario return_after_settlement)."""
+
+    __test__ = False  # not a pytest test class
+
+    __tablename__ = "testgw_bank_debits"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # py_...
+    token_id: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    return_code: Mapped[str | None] = mapped_column(String(4))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    metadata_json: Mapped[str] = mapped_column(Text, default="{}")
+    settles_on: Mapped[dt.date] = mapped_column(Date)
+    returns_on: Mapped[dt.date | None] = mapped_column(Date)
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -29,6 +29,7 @@ from revcycle.gateway.base import (
     RefundStatus,
 )
 from revcycle.gateway.testgw import cards
+from revcycle.gateway.testgw.bank import BankDebits
 from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.kit.clock import today, utcnow
 
@@ -159,8 +160,9 @@ def _emit(session: Session, event_type: str, charge: Charge) -> None:
     )
 
 
-class TestGateway:
-    """:class:`revcycle.gateway.base.PaymentGateway` over the test gateway's own tables."""
+class TestGateway(BankDebits):
+    """:class:`revcycle.gateway.base.PaymentGateway` over the test gateway's own tables (and
+    :class:`~revcycle.gateway.base.BankDebitGateway`: bank debits, from ``BankDebits``)."""
 
     __test__ = False  # not a pytest test class
 
