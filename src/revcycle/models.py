@@ -3,6 +3,7 @@
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.fraud.models import FraudReview, FraudRuleConfig
 from revcycle.gateway.models import GatewayEvent
 from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.idempotency.models import IdempotencyKey
@@ -19,6 +20,8 @@ __all__ = [
     "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
+    "FraudReview",
+    "FraudRuleConfig",
     "GatewayEvent",
     "IdempotencyKey",
     "Invoice",

@@ -156,3 +156,9 @@ class PaymentGateway(Protocol):
         """The charge an authorize() with this key created, if any (recovery when a timeout lost
         even the charge id)."""
         ...
+
+    def card_fingerprint(self, token: str) -> str | None:
+        """The gateway's fingerprint of the card behind ``token`` (the same card gives the same
+        value across tokens; Stripe: ``payment_method.card.fingerprint``), None if unknown. Read
+        before charging so fraud rules can refuse a charge (docs/fraud.md)."""
+        ...
