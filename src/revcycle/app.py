@@ -32,6 +32,7 @@ from revcycle.auth.service import make_hasher
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
+from revcycle.fraud.endpoints import router as fraud_router
 from revcycle.gateway.endpoints import router as gateway_router
 from revcycle.gateway.factory import build_gateway
 from revcycle.gateway.testgw.app import create_testgw_app
@@ -115,6 +116,7 @@ def create_app(
         ledger_router,
         audit_router,
         gateway_router,
+        fraud_router,
     ):
         api.include_router(router)
     app.include_router(api)

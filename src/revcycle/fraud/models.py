@@ -77,7 +77,9 @@ class FraudRuleConfig(Base):
     __tablename__ = "fraud_rule_configs"
     __table_args__ = (
         UniqueConstraint("practice_id", "rule_code"),
-        CheckConstraint("action IS NULL OR action IN ('block', 'hold', 'flag')", name="action_known"),
+        CheckConstraint(
+            "action IS NULL OR action IN ('block', 'hold', 'flag')", name="action_known"
+        ),
     )
 
     id: Mapped[UUIDPk]

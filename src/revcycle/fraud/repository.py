@@ -16,6 +16,7 @@ from revcycle.fraud.rules import Params
 from revcycle.invoices.models import Invoice
 from revcycle.kit.upsert import insert_ignore
 from revcycle.payments.models import Payment, PaymentAllocation
+from revcycle.practices.models import Practice
 from revcycle.refunds.models import Refund
 
 LIVE_PAYMENT = ("succeeded", "pending")
@@ -117,17 +118,25 @@ class FraudRepository:
     def method_of_payment(self, payment_id: uuid.UUID) -> str | None:
         return self.session.scalar(select(Payment.method).where(Payment.id == payment_id))
 
+    def practice_ids(self) -> list[uuid.UUID]:
+        return list(self.session.scalars(select(Practice.id).order_by(Practice.id)))
+
     def refunded_by_user(
-        self, since: dt.datetime
-    ) -> Sequence[tuple[uuid.UUID, uuid.UUID, str, int]]:
-        """(practice, user, currency, refunded) for users who refunded since ``since``."""
+        self, practice_id: uuid.UUID, since: dt.datetime
+    ) -> list[tuple[uuid.UUID, str, int]]:
+        """(user, currency, refunded) for users of the practice who refunded since ``since``."""
         rows = self.session.execute(
-            select(Refund.practice_id, Refund.created_by, Refund.currency, func.sum(Refund.amount_minor))
-            .where(Refund.status == "paid", Refund.created_at >= since, Refund.created_by.is_not(None))
-            .group_by(Refund.practice_id, Refund.created_by, Refund.currency)
-            .order_by(Refund.practice_id, Refund.created_by)
+            select(Refund.created_by, Refund.currency, func.sum(Refund.amount_minor))
+            .where(
+                Refund.practice_id == practice_id,
+                Refund.status == "paid",
+                Refund.created_at >= since,
+                Refund.created_by.is_not(None),
+            )
+            .group_by(Refund.created_by, Refund.currency)
+            .order_by(Refund.created_by)
         ).all()
-        return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+        return [(r[0], r[1], int(r[2])) for r in rows if r[0] is not None]
 
     def collected_by_user(
         self, practice_id: uuid.UUID, user_id: uuid.UUID, since: dt.datetime
@@ -142,13 +151,14 @@ class FraudRepository:
         )
         return int(total or 0)
 
-    def paid_twice(self, since: dt.datetime) -> list[PaidTwice]:
+    def paid_twice(self, practice_id: uuid.UUID, since: dt.datetime) -> list[PaidTwice]:
         """Payments since ``since`` that went entirely to patient credit and match the total of
         an invoice of the same patient that an earlier payment (within the window) had paid."""
         out: list[PaidTwice] = []
         credit_only = self.session.scalars(
             select(Payment)
             .where(
+                Payment.practice_id == practice_id,
                 Payment.status == "succeeded",
                 Payment.created_at >= since,
                 Payment.unapplied_minor == Payment.amount_minor,

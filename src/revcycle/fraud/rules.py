@@ -132,7 +132,7 @@ def card_testing(s: Subject, f: Facts, p: Params) -> str | None:
     return None
 
 
-def card_many_patients(s: Subject, f: Facts, p: Params) -> str | None:
+def card_many_patients(_s: Subject, f: Facts, p: Params) -> str | None:
     n = f.get("patients", 0)
     if n >= p["patients"]:
         return (
@@ -153,7 +153,7 @@ def duplicate_payment(s: Subject, f: Facts, p: Params) -> str | None:
     return None
 
 
-def refund_method_mismatch(s: Subject, f: Facts, p: Params) -> str | None:
+def refund_method_mismatch(s: Subject, _f: Facts, _p: Params) -> str | None:
     if s.paid_method is not None and s.method != s.paid_method:
         return f"Refund by {s.method} of a payment made by {s.paid_method}"
     return None

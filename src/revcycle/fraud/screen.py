@@ -71,13 +71,12 @@ def _since(s: Subject, p: Params) -> dt.datetime:
 def _card_testing(repo: FraudRepository, s: Subject, p: Params) -> Facts:
     if s.method != "card" or s.card_fingerprint is None:  # gateway card payments only
         return {}
-    count = lambda **by: repo.small_declines(  # noqa: E731
-        s.practice_id, _since(s, p), p["small_amount_minor"], **by
+    since, small = _since(s, p), p["small_amount_minor"]
+    by_card = repo.small_declines(s.practice_id, since, small, fingerprint=s.card_fingerprint)
+    by_user = (
+        repo.small_declines(s.practice_id, since, small, user_id=s.user_id) if s.user_id else 0
     )
-    return {
-        "fingerprint_declines": count(fingerprint=s.card_fingerprint),
-        "user_declines": count(user_id=s.user_id) if s.user_id else 0,
-    }
+    return {"fingerprint_declines": by_card, "user_declines": by_user}
 
 
 def _card_many_patients(repo: FraudRepository, s: Subject, p: Params) -> Facts:
@@ -109,11 +108,15 @@ def _just_under_limit(repo: FraudRepository, s: Subject, p: Params) -> Facts:
     return {"in_band": n}
 
 
+def _no_facts(_repo: FraudRepository, _s: Subject, _p: Params) -> Facts:
+    return {}
+
+
 GATHER: dict[str, Gather] = {
     "card_testing": _card_testing,
     "card_many_patients": _card_many_patients,
     "duplicate_payment": _duplicate_payment,
-    "refund_method_mismatch": lambda repo, s, p: {},
+    "refund_method_mismatch": _no_facts,
     "refund_just_under_limit": _just_under_limit,
 }
 
@@ -169,12 +172,10 @@ def review_values(
     }
 
 
-def _record(session: Session, actor: Principal | None, values: dict[str, Any]) -> None:
-    FraudRepository(session).add_review(values)
-    session.flush()
+def audit_review(session: Session, actor: Principal, values: dict[str, Any]) -> None:
     audit.record(
         session,
-        actor or Principal.system(username="fraud-rules"),
+        actor,
         f"fraud:{values['action']}",
         object_type="fraud_review",
         object_id=values["id"],
@@ -182,6 +183,12 @@ def _record(session: Session, actor: Principal | None, values: dict[str, Any]) -
         fields=["rule_code", "explanation"],
         detail={"rule": values["rule_code"], "subject_type": values["subject_type"]},
     )
+
+
+def _record(session: Session, actor: Principal, values: dict[str, Any]) -> None:
+    FraudRepository(session).add_review(values)
+    session.flush()
+    audit_review(session, actor, values)
 
 
 def _screen(
@@ -327,4 +334,3 @@ def record_stopped(factory: sessionmaker[Session], exc: errors.FraudStopped) -> 
             _record(session, exc.actor, exc.review)
     except Exception as record_exc:  # noqa: BLE001 - the refusal itself must stand
         log.warning("fraud review %s not recorded: %s", exc.review["id"], type(record_exc).__name__)
-

@@ -38,7 +38,7 @@ class Payment(Base):
     card_last4: Mapped[str | None] = mapped_column(String(4))
     card_exp_month: Mapped[int | None] = mapped_column(Integer)
     card_exp_year: Mapped[int | None] = mapped_column(Integer)
-    # The gateway's fingerprint of the card (same card -> same value; never the number): fraud rules.
+    # The gateway's fingerprint of the card (same card, same value; never the number): fraud.
     card_fingerprint: Mapped[str | None] = mapped_column(String(64))
     gateway_provider: Mapped[str | None] = mapped_column(String(20))
     gateway_charge_id: Mapped[str | None] = mapped_column(String(40), unique=True)

@@ -27,9 +27,7 @@ TS = sa.DateTime(timezone=True)
 def upgrade() -> None:
     # A plain ADD COLUMN (no batch copy on SQLite): payments keeps its constraints and triggers.
     op.add_column("payments", sa.Column("card_fingerprint", sa.String(64), nullable=True))
-    op.create_index(
-        "ix_payments_card_fingerprint", "payments", ["card_fingerprint", "created_at"]
-    )
+    op.create_index("ix_payments_card_fingerprint", "payments", ["card_fingerprint", "created_at"])
 
     op.create_table(
         "fraud_reviews",
