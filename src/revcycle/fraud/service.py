@@ -99,7 +99,7 @@ def list_reviews(
 def related(session: Session, review: FraudReview) -> tuple[Payment | None, Refund | None]:
     """The payment concerned and the refund flagged or made by an approval (if any)."""
     payment = PaymentRepository(session).get(review.payment_id) if review.payment_id else None
-    refund_id = review.subject_id if review.subject_type == "refund" else review.result_id
+    refund_id = review.result_id or (review.subject_id if review.subject_type == "refund" else None)
     refund = RefundRepository(session).get(refund_id) if refund_id else None
     return payment, refund
 
