@@ -6,6 +6,8 @@ overlapping or concurrent runs write it once (INSERT ... ON CONFLICT DO NOTHING)
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,25 +30,18 @@ from revcycle.kit.clock import utcnow
 ACTOR = Principal.system(username="fraud-rules")
 
 
-def _rule(repo: FraudRepository, practice_id: object, code: str) -> Effective:
-    overrides = repo.overrides(practice_id)  # type: ignore[arg-type]
-    return effective(BY_CODE[code], overrides.get(code))
+def _rule(repo: FraudRepository, practice_id: uuid.UUID, code: str) -> Effective:
+    return effective(BY_CODE[code], repo.overrides(practice_id).get(code))
 
 
 def _flag(
-    session: Session, subject: Subject, eff: Effective, facts: dict[str, int], **kw: object
+    session: Session, subject: Subject, eff: Effective, facts: dict[str, int], **kw: Any
 ) -> int:
+    """A flag whatever the rule's configured action: the transaction already happened."""
     finding = evaluate(subject, eff, facts)
     if finding is None:
         return 0
-    values = screen.review_values(
-        subject,
-        [finding],
-        RuleAction.FLAG,
-        status="open",
-        **kw,  # type: ignore[arg-type]
-    )
-    values["action"] = RuleAction.FLAG.value
+    values = screen.review_values(subject, [finding], RuleAction.FLAG, status="open", **kw)
     if not FraudRepository(session).add_unique(values):
         return 0
     screen.audit_review(session, ACTOR, values)
