@@ -33,6 +33,7 @@ from revcycle.codesets.endpoints import router as codesets_router
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
+from revcycle.fraud.endpoints import router as fraud_router
 from revcycle.gateway.endpoints import router as gateway_router
 from revcycle.gateway.factory import build_gateway
 from revcycle.gateway.testgw.app import create_testgw_app
@@ -117,6 +118,7 @@ def create_app(
         audit_router,
         gateway_router,
         codesets_router,
+        fraud_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -4,6 +4,7 @@ from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
+from revcycle.fraud.models import FraudReview, FraudRuleConfig
 from revcycle.gateway.models import GatewayEvent
 from revcycle.gateway.testgw.models import (
     TestgwBankDebit,
@@ -28,6 +29,8 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "CodeRelease",
+    "FraudReview",
+    "FraudRuleConfig",
     "GatewayEvent",
     "Icd10cmCode",
     "IdempotencyKey",

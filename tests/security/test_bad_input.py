@@ -21,6 +21,7 @@ and query parameters, the OAuth2 token form, and HTML escaping in the web UI.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -31,13 +32,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.auth import service as auth_service
 from revcycle.auth.models import User
 from revcycle.config import Settings
+from revcycle.fraud.models import FraudReview
 from revcycle.invoices.models import Invoice
+from revcycle.kit.clock import utcnow
 from revcycle.patients.models import Patient
+from revcycle.payments.models import Payment
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
 from revcycle.practices.models import Practice, Provider, ServiceItem
@@ -300,6 +305,46 @@ def _rejected(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
     return {"reason": data["decision_reason"]}
 
 
+def _decide(w: World) -> Prepared:
+    """A fresh fraud flag (a clerk's second 7.00 cash payment of the patient in minutes; the
+    earlier ones are moved out of the window), dismissed by the admin."""
+    clerk, _ = w.fresh_staff()
+    w.session.execute(update(Payment).values(created_at=utcnow() - dt.timedelta(hours=1)))
+    for _ in range(2):
+        record_payment(
+            w.session,
+            principal(w.session, clerk),
+            PaymentCreate.model_validate(
+                {"patient_id": w.patient.id, "amount": "7.00", "method": "cash"}
+            ),
+        )
+    flag = w.session.scalars(select(FraudReview).where(FraudReview.actor_user_id == clerk.id)).one()
+    w.session.commit()
+    headers = {**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"}
+    return Prepared(
+        f"/api/v1/fraud/reviews/{flag.id}/decide",
+        {"decision": "dismiss", "note": "Seen, a family paying twice"},
+        headers,
+    )
+
+
+def _decided(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/fraud/reviews/{id}")(w, p, resp)
+    return {"note": data["decision_note"]}
+
+
+def _rule_update(w: World) -> Prepared:
+    """A fresh practice's first setting of a rule, by its admin."""
+    practice = make_practice(w.session, name=f"Rules {next(_n)}")
+    header = auth_header(w.session, make_user(w.session, "admin", practices=[practice]))
+    w.session.commit()
+    return Prepared(
+        f"/api/v1/practices/{practice.id}/fraud-rules/duplicate_payment",
+        {"enabled": True, "action": "hold", "params": {"window_minutes": 15}},
+        header,
+    )
+
+
 def _user_update(w: World) -> Prepared:
     user, _ = w.fresh_staff()
     body = {"active": True, "password": NEW_PASSWORD}
@@ -517,6 +562,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/api/v1/approval-requests/{request_id}/reject"): Route(
         _reject, "approval_requests", 0, _rejected
+    ),
+    ("POST", "/api/v1/fraud/reviews/{review_id}/decide"): Route(
+        _decide, "fraud_reviews", 0, _decided
+    ),
+    ("PATCH", "/api/v1/practices/{practice_id}/fraud-rules/{code}"): Route(
+        _rule_update, "fraud_rule_configs", 1
     ),
 }
 
@@ -998,7 +1049,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "user_id": w.draft.id,
         "refund_id": w.draft.id,
         "request_id": w.draft.id,
-        "code": "E11.9",
+        "review_id": w.draft.id,
+        "code": "duplicate_payment",
     }
     failures: list[str] = []
     sent = 0

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.db import Base
+from revcycle.fraud.models import FraudReview
 from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.invoices.service import add_credit_note
 from revcycle.payments.schemas import PaymentCreate
@@ -100,6 +101,11 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
     ("GET", "/api/v1/code-sets/icd10cm/{code}"): Action.CATALOG_READ,
+    ("GET", "/api/v1/fraud/reviews"): Action.FRAUD_READ,
+    ("GET", "/api/v1/fraud/reviews/{review_id}"): Action.FRAUD_READ,
+    ("POST", "/api/v1/fraud/reviews/{review_id}/decide"): Action.FRAUD_REVIEW,
+    ("GET", "/api/v1/practices/{practice_id}/fraud-rules"): Action.FRAUD_READ,
+    ("PATCH", "/api/v1/practices/{practice_id}/fraud-rules/{code}"): Action.FRAUD_REVIEW,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
@@ -182,6 +188,15 @@ def _build(session: Session, *, same_practice: bool) -> World:
         key="m2",
         limits=limits(refund="0"),
     )
+    # the second 10.00 cash payment of the hidden patient in minutes: a fraud review (a flag)
+    record_payment(
+        session,
+        principal(session, other_staff),
+        PaymentCreate.model_validate(
+            {"patient_id": hidden_patient.id, "amount": "10.00", "method": "cash"}
+        ),
+    )
+    flagged = session.scalars(select(FraudReview)).one()
     headers = {
         "admin": auth_header(session, make_user(session, "admin", practices=[a])),
         "billing_staff": auth_header(session, make_user(session, "billing_staff", practices=[a])),
@@ -202,6 +217,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "user_id": str(other_staff.id),
         "refund_id": str(refunded.refund.id),
         "request_id": str(requested.id),
+        "review_id": str(flagged.id),
+        "code": "duplicate_payment",
     }
     secrets = [
         ids[k]
@@ -213,6 +230,7 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "entry_id",
             "refund_id",
             "request_id",
+            "review_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -278,6 +296,8 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/payments": {"patient_id": w.ids["patient_id"], "amount": "5.00", "method": "cash"},
         "/api/v1/payments/{payment_id}/refunds": {"amount": "1.00", "reason": "Overpaid"},
         "/api/v1/approval-requests/{request_id}/reject": {"reason": "Not justified"},
+        "/api/v1/fraud/reviews/{review_id}/decide": {"decision": "dismiss"},
+        "/api/v1/practices/{practice_id}/fraud-rules/{code}": {"enabled": False},
     }
     if method in {"POST", "PATCH"}:
         return bodies.get(path, {})

@@ -23,6 +23,8 @@ from revcycle.auth.principal import Principal
 from revcycle.config import Settings
 from revcycle.db import unit_of_work
 from revcycle.errors import DomainError, Unauthorized
+from revcycle.fraud import screen as fraud_screen
+from revcycle.fraud.errors import FraudStopped
 from revcycle.idempotency import service as idem
 from revcycle.security import events as security_events
 from revcycle.security.events import SecurityEventKind
@@ -90,6 +92,8 @@ class Ctx:
         try:
             yield
         except DomainError as exc:
+            if isinstance(exc, FraudStopped):  # its review row outlives the rollback
+                fraud_screen.record_stopped(self.factory, exc)
             if self._refusal is None and (exc.status == 403 or exc.denied_object is not None):
                 self._refusal = (exc, self._principal)
             if self._refusal is not None:

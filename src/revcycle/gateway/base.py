@@ -184,6 +184,12 @@ class PaymentGateway(Protocol):
         even the charge id)."""
         ...
 
+    def card_fingerprint(self, token: str) -> str | None:
+        """The gateway's fingerprint of the card behind ``token`` (the same card gives the same
+        value across tokens; Stripe: ``payment_method.card.fingerprint``), None if unknown. Read
+        before charging so fraud rules can refuse a charge (docs/fraud.md)."""
+        ...
+
 
 @runtime_checkable
 class BankDebitGateway(Protocol):

@@ -29,6 +29,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
 from revcycle.errors import InvalidInput
+from revcycle.fraud import screen as fraud
 from revcycle.gateway.base import (
     Charge,
     ChargeStatus,
@@ -75,6 +76,7 @@ def _start(
     data: PaymentCreate,
     key: str,
 ) -> Payment:
+    fingerprint = gateway.card_fingerprint(data.token or "")  # for the fraud rules
     with unit_of_work(factory) as s:
         existing = PaymentRepository(s).by_gateway_key(key)
         if existing is not None:
@@ -98,6 +100,7 @@ def _start(
             status=PENDING,
             gateway_provider=gateway.provider,
             gateway_idempotency_key=key,
+            card_fingerprint=fingerprint,
             allocation_request=None
             if wanted is None
             else json.dumps([[str(i), m.amount_minor] for i, m in wanted.items()]),
@@ -113,6 +116,7 @@ def _start(
             practice_id=payment.practice_id,
             fields=["amount", "method"],
         )
+        fraud.screen_payment(s, actor, payment)  # before the charge: may refuse it
         return payment
 
 

@@ -17,6 +17,7 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         Index("ix_payments_patient", "patient_id", "id"),
+        Index("ix_payments_card_fingerprint", "card_fingerprint", "created_at"),
     )
 
     id: Mapped[UUIDPk]
@@ -38,6 +39,8 @@ class Payment(Base):
     card_last4: Mapped[str | None] = mapped_column(String(4))
     card_exp_month: Mapped[int | None] = mapped_column(Integer)
     card_exp_year: Mapped[int | None] = mapped_column(Integer)
+    # The gateway's fingerprint of the card (same card, same value; never the number): fraud.
+    card_fingerprint: Mapped[str | None] = mapped_column(String(64))
     gateway_provider: Mapped[str | None] = mapped_column(String(20))
     gateway_charge_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     # The key revcycle sent to the gateway: derived from the caller and their Idempotency-Key,

@@ -26,6 +26,7 @@ from revcycle.approvals import gate
 from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
+from revcycle.fraud import screen as fraud
 from revcycle.gateway.base import (
     GatewayRefused,
     GatewayTimeout,
@@ -87,6 +88,7 @@ def _start(
                 status=PENDING,
                 gateway_idempotency_key=key,
             ).refund
+            fraud.screen_refund(s, actor, existing, limits)  # before the gateway call
         assert payment.gateway_charge_id is not None  # a settled card payment has its charge
         return existing.id, payment.gateway_charge_id, existing.amount_minor
 

@@ -25,6 +25,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.errors import out_of_scope
+from revcycle.fraud import screen as fraud
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
 from revcycle.invoices.repository import InvoiceRepository
@@ -285,7 +286,9 @@ def refund_payment(
             limit=limit,
             payload=data.model_dump(mode="json"),
         )
-    return record_refund(session, actor, plan, reason=data.reason, approval_request_id=None)
+    view = record_refund(session, actor, plan, reason=data.reason, approval_request_id=None)
+    fraud.screen_refund(session, actor, view.refund, limits)  # may refuse or hold it
+    return view
 
 
 def execute_approved(session: Session, approver: Principal, request: ApprovalRequest) -> Refund:

@@ -329,6 +329,11 @@ class TestGateway(BankDebits):
             row = self._by_key(s, idempotency_key)
             return None if row is None else self._view(s, row)
 
+    def card_fingerprint(self, token: str) -> str | None:
+        with unit_of_work(self.factory) as s:
+            row = s.get(TestgwToken, token)
+            return None if row is None else row.fingerprint
+
 
 def _refund(r: TestgwRefund) -> RefundResult:
     return RefundResult(r.id, r.charge_id, RefundStatus(r.status), r.amount_minor, r.currency)
