@@ -282,10 +282,12 @@ class TestGateway:
 
     def refund(self, charge_id: str, amount_minor: int, idempotency_key: str) -> RefundResult:
         with unit_of_work(self.factory) as s:
+            row = self._locked(s, charge_id)
+            # Looked up under the charge's lock: a concurrent call with the same key has either
+            # committed its refund (found here) or not started.
             done = s.scalar(
                 select(TestgwRefund).where(TestgwRefund.idempotency_key == idempotency_key)
             )
-            row = self._locked(s, charge_id)
             if done is not None:
                 if (done.charge_id, done.amount_minor) != (charge_id, amount_minor):
                     raise GatewayRefused(
