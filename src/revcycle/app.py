@@ -40,6 +40,7 @@ from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
 from revcycle.payments.endpoints import router as payments_router
 from revcycle.practices.endpoints import router as practices_router
+from revcycle.reconciliation.endpoints import router as reconciliation_router
 from revcycle.refunds.endpoints import router as refunds_router
 from revcycle.web.views import install as install_web
 
@@ -115,6 +116,7 @@ def create_app(
         ledger_router,
         audit_router,
         gateway_router,
+        reconciliation_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -3,7 +3,7 @@
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
-from revcycle.gateway.models import GatewayEvent
+from revcycle.gateway.models import GatewayEvent, GatewayUnmatchedRefund
 from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.idempotency.models import IdempotencyKey
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
@@ -11,6 +11,11 @@ from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.reconciliation.models import (
+    ReconciliationDifference,
+    ReconciliationRun,
+    SettlementPayout,
+)
 from revcycle.refunds.models import Refund, RefundPart
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "GatewayEvent",
+    "GatewayUnmatchedRefund",
     "IdempotencyKey",
     "Invoice",
     "InvoiceAdjustment",
@@ -32,8 +38,11 @@ __all__ = [
     "Posting",
     "Practice",
     "Provider",
+    "ReconciliationDifference",
+    "ReconciliationRun",
     "Refund",
     "RefundPart",
+    "SettlementPayout",
     "ServiceItem",
     "TestgwCharge",
     "TestgwRefund",

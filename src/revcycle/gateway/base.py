@@ -9,6 +9,7 @@ always safe. Amounts are integer minor units.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +32,9 @@ class DeclineCode(StrEnum):
     EXPIRED_CARD = "expired_card"
     INCORRECT_CVC = "incorrect_cvc"
     PROCESSING_ERROR = "processing_error"
+    # 3-D Secure: the cardholder failed the challenge / never completed it in time
+    AUTHENTICATION_FAILED = "authentication_failed"
+    AUTHENTICATION_EXPIRED = "authentication_expired"
 
 
 class RefundStatus(StrEnum):
@@ -61,6 +65,8 @@ class Charge:
     voided: bool = False
     decline_code: DeclineCode | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # REQUIRES_ACTION: where the cardholder completes the challenge (served by the gateway)
+    next_action_url: str | None = None
 
     @property
     def captured(self) -> bool:
@@ -78,6 +84,34 @@ class RefundResult:
     status: RefundStatus
     amount_minor: int
     currency: str
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    """One money movement a settlement (payout) covers: a captured charge or a refund."""
+
+    kind: str  # "charge" | "refund"
+    id: str  # ch_... / re_...
+    charge_id: str
+    amount_minor: int  # positive for both kinds
+    fee_minor: int = 0  # the gateway's processing fee on a charge (not returned on refunds)
+
+
+@dataclass(frozen=True)
+class SettlementReport:
+    """What the gateway pays out for one day: captured - refunded - fees (may be negative)."""
+
+    day: dt.date
+    payout_id: str
+    currency: str
+    gross_minor: int
+    refunded_minor: int
+    fees_minor: int
+    lines: tuple[SettlementLine, ...]
+
+    @property
+    def net_minor(self) -> int:
+        return self.gross_minor - self.refunded_minor - self.fees_minor
 
 
 class GatewayError(Exception):
@@ -155,4 +189,9 @@ class PaymentGateway(Protocol):
     def find_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
         """The charge an authorize() with this key created, if any (recovery when a timeout lost
         even the charge id)."""
+        ...
+
+    def settlement_report(self, day: dt.date) -> SettlementReport:
+        """The day's settlement: every charge captured and refund made that day (UTC), the fees,
+        and the payout id (for reconciliation; ``revcycle reconcile settlement``)."""
         ...

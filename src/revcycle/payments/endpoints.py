@@ -57,6 +57,7 @@ def payment_read(v: service.PaymentView) -> PaymentRead:
         ),
         gateway_charge_id=p.gateway_charge_id,
         decline_code=p.decline_code,
+        next_action_url=p.next_action_url,
     )
 
 
@@ -84,7 +85,7 @@ def record_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
                 raise errors.CardDeclined(
                     "The card was declined", payment_id=str(p.id), decline_code=p.decline_code
                 )
-            return payment_read(out.view), 202 if p.status == card.PENDING else 201
+            return payment_read(out.view), 202 if p.status in card.UNRESOLVED else 201
 
         return ctx.write_external(
             work,
