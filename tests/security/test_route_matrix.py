@@ -99,6 +99,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     # Public like the token route: the gateway's signature is the authentication
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
+    ("GET", "/api/v1/reconciliation/settlements"): Action.RECONCILIATION_READ,
+    ("GET", "/api/v1/reconciliation/unmatched-refunds"): Action.RECONCILIATION_READ,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
