@@ -108,6 +108,7 @@ def test_auto_allocated_payment(client: TestClient, session: Session, w: World) 
         "card": None,
         "gateway_charge_id": None,
         "decline_code": None,
+        "next_action_url": None,
     }
     assert [stored_status(session, i.id) for i in (older, old, new)] == ["paid"] * 3
     statement = client.get(f"/api/v1/patients/{w.patient.id}/statement", headers=w.headers).json()
