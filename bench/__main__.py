@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import http_bench, ledger_bench, pg, x12_bench
+from bench import card_bench, http_bench, ledger_bench, pg, x12_bench
 from revcycle.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -25,7 +25,11 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--only", choices=("http", "ledger", "x12"), help="run one benchmark only")
+    p.add_argument(
+        "--only",
+        choices=("http", "ledger", "x12", "card"),
+        help="run one benchmark only (card: card payments; not part of the default run)",
+    )
     p.add_argument("--duration", type=float, default=15.0, help="measured seconds (HTTP)")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds (HTTP)")
     p.add_argument("--clients", type=int, default=32, help="concurrent keep-alive clients")
@@ -263,13 +267,26 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.only in (None, "x12"):
         results["x12"] = x12_bench.run(responses=args.x12_responses, rounds=args.rounds)
+    if args.only == "card":
+        results["card"] = card_bench.run(
+            args.pg_url,
+            clients=args.clients,
+            workers=args.workers,
+            warmup_s=args.warmup,
+            duration_s=args.duration,
+            log_dir=args.output.parent,
+        )
     if args.only in (None, "ledger"):
         results["ledger"] = ledger_bench.run(
             args.pg_url, entries=args.ledger_entries, batch=args.ledger_batch
         )
     results["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
-    results["pass"] = all(results[k]["pass"] for k in ("http", "ledger", "x12") if k in results)
+    results["pass"] = all(
+        results[k]["pass"] for k in ("http", "ledger", "x12", "card") if k in results
+    )
     print_summary(results)
+    if "card" in results:
+        card_bench.print_summary(results["card"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"results written to {args.output}")

@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 HOST = "127.0.0.1"
 
 
+# The same bytes every time, or a fresh request per send (e.g. a new Idempotency-Key each).
+Request = bytes | Callable[[], bytes]
+
+
 class ProtocolError(Exception):
     pass
 
@@ -90,7 +94,7 @@ class LoadResult:
 
 async def _client(
     port: int,
-    request: bytes,
+    request: Request,
     window_start: float,
     window_end: float,
     ok_status: int,
@@ -113,7 +117,7 @@ async def _client(
             assert reader is not None
             t0 = time.perf_counter()
             try:
-                writer.write(request)
+                writer.write(request() if callable(request) else request)
                 status, body, closing = await asyncio.wait_for(read_response(reader), timeout_s)
             except (OSError, asyncio.IncompleteReadError, ProtocolError, TimeoutError) as exc:
                 result.errors[type(exc).__name__] += 1
@@ -138,7 +142,7 @@ async def _client(
 
 async def _run(
     port: int,
-    request: bytes,
+    request: Request,
     *,
     clients: int,
     warmup_s: float,
@@ -184,7 +188,7 @@ async def _run(
 
 def run_load(
     port: int,
-    request: bytes,
+    request: Request,
     *,
     clients: int,
     warmup_s: float,

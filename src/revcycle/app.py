@@ -42,6 +42,7 @@ from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
 from revcycle.payments.endpoints import router as payments_router
 from revcycle.practices.endpoints import router as practices_router
+from revcycle.reconciliation.endpoints import router as reconciliation_router
 from revcycle.refunds.endpoints import router as refunds_router
 from revcycle.web.views import install as install_web
 
@@ -119,6 +120,7 @@ def create_app(
         gateway_router,
         codesets_router,
         fraud_router,
+        reconciliation_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -5,7 +5,7 @@ from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.fraud.models import FraudReview, FraudRuleConfig
-from revcycle.gateway.models import GatewayEvent
+from revcycle.gateway.models import GatewayEvent, GatewayUnmatchedRefund
 from revcycle.gateway.testgw.models import (
     TestgwBankDebit,
     TestgwBankToken,
@@ -20,6 +20,11 @@ from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.reconciliation.models import (
+    ReconciliationDifference,
+    ReconciliationRun,
+    SettlementPayout,
+)
 from revcycle.refunds.models import Refund, RefundPart
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "FraudRuleConfig",
     "GatewayEvent",
     "Icd10cmCode",
+    "GatewayUnmatchedRefund",
     "IdempotencyKey",
     "Invoice",
     "InvoiceAdjustment",
@@ -45,8 +51,11 @@ __all__ = [
     "Posting",
     "Practice",
     "Provider",
+    "ReconciliationDifference",
+    "ReconciliationRun",
     "Refund",
     "RefundPart",
+    "SettlementPayout",
     "ServiceItem",
     "TestgwBankDebit",
     "TestgwBankToken",

@@ -101,7 +101,6 @@ def test_an_approved_card_payment(client: TestClient, session: Session, w: World
         ("expired_card", "expired_card"),
         ("incorrect_cvc", "incorrect_cvc"),
         ("processing_error", "processing_error"),
-        ("requires_action", "authentication_required"),
     ],
 )
 def test_declines_are_402_with_the_decline_code(

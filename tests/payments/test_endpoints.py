@@ -112,6 +112,7 @@ def test_auto_allocated_payment(client: TestClient, session: Session, w: World) 
         "return_code": None,
         "settled_at": None,
         "returned_at": None,
+        "next_action_url": None,
     }
     assert [stored_status(session, i.id) for i in (older, old, new)] == ["paid"] * 3
     statement = client.get(f"/api/v1/patients/{w.patient.id}/statement", headers=w.headers).json()

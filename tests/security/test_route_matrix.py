@@ -106,6 +106,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/v1/fraud/reviews/{review_id}/decide"): Action.FRAUD_REVIEW,
     ("GET", "/api/v1/practices/{practice_id}/fraud-rules"): Action.FRAUD_READ,
     ("PATCH", "/api/v1/practices/{practice_id}/fraud-rules/{code}"): Action.FRAUD_REVIEW,
+    ("GET", "/api/v1/reconciliation/settlements"): Action.RECONCILIATION_READ,
+    ("GET", "/api/v1/reconciliation/unmatched-refunds"): Action.RECONCILIATION_READ,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).

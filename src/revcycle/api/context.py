@@ -164,6 +164,22 @@ class Ctx:
 
             return self._write_keyed(run)
 
+    def write_phased(self, work: ExternalWork) -> Response:
+        """Like :meth:`write_external` for work that is idempotent by itself (approving a card
+        refund: the approval request is the key), so an Idempotency-Key is optional."""
+        with self._watched():
+            if self.idempotency_key is None:
+                with unit_of_work(self.factory) as session:
+                    principal = self._auth(session)
+                result, status = work(self.factory, principal)
+                return _respond(status, _dump(result))
+
+            def run(principal: Principal) -> tuple[str, int]:
+                result, status = work(self.factory, principal)
+                return _dump(result), status
+
+            return self._write_keyed(run)
+
     def _write(self, work: Work, status_code: int) -> Response:
         if self.idempotency_key is None:
             with unit_of_work(self.factory) as session:

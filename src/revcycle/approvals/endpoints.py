@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
@@ -20,6 +20,7 @@ from revcycle.auth.principal import Principal
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
+from revcycle.refunds import card as refunds_card
 
 router = APIRouter(tags=["approvals"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -45,6 +46,7 @@ def approval_read(r: ApprovalRequest) -> ApprovalRequestRead:
         decision_reason=r.decision_reason,
         executed_at=r.executed_at,
         result_id=r.result_id,
+        failure_code=r.failure_code,
     )
 
 
@@ -82,8 +84,23 @@ def get_approval_request(request_id: uuid.UUID, ctx: CtxDep) -> object:
     return ctx.read(lambda s, p: approval_read(service.get_request(s, p, request_id)))
 
 
-@router.post("/approval-requests/{request_id}/approve", response_model=ApprovalRequestRead)
+@router.post(
+    "/approval-requests/{request_id}/approve",
+    response_model=ApprovalRequestRead,
+    responses={202: {"description": "Approved card refund pending at the payment gateway"}},
+)
 def approve_request(request_id: uuid.UUID, ctx: CtxDep) -> Response:
+    """Approve and execute. A card refund runs through the payment gateway (docs/refunds-
+    approvals.md): 200 executed, 202 still approved while the gateway has not answered, 409
+    ``refund.gateway_refused`` when it refused (the request is then ``failed``)."""
+    if refunds_card.approval_needs_gateway(ctx.factory, request_id):
+        gateway = ctx.request.app.state.gateway
+
+        def external(factory: sessionmaker[Session], p: Principal) -> tuple[BaseModel, int]:
+            done = refunds_card.approve_card_refund(factory, gateway, p, request_id)
+            return approval_read(done), 202 if done.status == ApprovalStatus.APPROVED else 200
+
+        return ctx.write_phased(external)
     return ctx.write(lambda s, p: approval_read(service.approve(s, p, request_id)))
 
 

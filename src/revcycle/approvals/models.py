@@ -19,7 +19,7 @@ class ApprovalRequest(Base):
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint(
-            "status IN ('requested', 'approved', 'executed', 'rejected', 'cancelled')",
+            "status IN ('requested', 'approved', 'executed', 'rejected', 'cancelled', 'failed')",
             name="status_known",
         ),
         Index("ix_approval_requests_practice_status", "practice_id", "status", "id"),
@@ -44,3 +44,5 @@ class ApprovalRequest(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(300))
     executed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     result_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the refund / invoice it produced
+    # status failed: why the payment gateway refused the approved card refund
+    failure_code: Mapped[str | None] = mapped_column(String(40))

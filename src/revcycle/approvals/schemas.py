@@ -10,8 +10,11 @@ from revcycle.kit.schemas import ReadSchema, Schema, Text300
 
 class ApprovalStatus(StrEnum):
     REQUESTED = "requested"
-    APPROVED = "approved"  # transient: approval executes the operation in the same transaction
+    # transient: approval executes the operation in the same transaction, except a card refund,
+    # which stays approved while the payment gateway is asked (docs/refunds-approvals.md)
+    APPROVED = "approved"
     EXECUTED = "executed"
+    FAILED = "failed"  # a card refund the payment gateway refused (failure_code says why)
     REJECTED = "rejected"
     CANCELLED = "cancelled"
 
@@ -39,3 +42,4 @@ class ApprovalRequestRead(ReadSchema):
     decision_reason: str | None
     executed_at: dt.datetime | None
     result_id: uuid.UUID | None
+    failure_code: str | None = None

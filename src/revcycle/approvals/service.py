@@ -45,9 +45,13 @@ def _access(
     return request
 
 
-def _decide(session: Session, actor: Principal, request_id: uuid.UUID) -> ApprovalRequest:
+def _decide(
+    session: Session, actor: Principal, request_id: uuid.UUID, *, resumable: bool = False
+) -> ApprovalRequest:
     """The checks shared by approve and reject: role (403), scope (404, existence not disclosed),
-    second factor (403 auth.mfa_required), not the requester (403 auth.same_approver), pending."""
+    second factor (403 auth.mfa_required), not the requester (403 auth.same_approver), pending.
+    ``resumable``: an ``approved`` request whose operation is still running at the payment gateway
+    (a card refund) may be approved again, which resumes it (same gateway key: one refund)."""
     if not allowed(actor.role, Action.MONEY_APPROVE):
         raise Forbidden(
             f"Your role ({actor.role.value}) may not perform {Action.MONEY_APPROVE.value}",
@@ -57,7 +61,9 @@ def _decide(session: Session, actor: Principal, request_id: uuid.UUID) -> Approv
     request = _access(session, actor, request_id, for_update=True)
     policies.require_mfa(actor, Action.MONEY_APPROVE)
     policies.require_distinct_approver(request.requested_by, actor)
-    if request.status != ApprovalStatus.REQUESTED:
+    if request.status != ApprovalStatus.REQUESTED and not (
+        resumable and request.status == ApprovalStatus.APPROVED
+    ):
         raise errors.NotPending(
             f"This request is {request.status}; only a pending request can be decided",
             status_now=request.status,
@@ -65,11 +71,9 @@ def _decide(session: Session, actor: Principal, request_id: uuid.UUID) -> Approv
     return request
 
 
-def approve(session: Session, actor: Principal, request_id: uuid.UUID) -> ApprovalRequest:
-    request = _decide(session, actor, request_id)
-    now = utcnow()
+def _mark_approved(session: Session, actor: Principal, request: ApprovalRequest) -> None:
     request.status = ApprovalStatus.APPROVED
-    request.decided_by, request.decided_at = actor.user_id, now
+    request.decided_by, request.decided_at = actor.user_id, utcnow()
     audit.record(
         session,
         actor,
@@ -79,19 +83,13 @@ def approve(session: Session, actor: Principal, request_id: uuid.UUID) -> Approv
         practice_id=request.practice_id,
         fields=["status", "decided_by"],
     )
-    if request.operation == gate.REFUND:
-        request.result_id = refunds_service.execute_approved(session, actor, request).id
-    elif request.operation == gate.WRITE_OFF:
-        invoices_service.write_off_invoice(
-            session,
-            actor,
-            request.object_id,
-            WriteOffCreate.model_validate(request.payload),
-            approved_minor=request.amount_minor,
-        )
-        request.result_id = request.object_id
-    else:  # pragma: no cover - the CHECK-free operation column only ever gets the two above
-        raise errors.NotPending("Unknown operation", status_now=request.status)
+
+
+def mark_executed(
+    session: Session, actor: Principal, request: ApprovalRequest, result_id: uuid.UUID
+) -> None:
+    """The approved operation ran (in the caller's transaction)."""
+    request.result_id = result_id
     request.status = ApprovalStatus.EXECUTED
     request.executed_at = utcnow()
     audit.record(
@@ -105,6 +103,57 @@ def approve(session: Session, actor: Principal, request_id: uuid.UUID) -> Approv
         detail={"operation": request.operation},
     )
     session.flush()
+
+
+def mark_failed(
+    session: Session, actor: Principal, request: ApprovalRequest, result_id: uuid.UUID, code: str
+) -> None:
+    """The approved operation was tried and the payment gateway refused it (nothing moved)."""
+    request.result_id = result_id
+    request.status = ApprovalStatus.FAILED
+    request.failure_code = code[:40]
+    request.executed_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "approval:fail",
+        object_type="approval_request",
+        object_id=request.id,
+        practice_id=request.practice_id,
+        fields=["status", "result_id", "failure_code"],
+        detail={"operation": request.operation, "code": code},
+    )
+    session.flush()
+
+
+def begin_external(session: Session, actor: Principal, request_id: uuid.UUID) -> ApprovalRequest:
+    """Approve a request whose operation calls the payment gateway (a card refund): every check of
+    :func:`approve`, then ``approved`` (committed before the gateway call). An ``approved``
+    request is returned as it is, so a retried or concurrent approve resumes the same operation."""
+    request = _decide(session, actor, request_id, resumable=True)
+    if request.status == ApprovalStatus.REQUESTED:
+        _mark_approved(session, actor, request)
+    session.flush()
+    return request
+
+
+def approve(session: Session, actor: Principal, request_id: uuid.UUID) -> ApprovalRequest:
+    request = _decide(session, actor, request_id)
+    _mark_approved(session, actor, request)
+    if request.operation == gate.REFUND:
+        result_id = refunds_service.execute_approved(session, actor, request).id
+    elif request.operation == gate.WRITE_OFF:
+        invoices_service.write_off_invoice(
+            session,
+            actor,
+            request.object_id,
+            WriteOffCreate.model_validate(request.payload),
+            approved_minor=request.amount_minor,
+        )
+        result_id = request.object_id
+    else:  # pragma: no cover - the CHECK-free operation column only ever gets the two above
+        raise errors.NotPending("Unknown operation", status_now=request.status)
+    mark_executed(session, actor, request, result_id)
     return request
 
 

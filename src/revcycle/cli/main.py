@@ -20,6 +20,7 @@ from revcycle.codesets.commands import codes_app
 from revcycle.config import get_settings
 from revcycle.crypto.commands import keys_app
 from revcycle.gateway.commands import gateway_app
+from revcycle.reconciliation.commands import reconcile_app
 from revcycle.remittances.commands import era_app
 
 app = typer.Typer(
@@ -50,6 +51,7 @@ for sub, name in [
     (gateway_app, "gateway"),
     (era_app, "era"),
     (codes_app, "codes"),
+    (reconcile_app, "reconcile"),
 ]:
     app.add_typer(sub, name=name)
 

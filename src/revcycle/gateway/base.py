@@ -9,6 +9,7 @@ always safe. Amounts are integer minor units.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,6 +38,9 @@ class DeclineCode(StrEnum):
     EXPIRED_CARD = "expired_card"
     INCORRECT_CVC = "incorrect_cvc"
     PROCESSING_ERROR = "processing_error"
+    # 3-D Secure: the cardholder failed the challenge / never completed it in time
+    AUTHENTICATION_FAILED = "authentication_failed"
+    AUTHENTICATION_EXPIRED = "authentication_expired"
 
 
 class RefundStatus(StrEnum):
@@ -88,6 +92,8 @@ class Charge:
     metadata: Mapping[str, str] = field(default_factory=dict)
     bank: BankAccountDetails | None = None  # bank debits only
     return_code: str | None = None  # bank debits: FAILED / RETURNED with a NACHA code
+    # REQUIRES_ACTION: where the cardholder completes the challenge (served by the gateway)
+    next_action_url: str | None = None
 
     @property
     def captured(self) -> bool:
@@ -105,6 +111,34 @@ class RefundResult:
     status: RefundStatus
     amount_minor: int
     currency: str
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    """One money movement a settlement (payout) covers: a captured charge or a refund."""
+
+    kind: str  # "charge" | "refund"
+    id: str  # ch_... / re_...
+    charge_id: str
+    amount_minor: int  # positive for both kinds
+    fee_minor: int = 0  # the gateway's processing fee on a charge (not returned on refunds)
+
+
+@dataclass(frozen=True)
+class SettlementReport:
+    """What the gateway pays out for one day: captured - refunded - fees (may be negative)."""
+
+    day: dt.date
+    payout_id: str
+    currency: str
+    gross_minor: int
+    refunded_minor: int
+    fees_minor: int
+    lines: tuple[SettlementLine, ...]
+
+    @property
+    def net_minor(self) -> int:
+        return self.gross_minor - self.refunded_minor - self.fees_minor
 
 
 class GatewayError(Exception):
@@ -188,6 +222,11 @@ class PaymentGateway(Protocol):
         """The gateway's fingerprint of the card behind ``token`` (the same card gives the same
         value across tokens; Stripe: ``payment_method.card.fingerprint``), None if unknown. Read
         before charging so fraud rules can refuse a charge (docs/fraud.md)."""
+        ...
+
+    def settlement_report(self, day: dt.date) -> SettlementReport:
+        """The day's settlement: every charge captured and refund made that day (UTC), the fees,
+        and the payout id (for reconciliation; ``revcycle reconcile settlement``)."""
         ...
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import urllib.error
-import urllib.request
 from typing import Annotated
 
 import typer
@@ -13,6 +11,7 @@ from revcycle.cli.runtime import session_factory
 from revcycle.config import get_settings
 from revcycle.gateway.factory import build_gateway
 from revcycle.gateway.testgw import bank as testgw_bank
+from revcycle.gateway.testgw.delivery import http_sender
 from revcycle.gateway.testgw.service import deliver_webhooks
 from revcycle.kit.clock import today
 from revcycle.payments.bank import recover_pending_bank
@@ -20,18 +19,6 @@ from revcycle.payments.card import recover_pending
 from revcycle.refunds.card import recover_pending_refunds
 
 gateway_app = typer.Typer(help="Payment gateway", no_args_is_help=True)
-
-
-def _post(url: str) -> object:
-    def send(body: bytes, headers: dict[str, str]) -> int:
-        req = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - configured URL
-                return int(resp.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-
-    return send
 
 
 @gateway_app.command("deliver-webhooks")
@@ -44,7 +31,7 @@ def deliver(
     sent, failed = deliver_webhooks(
         session_factory(),
         secret=settings.gateway_webhook_secret.get_secret_value(),
-        send=_post(url or settings.gateway_webhook_url),  # type: ignore[arg-type]
+        send=http_sender(url or settings.gateway_webhook_url),
         limit=limit,
     )
     typer.echo(f"delivered {sent}, failed {failed}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import BigInteger, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base, UTCDateTime
@@ -26,4 +27,26 @@ class GatewayEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     charge_id: Mapped[str | None] = mapped_column(String(40), index=True)
     outcome: Mapped[str] = mapped_column(String(40))  # what revcycle did with it
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GatewayUnmatchedRefund(Base):
+    """A ``charge.refunded`` event for a refund revcycle did not ask for (made in the gateway's
+    dashboard): money left card clearing without a ledger entry. Kept for staff to look at
+    (``GET /api/v1/reconciliation/unmatched-refunds``); the settlement reconciliation lists it
+    as missing in the ledger too."""
+
+    __tablename__ = "gateway_unmatched_refunds"
+    __table_args__ = (UniqueConstraint("provider", "gateway_refund_id"),)
+
+    id: Mapped[UUIDPk]
+    provider: Mapped[str] = mapped_column(String(20))
+    gateway_refund_id: Mapped[str] = mapped_column(String(40))
+    charge_id: Mapped[str] = mapped_column(String(40))
+    # Ours, when the charge is one of our payments (else None: not even the charge is ours).
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    practice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    event_id: Mapped[str] = mapped_column(String(80))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

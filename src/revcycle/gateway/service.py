@@ -8,6 +8,7 @@ whole, so an event has one effect however often it arrives.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -22,11 +23,18 @@ from revcycle.gateway.base import (
     Charge,
     ChargeStatus,
     DeclineCode,
+    RefundResult,
+    RefundStatus,
 )
-from revcycle.gateway.models import GatewayEvent
+from revcycle.gateway.models import GatewayEvent, GatewayUnmatchedRefund
 from revcycle.payments import bank, card
 from revcycle.payments.models import Payment
 from revcycle.payments.repository import PaymentRepository
+from revcycle.refunds import card as refunds_card
+from revcycle.refunds import repository as refund_repo
+from revcycle.refunds.repository import RefundRepository
+
+log = logging.getLogger("revcycle.gateway")
 
 HANDLED = {"charge.succeeded", "charge.failed"}
 # Bank debits (docs/bank-transfers.md): every step of the lifecycle is applied.
@@ -36,6 +44,7 @@ BANK_EVENTS = {
     "bank_debit.failed",
     "bank_debit.returned",
 }
+REFUNDED = "charge.refunded"
 
 
 class EventReplayed(Conflict):
@@ -115,7 +124,60 @@ def process_event(session: Session, provider: str, event: dict[str, Any]) -> str
         row.outcome = _apply_charge(session, charge)
     elif event["type"] in BANK_EVENTS:
         row.outcome = _apply_bank_debit(session, obj)
+    elif event["type"] == REFUNDED and isinstance(event["data"].get("refund"), dict):
+        try:
+            refund = refund_from_event(event["data"]["refund"])
+        except (KeyError, ValueError, TypeError):
+            raise InvalidInput(
+                "The event's refund is malformed", code="webhook.malformed"
+            ) from None
+        key = event["data"]["refund"].get("idempotency_key")
+        row.outcome = _apply_refund(
+            session, provider, event["id"], refund, key if isinstance(key, str) else None
+        )
     return row.outcome
+
+
+def refund_from_event(obj: dict[str, Any]) -> RefundResult:
+    return RefundResult(
+        id=str(obj["id"])[:40],
+        charge_id=str(obj["charge"])[:40],
+        status=RefundStatus(obj["status"]),
+        amount_minor=int(obj["amount"]),
+        currency=str(obj["currency"])[:3],
+    )
+
+
+def _apply_refund(
+    session: Session, provider: str, event_id: str, result: RefundResult, key: str | None
+) -> str:
+    """A refund at the gateway: resolve our pending refund it answers (the event can arrive before
+    our own call returns or recovery runs: the same apply step, under the same locks, once);
+    a refund we never asked for is kept as unmatched for staff to look at."""
+    repo = RefundRepository(session)
+    refund = (repo.by_gateway_key(key) if key else None) or repo.by_gateway_refund_id(result.id)
+    if refund is not None:
+        if refund.status != refund_repo.PENDING:
+            return "already_applied"
+        status = refunds_card.apply_result(
+            session, Principal.system(username="gateway-webhook"), refund.id, result
+        )
+        return f"refund_{status}"
+    payment = PaymentRepository(session).by_charge_id(result.charge_id)
+    session.add(
+        GatewayUnmatchedRefund(
+            provider=provider,
+            gateway_refund_id=result.id,
+            charge_id=result.charge_id,
+            payment_id=payment.id if payment else None,
+            practice_id=payment.practice_id if payment else None,
+            amount_minor=result.amount_minor,
+            currency=result.currency,
+            event_id=event_id,
+        )
+    )
+    log.warning("gateway refund %s was not made by revcycle: recorded as unmatched", result.id)
+    return "refund_unmatched"
 
 
 def debit_from_event(obj: dict[str, Any]) -> Charge:
@@ -176,7 +238,7 @@ def _apply_charge(session: Session, charge: Charge) -> str:
         payment = repo.get(payment_id)
     if payment is None:
         return "no_payment"
-    if payment.status != card.PENDING:
+    if payment.status not in card.UNRESOLVED:
         return "already_applied"
     status = card.apply_outcome(
         session, Principal.system(username="gateway-webhook"), payment.id, charge

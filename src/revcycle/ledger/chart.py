@@ -21,6 +21,7 @@ class AccountType(StrEnum):
 class AccountCode(StrEnum):
     CASH = "1000"  # cash and undeposited funds (cash, cheques)
     CARD_CLEARING = "1010"  # card / bank-transfer money in flight from the gateway
+    BANK_OPERATING = "1020"  # the practice's bank account (gateway payouts land here)
     PATIENT_AR = "1200"  # what patients owe
     INSURANCE_AR = "1210"  # what payers owe
     PATIENT_CREDIT = "2100"  # unapplied patient money (overpayments), a liability
@@ -30,11 +31,13 @@ class AccountCode(StrEnum):
     CONTRACTUAL_ADJUSTMENTS = "4200"  # payer contractual write-downs (contra-revenue)
     BILLING_ADJUSTMENTS = "4300"  # credit notes: billing errors, courtesy, small balances
     BAD_DEBT = "6100"  # uncollectible balances written off (expense)
+    CARD_FEES = "6200"  # the card gateway's processing fees, kept from its payouts (expense)
 
 
 CHART: dict[AccountCode, tuple[str, AccountType]] = {
     AccountCode.CASH: ("Cash and undeposited funds", AccountType.ASSET),
     AccountCode.CARD_CLEARING: ("Card and bank clearing", AccountType.ASSET),
+    AccountCode.BANK_OPERATING: ("Bank — operating", AccountType.ASSET),
     AccountCode.PATIENT_AR: ("Patient accounts receivable", AccountType.ASSET),
     AccountCode.INSURANCE_AR: ("Insurance accounts receivable", AccountType.ASSET),
     AccountCode.PATIENT_CREDIT: ("Patient credit (unapplied)", AccountType.LIABILITY),
@@ -47,6 +50,7 @@ CHART: dict[AccountCode, tuple[str, AccountType]] = {
         AccountType.CONTRA_REVENUE,
     ),
     AccountCode.BAD_DEBT: ("Bad-debt write-offs", AccountType.EXPENSE),
+    AccountCode.CARD_FEES: ("Card processing fees", AccountType.EXPENSE),
 }
 
 DEBIT_NORMAL = {AccountType.ASSET, AccountType.EXPENSE, AccountType.CONTRA_REVENUE}
@@ -66,3 +70,5 @@ class EntryKind(StrEnum):
     # patient (2200); the pay-out settles it from cash or clearing (docs/refunds-approvals.md).
     REFUND = "refund"
     REFUND_PAYOUT = "refund.payout"
+    # A card gateway's daily payout: card clearing -> bank, its fees -> card processing fees.
+    SETTLEMENT = "settlement"

@@ -33,6 +33,7 @@ from revcycle.fraud import screen as fraud
 from revcycle.gateway.base import (
     Charge,
     ChargeStatus,
+    DeclineCode,
     GatewayRefused,
     GatewayTimeout,
     GatewayUnavailable,
@@ -50,6 +51,8 @@ from revcycle.payments.schemas import PaymentCreate
 log = logging.getLogger("revcycle.payments")
 
 PENDING, SUCCEEDED, DECLINED, FAILED = "pending", "succeeded", "declined", "failed"
+REQUIRES_ACTION = "requires_action"  # 3-D Secure: waiting for the cardholder (next_action_url)
+UNRESOLVED = frozenset({PENDING, REQUIRES_ACTION})  # the gateway's outcome is still to come
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def apply_outcome(session: Session, actor: Principal, payment_id: uuid.UUID, cha
     repo = PaymentRepository(session)
     payment = repo.lock_gateway_payment(payment_id)
     assert payment is not None
-    if payment.status != PENDING:
+    if payment.status not in UNRESOLVED:
         return payment.status
     if charge.card is not None:
         payment.card_brand = charge.card.brand
@@ -165,14 +168,20 @@ def apply_outcome(session: Session, actor: Principal, payment_id: uuid.UUID, cha
             }
         plan = payments.plan_allocations(session, prep, wanted, clip=True)
         payment.status = SUCCEEDED
+        payment.next_action_url = None
         payments.post_payment(session, actor, payment, plan)
         return SUCCEEDED
     if charge.status is ChargeStatus.DECLINED:
-        payment.status = DECLINED
+        # An abandoned 3-D Secure check failed (nobody declined it); the rest are declines.
+        expired = charge.decline_code is DeclineCode.AUTHENTICATION_EXPIRED
+        payment.status = FAILED if expired else DECLINED
         payment.decline_code = charge.decline_code.value if charge.decline_code else None
+        payment.next_action_url = None
     elif charge.status is ChargeStatus.REQUIRES_ACTION:
-        payment.status = DECLINED
-        payment.decline_code = "authentication_required"
+        if payment.status == REQUIRES_ACTION:
+            return REQUIRES_ACTION  # still waiting for the cardholder
+        payment.status = REQUIRES_ACTION
+        payment.next_action_url = charge.next_action_url
     elif charge.voided or charge.status is ChargeStatus.SUCCEEDED:
         payment.status = FAILED  # authorised but voided before capture
         payment.decline_code = "voided"
@@ -204,7 +213,7 @@ def _finish(
 def _mark_failed(factory: sessionmaker[Session], payment_id: uuid.UUID, code: str) -> None:
     with unit_of_work(factory) as s:
         payment = PaymentRepository(s).lock_gateway_payment(payment_id)
-        if payment is not None and payment.status == PENDING:
+        if payment is not None and payment.status in UNRESOLVED:
             payment.status = FAILED
             payment.decline_code = code
 

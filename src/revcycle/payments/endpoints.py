@@ -69,6 +69,7 @@ def payment_read(v: service.PaymentView) -> PaymentRead:
         return_code=p.return_code,
         settled_at=p.settled_at,
         returned_at=p.returned_at,
+        next_action_url=p.next_action_url,
     )
 
 
@@ -103,7 +104,7 @@ def record_payment(body: PaymentCreate, ctx: CtxDep) -> Response:
                 raise errors.CardDeclined(
                     "The card was declined", payment_id=str(p.id), decline_code=p.decline_code
                 )
-            return payment_read(out.view), 202 if p.status == card.PENDING else 201
+            return payment_read(out.view), 202 if p.status in card.UNRESOLVED else 201
 
         return ctx.write_external(
             work,

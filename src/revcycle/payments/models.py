@@ -31,8 +31,9 @@ class Payment(Base):
     unapplied_minor: Mapped[Minor] = mapped_column(default=0)  # part that became patient credit
     # None while a gateway payment is pending, and for declined/failed attempts.
     entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("journal_entries.id"))
-    # succeeded | pending (gateway outcome unknown) | declined | failed (docs/payments.md)
-    # | returned (a bank transfer the bank returned: docs/bank-transfers.md)
+    # succeeded | pending (gateway outcome unknown) | requires_action (3-D Secure) | declined |
+    # failed (docs/payments.md) | returned (a bank transfer the bank returned:
+    # docs/bank-transfers.md)
     status: Mapped[str] = mapped_column(String(20), default="succeeded", server_default="succeeded")
     # Gateway card payments: only what PCI DSS lets us keep (never the number, never the CVC).
     card_brand: Mapped[str | None] = mapped_column(String(20))
@@ -47,6 +48,8 @@ class Payment(Base):
     # so a retry (even after a crash) finds this row and the gateway answers with the same charge.
     gateway_idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     decline_code: Mapped[str | None] = mapped_column(String(40))
+    # status requires_action: the gateway's 3-D Secure page for the cardholder
+    next_action_url: Mapped[str | None] = mapped_column(String(300))
     # The allocations asked for (JSON), applied when a pending payment completes.
     allocation_request: Mapped[str | None] = mapped_column(Text)
     # Gateway bank transfers (docs/bank-transfers.md): never the account number. ``returned``

@@ -94,7 +94,10 @@ class PaymentRepository:
     def pending_gateway(self, *, created_before: dt.datetime, limit: int) -> Sequence[Payment]:
         return self.session.scalars(
             select(Payment)
-            .where(Payment.status == "pending", Payment.created_at < created_before)
+            .where(
+                Payment.status.in_(("pending", "requires_action")),
+                Payment.created_at < created_before,
+            )
             .where(Payment.method != "bank_transfer")  # bank debits: bank_to_poll
             .order_by(Payment.created_at, Payment.id)
             .limit(limit)

@@ -174,7 +174,8 @@ class PaymentRead(ReadSchema):
     unapplied: str
     allocations: list[AllocationRead]
     created_at: dt.datetime
-    # succeeded | pending (gateway outcome not known yet; no ledger entry) | declined | failed
+    # succeeded | pending (gateway outcome not known yet; no ledger entry) | requires_action
+    # (3-D Secure; next_action_url) | declined | failed
     status: str = "succeeded"
     card: CardRead | None = None
     gateway_charge_id: str | None = None
@@ -184,3 +185,5 @@ class PaymentRead(ReadSchema):
     return_code: str | None = None
     settled_at: dt.datetime | None = None
     returned_at: dt.datetime | None = None
+    # requires_action: send the cardholder here to complete 3-D Secure (the gateway's page)
+    next_action_url: str | None = None

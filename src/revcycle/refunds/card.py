@@ -10,19 +10,27 @@
    (no entry, the reservation released); timeout -> left ``pending`` for
    :func:`recover_pending_refunds` (``revcycle gateway recover-pending``).
 
-Card refunds above the caller's refund limit are refused (``refund.card_over_limit``): approval
-requests do not run gateway calls.
+Above the caller's refund limit phase 1 stores an approval request instead (202, nothing
+reserved). :func:`approve_card_refund` runs the same phases when an admin approves it: the approval
+is marked ``approved`` and the refund recorded ``pending`` in one transaction, the gateway is asked
+with a key derived from the approval request (a retried or concurrent approve resumes with the same
+key: one gateway refund), and applying the outcome marks the request ``executed`` or ``failed``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.approvals import gate
+from revcycle.approvals import service as approvals
+from revcycle.approvals.models import ApprovalRequest
+from revcycle.approvals.repository import ApprovalRepository
+from revcycle.approvals.schemas import ApprovalStatus
 from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
@@ -41,6 +49,7 @@ from revcycle.kit.clock import utcnow
 from revcycle.money import Money
 from revcycle.patients.repository import PatientRepository
 from revcycle.payments import errors as payment_errors
+from revcycle.payments import service as payments_service
 from revcycle.payments.card import gateway_key
 from revcycle.payments.repository import PaymentRepository
 from revcycle.refunds import errors, service
@@ -57,6 +66,11 @@ def _view(session: Session, refund_id: uuid.UUID) -> service.RefundView:
     return service.RefundView(refund, repo.parts([refund.id])[refund.id])
 
 
+def approval_key(request_id: uuid.UUID) -> str:
+    """The gateway key of an approved card refund: one per approval request, whoever approves."""
+    return "rc_" + hashlib.sha256(f"approval:{request_id}".encode()).hexdigest()[:48]
+
+
 def _start(
     factory: sessionmaker[Session],
     actor: Principal,
@@ -65,8 +79,9 @@ def _start(
     *,
     key: str | None,
     limits: gate.Limits | None,
-) -> tuple[uuid.UUID, str, int]:
-    """Phase 1. Returns (refund id, the payment's charge id, amount)."""
+) -> tuple[uuid.UUID, str, int] | ApprovalRequest:
+    """Phase 1. Returns (refund id, the payment's charge id, amount), or the approval request
+    made instead when the amount is above the caller's limit."""
     with unit_of_work(factory) as s:
         payment = service.check_request(s, actor, payment_id, key)
         assert key is not None
@@ -74,10 +89,19 @@ def _start(
         if existing is None:
             amount = Money.parse(data.amount, payment.currency)
             plan = service.lock_and_plan(s, payment.id, amount, card=True)
-            if gate.over_limit(limits, gate.REFUND, actor, amount) is not None:
-                raise errors.CardOverLimit(
-                    "Card refunds above your refund limit cannot be sent for approval; ask a "
-                    "user whose limit covers it"
+            limit = gate.over_limit(limits, gate.REFUND, actor, amount)
+            if limit is not None:
+                return gate.request_approval(
+                    s,
+                    actor,
+                    operation=gate.REFUND,
+                    object_type="payment",
+                    object_id=payment.id,
+                    practice_id=payment.practice_id,
+                    patient_id=payment.patient_id,
+                    amount=amount,
+                    limit=limit,
+                    payload=data.model_dump(mode="json"),
                 )
             existing = service.record_refund(
                 s,
@@ -137,7 +161,28 @@ def apply_result(
         fields=["status"],
         detail={"payment_id": str(refund.payment_id)},
     )
+    _settle_approval(session, actor, refund.approval_request_id, refund.id, refund.status)
     return refund.status
+
+
+def _settle_approval(
+    session: Session,
+    actor: Principal,
+    request_id: uuid.UUID | None,
+    refund_id: uuid.UUID,
+    status: str,
+    code: str | None = None,
+) -> None:
+    """An approved card refund was resolved: its approval request becomes executed or failed."""
+    if request_id is None:
+        return
+    request = ApprovalRepository(session).get_for_update(request_id)
+    if request is None or request.status != ApprovalStatus.APPROVED:
+        return
+    if status == PAID:
+        approvals.mark_executed(session, actor, request, refund_id)
+    elif status == FAILED:
+        approvals.mark_failed(session, actor, request, refund_id, code or "gateway_failed")
 
 
 def _mark_failed(
@@ -157,6 +202,7 @@ def _mark_failed(
                 fields=["status"],
                 detail={"payment_id": str(refund.payment_id), "code": code},
             )
+            _settle_approval(s, actor, refund.approval_request_id, refund.id, FAILED, code)
 
 
 def refund_card(
@@ -168,18 +214,31 @@ def refund_card(
     *,
     idempotency_key: str | None,
     limits: gate.Limits | None,
-) -> service.RefundView:
+) -> service.RefundView | ApprovalRequest:
     key = (
         None if idempotency_key is None else gateway_key(actor.user_id, f"refund:{idempotency_key}")
     )
-    refund_id, charge_id, amount_minor = _start(
-        factory, actor, payment_id, data, key=key, limits=limits
-    )
+    started = _start(factory, actor, payment_id, data, key=key, limits=limits)
+    if isinstance(started, ApprovalRequest):
+        return started
+    assert key is not None
+    return _send(factory, gateway, actor, *started, key)
+
+
+def _send(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    actor: Principal,
+    refund_id: uuid.UUID,
+    charge_id: str,
+    amount_minor: int,
+    key: str,
+) -> service.RefundView:
+    """Phases 2 and 3 for a refund recorded pending (a retry finds it already applied)."""
     with unit_of_work(factory) as s:
         view = _view(s, refund_id)
     if view.refund.status != PENDING:  # a retry after the outcome was applied
         return view
-    assert key is not None
     try:
         result = gateway.refund(charge_id, amount_minor, key)
     except GatewayTimeout:
@@ -188,7 +247,7 @@ def refund_card(
     except GatewayUnavailable:
         _mark_failed(factory, actor, refund_id, "gateway_unavailable")
         raise payment_errors.GatewayUnavailable(
-            "The payment gateway is unavailable; try again later"
+            "The payment gateway is unavailable; try again later", refund_id=str(refund_id)
         ) from None
     except GatewayRefused as exc:
         _mark_failed(factory, actor, refund_id, exc.code)
@@ -207,6 +266,61 @@ def refund_card(
             gateway_code="gateway_failed",
         )
     return view
+
+
+def approve_card_refund(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    actor: Principal,
+    request_id: uuid.UUID,
+) -> ApprovalRequest:
+    """Approve a card refund request and run it through the gateway (phases as above). Phase 1
+    repeats every check of the refund under the payment's lock; a refusal there rolls back and
+    the request stays ``requested``. A gateway refusal marks the refund and the request failed
+    (409); a timeout leaves both pending/approved (202) for recovery or a repeated approve."""
+    with unit_of_work(factory) as s:
+        request = approvals.begin_external(s, actor, request_id)
+        refund = RefundRepository(s).by_approval(request.id)
+        if refund is None:
+            payment = payments_service.access_payment(s, actor, request.object_id)
+            data = RefundCreate.model_validate(request.payload)
+            plan = service.lock_and_plan(
+                s, payment.id, Money.parse(data.amount, payment.currency), card=True
+            )
+            refund = service.record_refund(
+                s,
+                actor,
+                plan,
+                reason=data.reason,
+                approval_request_id=request.id,
+                status=PENDING,
+                gateway_idempotency_key=approval_key(request.id),
+            ).refund
+        paid_by = PaymentRepository(s).get(refund.payment_id)
+        assert paid_by is not None and paid_by.gateway_charge_id is not None
+        assert refund.gateway_idempotency_key is not None
+        args = (
+            refund.id,
+            paid_by.gateway_charge_id,
+            refund.amount_minor,
+            refund.gateway_idempotency_key,
+        )
+    _send(factory, gateway, actor, *args)
+    with unit_of_work(factory) as s:
+        done = ApprovalRepository(s).get(request_id)
+        assert done is not None
+        return done
+
+
+def approval_needs_gateway(factory: sessionmaker[Session], request_id: uuid.UUID) -> bool:
+    """Whether approving this request calls the payment gateway (a card refund). Access is
+    checked by the approval itself."""
+    with unit_of_work(factory) as s:
+        request = ApprovalRepository(s).get(request_id)
+        if request is None or request.operation != gate.REFUND:
+            return False
+        payment = PaymentRepository(s).get(request.object_id)
+        return payment is not None and payment.method == "card"
 
 
 def is_card_payment(factory: sessionmaker[Session], payment_id: uuid.UUID) -> bool:

@@ -70,6 +70,8 @@ def refund_payment(payment_id: uuid.UUID, body: RefundCreate, ctx: CtxDep) -> Re
             out = card.refund_card(
                 factory, gateway, p, payment_id, body, idempotency_key=key, limits=limits
             )
+            if not isinstance(out, service.RefundView):
+                return approval_read(out), 202  # above the caller's limit: approval requested
             return refund_read(out), 202 if out.refund.status == "pending" else 201
 
         return ctx.write_external(

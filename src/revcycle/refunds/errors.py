@@ -42,9 +42,3 @@ class GatewayRefused(Conflict):
     """The gateway refused the card refund (nothing refunded; the refund is recorded failed)."""
 
     code = "refund.gateway_refused"
-
-
-class CardOverLimit(Conflict):
-    """Card refunds above the caller's refund limit are not run through approval requests."""
-
-    code = "refund.card_over_limit"

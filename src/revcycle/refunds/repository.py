@@ -32,6 +32,16 @@ class RefundRepository:
     def by_gateway_key(self, key: str) -> Refund | None:
         return self.session.scalar(select(Refund).where(Refund.gateway_idempotency_key == key))
 
+    def by_gateway_refund_id(self, gateway_refund_id: str) -> Refund | None:
+        return self.session.scalar(
+            select(Refund).where(Refund.gateway_refund_id == gateway_refund_id)
+        )
+
+    def by_approval(self, approval_request_id: uuid.UUID) -> Refund | None:
+        return self.session.scalar(
+            select(Refund).where(Refund.approval_request_id == approval_request_id)
+        )
+
     def pending_card(self, *, created_before: dt.datetime, limit: int) -> Sequence[Refund]:
         return self.session.scalars(
             select(Refund)

@@ -9,14 +9,15 @@ import hashlib
 import html
 from typing import Annotated
 
-from fastapi import FastAPI, Form
+from fastapi import FastAPI, Form, Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from revcycle.db import unit_of_work
-from revcycle.gateway.testgw import bank, service
+from revcycle.gateway.base import ChargeStatus, GatewayRefused
+from revcycle.gateway.testgw import bank, service, threeds
 
 CSP = (
     "default-src 'none'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'; "
@@ -63,9 +64,73 @@ Card details entered here are exchanged for a token.</p>{result}
 <p><button type="submit">Get token</button></p></form></body></html>"""
 
 
+_CHALLENGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Test gateway: 3-D Secure</title></head><body style="font-family:sans-serif;max-width:28rem">
+<h1>3-D Secure check</h1><p>This page belongs to the payment gateway (the card issuer's check),
+not to revcycle.</p>{body}</body></html>"""
+
+_CHALLENGE_FORM = """<p>Confirm the payment of <strong>{amount}</strong>?</p>
+<form method="post" action="/testgw/3ds/{charge_id}">
+<input type="hidden" name="csrf" value="{csrf}">
+<button type="submit" name="outcome" value="approve">Approve</button>
+<button type="submit" name="outcome" value="fail">Fail</button></form>"""
+
+
+def _challenge_page(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_CHALLENGE.format(body=body), status_code=status, headers=NO_STORE)
+
+
+def _same_origin(request: Request) -> bool:
+    """Browsers send Sec-Fetch-Site / Origin on a form post: refuse one from another site."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return origin.split("://", 1)[-1] == request.headers.get("host")
+
+
 def create_testgw_app(factory: sessionmaker[Session], webhook_secret: str) -> FastAPI:
     app = FastAPI(title="test gateway", docs_url=None, redoc_url=None, openapi_url=None)
     key = fingerprint_key(webhook_secret)
+    challenge_key = hashlib.sha256(b"testgw-3ds:" + webhook_secret.encode()).digest()
+    gateway = service.TestGateway(factory)
+
+    @app.get("/3ds/{charge_id}")
+    def challenge(charge_id: Annotated[str, Path(max_length=40)]) -> HTMLResponse:
+        try:
+            charge = gateway.retrieve(charge_id)
+        except GatewayRefused:
+            return _challenge_page('<p role="alert">No such payment.</p>', 404)
+        if charge.status is not ChargeStatus.REQUIRES_ACTION:
+            return _challenge_page(f"<p>This check is closed ({html.escape(charge.status)}).</p>")
+        amount = f"{charge.amount_minor // 100}.{charge.amount_minor % 100:02d} {charge.currency}"
+        form = _CHALLENGE_FORM.format(
+            amount=html.escape(amount),
+            charge_id=html.escape(charge.id),
+            csrf=threeds.csrf_token(challenge_key, charge.id),
+        )
+        return _challenge_page(form)
+
+    @app.post("/3ds/{charge_id}")
+    def challenge_answer(
+        request: Request,
+        charge_id: Annotated[str, Path(max_length=40)],
+        outcome: Annotated[str, Form(max_length=10)],
+        csrf: Annotated[str, Form(max_length=80)],
+    ) -> HTMLResponse:
+        if not (_same_origin(request) and threeds.csrf_ok(challenge_key, charge_id, csrf)):
+            return _challenge_page('<p role="alert">This form has expired.</p>', 403)
+        if outcome not in {"approve", "fail"}:
+            return _challenge_page('<p role="alert">Choose approve or fail.</p>', 400)
+        try:
+            charge = gateway.complete_action(charge_id, approve=outcome == "approve")
+        except GatewayRefused:
+            return _challenge_page('<p role="alert">No such payment.</p>', 404)
+        done = "approved" if charge.status is ChargeStatus.SUCCEEDED else "not approved"
+        return _challenge_page(
+            f'<p role="status">Payment {done}. You can return to the merchant.</p>'
+        )
 
     def _tokenize(card: CardIn) -> service.TokenResult:
         with unit_of_work(factory) as s:

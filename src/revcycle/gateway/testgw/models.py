@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base, UTCDateTime
@@ -51,6 +51,8 @@ class TestgwCharge(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     metadata_json: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # when the money was captured: the day it is settled (settlement_report)
+    captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class TestgwRefund(Base):
@@ -74,6 +76,7 @@ class TestgwWebhook(Base):
     __test__ = False  # not a pytest test class
 
     __tablename__ = "testgw_webhook_outbox"
+    __table_args__ = (Index("ix_testgw_webhook_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # evt_...
     type: Mapped[str] = mapped_column(String(40))
@@ -82,6 +85,10 @@ class TestgwWebhook(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
+    # pending -> delivered, or dead after the last attempt (testgw.delivery)
+    status: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    # not before this time (back-off after a failure; a lease while a worker is sending)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class TestgwBankToken(Base):

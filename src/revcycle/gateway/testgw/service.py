@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.db import unit_of_work
-from revcycle.gateway import signing
 from revcycle.gateway.base import (
     CardDetails,
     Charge,
@@ -27,8 +26,9 @@ from revcycle.gateway.base import (
     GatewayTimeout,
     RefundResult,
     RefundStatus,
+    SettlementReport,
 )
-from revcycle.gateway.testgw import cards
+from revcycle.gateway.testgw import cards, delivery, settlement, threeds
 from revcycle.gateway.testgw.bank import BankDebits
 from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.kit.clock import today, utcnow
@@ -115,6 +115,9 @@ def _charge(row: TestgwCharge, token: TestgwToken | None) -> Charge:
         voided=row.voided,
         decline_code=DeclineCode(row.decline_code) if row.decline_code else None,
         metadata=json.loads(row.metadata_json),
+        next_action_url=threeds.action_url(row.id)
+        if row.status == ChargeStatus.REQUIRES_ACTION.value
+        else None,
     )
 
 
@@ -141,14 +144,33 @@ def _charge_json(c: Charge) -> dict[str, object]:
     }
 
 
-def _emit(session: Session, event_type: str, charge: Charge) -> None:
+def _refund_json(r: TestgwRefund) -> dict[str, object]:
+    """The refund a ``charge.refunded`` event is about; its idempotency key lets the caller that
+    asked for it match its own pending refund (a dashboard refund has a key of its own)."""
+    return {
+        "id": r.id,
+        "object": "refund",
+        "charge": r.charge_id,
+        "amount": r.amount_minor,
+        "currency": r.currency,
+        "status": r.status,
+        "idempotency_key": r.idempotency_key,
+    }
+
+
+def _emit(
+    session: Session, event_type: str, charge: Charge, *, refund: TestgwRefund | None = None
+) -> None:
     event_id = _new_id("evt")
     now = utcnow()
+    data: dict[str, object] = {"object": _charge_json(charge)}
+    if refund is not None:
+        data["refund"] = _refund_json(refund)
     body = {
         "id": event_id,
         "type": event_type,
         "created": int(now.timestamp()),
-        "data": {"object": _charge_json(charge)},
+        "data": data,
     }
     session.add(
         TestgwWebhook(
@@ -266,6 +288,7 @@ class TestGateway(BankDebits):
             if not 0 < amount <= row.amount_minor:
                 raise GatewayRefused("The capture amount is not valid", code="amount_too_large")
             row.captured_minor = amount
+            row.captured_at = utcnow()
             s.flush()
             charge = self._view(s, row)
             _emit(s, "charge.succeeded", charge)
@@ -284,10 +307,12 @@ class TestGateway(BankDebits):
 
     def refund(self, charge_id: str, amount_minor: int, idempotency_key: str) -> RefundResult:
         with unit_of_work(self.factory) as s:
+            row = self._locked(s, charge_id)
+            # Looked up under the charge's lock: a concurrent call with the same key has either
+            # committed its refund (found here) or not started.
             done = s.scalar(
                 select(TestgwRefund).where(TestgwRefund.idempotency_key == idempotency_key)
             )
-            row = self._locked(s, charge_id)
             if done is not None:
                 if (done.charge_id, done.amount_minor) != (charge_id, amount_minor):
                     raise GatewayRefused(
@@ -314,7 +339,7 @@ class TestGateway(BankDebits):
             )
             s.add(refund)
             s.flush()
-            _emit(s, "charge.refunded", self._view(s, row))
+            _emit(s, "charge.refunded", self._view(s, row), refund=refund)
             return _refund(refund)
 
     def retrieve(self, charge_id: str) -> Charge:
@@ -322,7 +347,28 @@ class TestGateway(BankDebits):
             row = s.get(TestgwCharge, charge_id)
             if row is None:
                 raise GatewayRefused("No such charge", code="resource_missing")
+            if threeds.expired(row, utcnow()):
+                return self._complete(s, charge_id, approve=None)
             return self._view(s, row)
+
+    def complete_action(self, charge_id: str, *, approve: bool) -> Charge:
+        """The cardholder answered the 3-D Secure challenge (the gateway's own page)."""
+        with unit_of_work(self.factory) as s:
+            return self._complete(s, charge_id, approve=approve)
+
+    def _complete(self, s: Session, charge_id: str, *, approve: bool | None) -> Charge:
+        row = self._locked(s, charge_id)
+        now = utcnow()
+        event = (
+            threeds.expire(row, now)
+            if approve is None
+            else threeds.complete(row, approve=approve, now=now)
+        )
+        s.flush()
+        charge = self._view(s, row)
+        if event is not None:
+            _emit(s, event, charge)
+        return charge
 
     def find_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
         with unit_of_work(self.factory) as s:
@@ -334,43 +380,27 @@ class TestGateway(BankDebits):
             row = s.get(TestgwToken, token)
             return None if row is None else row.fingerprint
 
+    def settlement_report(self, day: dt.date) -> SettlementReport:
+        with unit_of_work(self.factory) as s:
+            return settlement.report(s, day)
+
 
 def _refund(r: TestgwRefund) -> RefundResult:
     return RefundResult(r.id, r.charge_id, RefundStatus(r.status), r.amount_minor, r.currency)
 
 
-Send = Callable[[bytes, dict[str, str]], int]
+Send = delivery.Send
 
 
 def deliver_webhooks(
-    factory: sessionmaker[Session], *, secret: str, send: Send, limit: int = 100
+    factory: sessionmaker[Session],
+    *,
+    secret: str,
+    send: delivery.Send,
+    limit: int = 100,
+    now: dt.datetime | None = None,
 ) -> tuple[int, int]:
-    """Send undelivered outbox events, oldest first, each signed at send time. Returns
-    (delivered, failed); a failed event stays in the outbox for the next run."""
-    delivered = failed = 0
-    with unit_of_work(factory) as s:
-        ids = s.scalars(
-            select(TestgwWebhook.id)
-            .where(TestgwWebhook.delivered_at.is_(None))
-            .order_by(TestgwWebhook.created_at, TestgwWebhook.id)
-            .limit(limit)
-        ).all()
-    for event_id in ids:
-        with unit_of_work(factory) as s:
-            row = s.get(TestgwWebhook, event_id)
-            if row is None or row.delivered_at is not None:
-                continue
-            body = row.payload.encode()
-            header = signing.sign(secret, body, int(utcnow().timestamp()))
-            try:
-                status = send(body, {signing.HEADER: header, "Content-Type": "application/json"})
-            except OSError:
-                status = 0
-            row.attempts += 1
-            row.last_status = status
-            if 200 <= status < 300:
-                row.delivered_at = utcnow()
-                delivered += 1
-            else:
-                failed += 1
-    return delivered, failed
+    """Send the due outbox events (:mod:`.delivery`: back-off, dead after the last attempt).
+    Returns (delivered, failed)."""
+    result = delivery.deliver(factory, secret=secret, send=send, now=now, limit=limit)
+    return result.delivered, result.failed

@@ -1,0 +1,240 @@
+"""Card payments through the HTTP API on PostgreSQL against the same-run baseline.
+
+``POST /api/v1/payments`` with ``method: card`` and a test-gateway token: Idempotency-Key (a new
+one per request), the three-phase gateway saga (pending row -> authorise + capture in the test
+gateway's own tables -> ledger entry, allocation to an invoice, audit), as a billing clerk. The
+requests rotate over many patients (one open invoice each), like a front desk, so they don't all
+queue on one patient's row lock. The baseline is the one-INSERT-plus-commit app, same command
+line, same load generator (``http_bench``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from bench import http_bench, pg, servers
+from bench.baseline_app import CREATE_TABLE
+from bench.loadgen import build_request
+from revcycle.config import Settings
+from revcycle.db import make_engine, make_session_factory, migrate, unit_of_work
+from revcycle.gateway.testgw import service as testgw
+from revcycle.gateway.testgw.app import fingerprint_key
+from revcycle.integrity import service as integrity
+from revcycle.invoices import service as invoices_service
+from revcycle.invoices.schemas import InvoiceCreate
+from revcycle.patients import service as patients_service
+from revcycle.patients.schemas import PatientCreate
+from revcycle.payments.models import Payment
+
+PATIENTS = 64
+
+
+def seed_cards(url: str, seeded: http_bench.Seeded) -> tuple[str, list[tuple[str, str]]]:
+    """A card token, and (patient id, open invoice id) pairs with room for many payments."""
+    settings = Settings(database_url=url)
+    engine = make_engine(url, pool_size=1)
+    pairs: list[tuple[str, str]] = []
+    try:
+        with unit_of_work(make_session_factory(engine)) as s:
+            tok = testgw.tokenize(
+                s,
+                fingerprint_key=fingerprint_key(settings.gateway_webhook_secret.get_secret_value()),
+                number="4242424242424242",
+                exp_month=12,
+                exp_year=2099,
+                cvc="123",
+            )
+            for i in range(PATIENTS):
+                patient = patients_service.create_patient(
+                    s,
+                    http_bench.SYSTEM,
+                    seeded.practice_id,
+                    PatientCreate.model_validate(
+                        {
+                            "first_name": f"Card{i}",
+                            "last_name": "Bench",
+                            "date_of_birth": "1975-03-02",
+                            "sex": "M",
+                        }
+                    ),
+                )
+                inv = invoices_service.create_invoice(
+                    s,
+                    http_bench.SYSTEM,
+                    InvoiceCreate.model_validate(
+                        {
+                            "patient_id": str(patient.id),
+                            "issue": True,
+                            "lines": [
+                                {
+                                    "service_code": "99215",
+                                    "units": 1,
+                                    "unit_price": "90000.00",
+                                    "description": "Benchmark balance",
+                                    "diagnosis_codes": ["E11.9"],
+                                    "date_of_service": "2026-11-01",
+                                }
+                            ],
+                        }
+                    ),
+                )
+                s.flush()
+                pairs.append((str(patient.id), str(inv.id)))
+    finally:
+        engine.dispose()
+    return tok.id, pairs
+
+
+def card_requests(
+    port: int, token: str, bearer: str, pairs: list[tuple[str, str]]
+) -> Callable[[], bytes]:
+    """A fresh request per send: the next patient, a new Idempotency-Key."""
+    counter = itertools.count()
+    run = uuid.uuid4().hex[:8]
+
+    def make() -> bytes:
+        n = next(counter)
+        patient_id, invoice_id = pairs[n % len(pairs)]
+        body = json.dumps(
+            {
+                "patient_id": patient_id,
+                "amount": "1.00",
+                "method": "card",
+                "token": token,
+                "allocations": [{"invoice_id": invoice_id, "amount": "1.00"}],
+            },
+            separators=(",", ":"),
+        ).encode()
+        return build_request(
+            "POST",
+            "/api/v1/payments",
+            port,
+            body=body,
+            headers={
+                **http_bench.JSON,
+                "Authorization": f"Bearer {bearer}",
+                "Idempotency-Key": f"bench-{run}-{n}",
+            },
+        )
+
+    return make
+
+
+def run(
+    admin_url: str,
+    *,
+    clients: int,
+    workers: int,
+    warmup_s: float,
+    duration_s: float,
+    log_dir: Path,
+) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "clients": clients,
+        "workers": workers,
+        "warmup_s": warmup_s,
+        "duration_s": duration_s,
+        "log_dir": log_dir,
+    }
+    out: dict[str, Any] = {"settings": {k: v for k, v in opts.items() if k != "log_dir"}}
+    with pg.scratch_database(admin_url, "card") as url:
+        migrate(url)
+        seeded = http_bench.seed(url)
+        token, pairs = seed_cards(url, seeded)
+        engine = make_engine(url, pool_size=1)
+        with engine.begin() as conn:
+            conn.execute(text(CREATE_TABLE))
+        engine.dispose()
+        base = http_bench._baseline_round(admin_url, url, seeded, **opts)
+
+        def request_for(server: servers.Server) -> Callable[[], bytes]:
+            bearer = http_bench.obtain_token(server.port, seeded.username, seeded.password)
+            return card_requests(server.port, token, bearer, pairs)
+
+        app = http_bench._side(
+            "app-card",
+            "revcycle.app:create_app",
+            {"REVCYCLE_DATABASE_URL": url},
+            request_for,  # type: ignore[arg-type]
+            admin_url,
+            url,
+            **opts,
+        )
+        engine = make_engine(url, pool_size=1)
+        try:
+            with unit_of_work(make_session_factory(engine)) as s:
+                succeeded = int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(Payment)
+                        .where(Payment.status == "succeeded", Payment.method == "card")
+                    )
+                    or 0
+                )
+                report = integrity.run(s)
+        finally:
+            engine.dispose()
+    ratio = app["rps"] / base["rps"] if base["rps"] else 0.0
+    app_201 = app["all_responses"].get("201", 0)
+    out.update(
+        baseline=base,
+        app=app,
+        ratio=round(ratio, 3),
+        verification={
+            "card_payments_succeeded": succeeded,
+            "app_201_total": app_201,
+            "payments_match_201s": succeeded == app_201,
+            "integrity_ok": report.ok,
+            "integrity_violations": report.violations[:10],
+        },
+        targets={
+            "ratio_min": http_bench.TARGET_RATIO,
+            "p99_max_ms": http_bench.TARGET_P99_MS,
+            "ratio_pass": ratio >= http_bench.TARGET_RATIO,
+            "p99_pass": app["p99_ms"] < http_bench.TARGET_P99_MS,
+        },
+    )
+    out["pass"] = bool(
+        out["targets"]["ratio_pass"]
+        and out["targets"]["p99_pass"]
+        and succeeded == app_201
+        and report.ok
+    )
+    return out
+
+
+def print_summary(card: dict[str, Any]) -> None:
+    s = card["settings"]
+    print(
+        f"CARD  POST /api/v1/payments (card, token, Idempotency-Key, allocation) vs baseline; "
+        f"{s['clients']} clients, {s['workers']} workers, {s['duration_s']:g}s"
+    )
+    for name in ("baseline", "app"):
+        r = card[name]
+        print(
+            f"  {name:10}{r['rps']:>10.1f} req/s  p50 {r['p50_ms']:.1f}  p95 {r['p95_ms']:.1f}  "
+            f"p99 {r['p99_ms']:.1f} ms  other statuses {r['other_statuses_in_window']}"
+        )
+        c = r.get("cpu") or {}
+        if c:
+            print(
+                f"  {'':10}CPU ms/request: server {c['server_cpu_ms_per_req']:.2f}, postgres "
+                f"{c['postgres_cpu_ms_per_req']:.2f}; machine busy "
+                f"{100 * c['machine_utilisation']:.0f}%"
+            )
+    t, v = card["targets"], card["verification"]
+    print(
+        f"  ratio app/baseline = {card['ratio']:.3f} (target >= {t['ratio_min']:.2f}) "
+        f"{'PASS' if t['ratio_pass'] else 'FAIL'}; p99 {'PASS' if t['p99_pass'] else 'FAIL'}"
+    )
+    print(
+        f"  card payments succeeded {v['card_payments_succeeded']}, 201s {v['app_201_total']}; "
+        f"integrity {'ok' if v['integrity_ok'] else v['integrity_violations']}"
+    )
