@@ -1244,6 +1244,12 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "user_id": w.draft.id,
         "refund_id": w.draft.id,
         "request_id": w.draft.id,
+        "payer_id": w.draft.id,
+        "plan_id": w.draft.id,
+        "code": "99213",
+        "coverage_id": w.draft.id,
+        "authorization_id": w.draft.id,
+        "estimate_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0
