@@ -3,7 +3,9 @@
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
+from revcycle.estimates.models import Estimate, EstimateLine, EstimateSettings
 from revcycle.fraud.models import FraudReview, FraudRuleConfig
 from revcycle.gateway.models import GatewayEvent, GatewayUnmatchedRefund
 from revcycle.gateway.testgw.models import (
@@ -15,6 +17,14 @@ from revcycle.gateway.testgw.models import (
     TestgwWebhook,
 )
 from revcycle.idempotency.models import IdempotencyKey
+from revcycle.insurance.models import (
+    Coverage,
+    CoverageAccumulator,
+    CoveragePriority,
+    FeeScheduleRow,
+    InsurancePlan,
+    Payer,
+)
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
 from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.patients.models import Patient
@@ -36,16 +46,28 @@ __all__ = [
     "CodeRelease",
     "FraudReview",
     "FraudRuleConfig",
+    "Authorization",
+    "AuthorizationService",
+    "AuthorizationUsage",
+    "Coverage",
+    "CoverageAccumulator",
+    "CoveragePriority",
+    "Estimate",
+    "EstimateLine",
+    "EstimateSettings",
+    "FeeScheduleRow",
     "GatewayEvent",
     "Icd10cmCode",
     "GatewayUnmatchedRefund",
     "IdempotencyKey",
+    "InsurancePlan",
     "Invoice",
     "InvoiceAdjustment",
     "InvoiceLine",
     "InvoiceSequence",
     "JournalEntry",
     "Patient",
+    "Payer",
     "Payment",
     "PaymentAllocation",
     "Posting",

@@ -282,7 +282,8 @@ def test_cli_generate_rotate_status(
     assert r.exit_code == 0, r.output
     assert r.stdout == (
         "patients: 3 row(s) rewritten, 18 value(s) re-encrypted, 9 blind index value(s) "
-        f"recomputed\nactive key {KEY_B_ID}; 0 row(s) still to rotate\n"
+        "recomputed\ncoverages: 0 row(s) rewritten, 0 value(s) re-encrypted, 0 blind index "
+        f"value(s) recomputed\nactive key {KEY_B_ID}; 0 row(s) still to rotate\n"
     )
     r = cli.invoke(app, ["keys", "rotate"])
     assert r.stdout.splitlines()[0] == (

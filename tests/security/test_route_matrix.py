@@ -25,12 +25,15 @@ from sqlalchemy.orm import Session
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.db import Base
+from revcycle.estimates.schemas import EstimateCreate
+from revcycle.estimates.service import create_estimate
 from revcycle.fraud.models import FraudReview
 from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.invoices.service import add_credit_note
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
 from tests.factories.auth import auth_header, make_user, principal
+from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
@@ -97,6 +100,37 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/security/events"): Action.SECURITY_READ,
     ("GET", "/api/v1/security/summary"): Action.SECURITY_READ,
     ("GET", "/api/v1/metrics"): Action.SECURITY_READ,
+    # Insurance (docs/insurance.md).
+    ("POST", "/api/v1/payers"): Action.PAYER_WRITE,
+    ("GET", "/api/v1/payers"): Action.PAYER_READ,
+    ("GET", "/api/v1/payers/{payer_id}"): Action.PAYER_READ,
+    ("PATCH", "/api/v1/payers/{payer_id}"): Action.PAYER_WRITE,
+    ("POST", "/api/v1/payers/{payer_id}/plans"): Action.PAYER_WRITE,
+    ("GET", "/api/v1/payers/{payer_id}/plans"): Action.PAYER_READ,
+    ("GET", "/api/v1/plans/{plan_id}"): Action.PAYER_READ,
+    ("PATCH", "/api/v1/plans/{plan_id}"): Action.PAYER_WRITE,
+    ("POST", "/api/v1/plans/{plan_id}/fee-schedule"): Action.PAYER_WRITE,
+    ("GET", "/api/v1/plans/{plan_id}/fee-schedule"): Action.PAYER_READ,
+    ("GET", "/api/v1/plans/{plan_id}/allowed/{code}"): Action.PAYER_READ,
+    ("POST", "/api/v1/patients/{patient_id}/coverages"): Action.COVERAGE_WRITE,
+    ("GET", "/api/v1/patients/{patient_id}/coverages"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/patients/{patient_id}/coverage-order"): Action.COVERAGE_WRITE,
+    ("GET", "/api/v1/coverages/{coverage_id}"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/coverages/{coverage_id}/terminate"): Action.COVERAGE_WRITE,
+    ("POST", "/api/v1/coverages/{coverage_id}/accumulators"): Action.COVERAGE_WRITE,
+    ("GET", "/api/v1/coverages/{coverage_id}/accumulators"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/authorizations"): Action.AUTHORIZATION_WRITE,
+    ("GET", "/api/v1/authorizations"): Action.AUTHORIZATION_READ,
+    ("GET", "/api/v1/authorizations/warnings"): Action.AUTHORIZATION_READ,
+    ("GET", "/api/v1/authorizations/{authorization_id}"): Action.AUTHORIZATION_READ,
+    ("POST", "/api/v1/authorizations/{authorization_id}/approve"): Action.AUTHORIZATION_WRITE,
+    ("POST", "/api/v1/authorizations/{authorization_id}/deny"): Action.AUTHORIZATION_WRITE,
+    ("POST", "/api/v1/authorizations/{authorization_id}/cancel"): Action.AUTHORIZATION_WRITE,
+    ("POST", "/api/v1/estimates"): Action.ESTIMATE_CREATE,
+    ("GET", "/api/v1/estimates"): Action.ESTIMATE_READ,
+    ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,
+    ("GET", "/api/v1/practices/{practice_id}/estimate-settings"): Action.ESTIMATE_CREATE,
+    ("PUT", "/api/v1/practices/{practice_id}/estimate-settings"): Action.PRACTICE_UPDATE,
     # Public like the token route: the gateway's signature is the authentication
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
@@ -199,6 +233,21 @@ def _build(session: Session, *, same_practice: bool) -> World:
         ),
     )
     flagged = session.scalars(select(FraudReview)).one()
+    payer = make_payer(session, hidden_practice)
+    plan = make_plan(session, payer)
+    coverage = make_coverage(session, hidden_patient, plan).coverage
+    authorization = make_authorization(session, hidden_patient, payer, approve=False)
+    estimate = create_estimate(
+        session,
+        SYSTEM,
+        EstimateCreate.model_validate(
+            {
+                "patient_id": hidden_patient.id,
+                "service_date": "2026-01-10",
+                "lines": [{"code": "99213"}],
+            }
+        ),
+    )
     headers = {
         "admin": auth_header(session, make_user(session, "admin", practices=[a])),
         "billing_staff": auth_header(session, make_user(session, "billing_staff", practices=[a])),
@@ -220,7 +269,12 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "refund_id": str(refunded.refund.id),
         "request_id": str(requested.id),
         "review_id": str(flagged.id),
-        "code": "duplicate_payment",
+        "payer_id": str(payer.id),
+        "plan_id": str(plan.id),
+        "code": "99213",
+        "coverage_id": str(coverage.id),
+        "authorization_id": str(authorization.authorization.id),
+        "estimate_id": str(estimate.id),
     }
     secrets = [
         ids[k]
@@ -233,6 +287,9 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "refund_id",
             "request_id",
             "review_id",
+            "coverage_id",
+            "authorization_id",
+            "estimate_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -241,6 +298,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
             ids["practice_id"],
             ids["provider_id"],
             ids["item_id"],
+            ids["payer_id"],
+            ids["plan_id"],
             "Practice B",
             ids["user_id"],
             other_staff.username,
@@ -300,8 +359,51 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/approval-requests/{request_id}/reject": {"reason": "Not justified"},
         "/api/v1/fraud/reviews/{review_id}/decide": {"decision": "dismiss"},
         "/api/v1/practices/{practice_id}/fraud-rules/{code}": {"enabled": False},
+        "/api/v1/payers": {
+            "practice_id": w.ids["practice_id"],
+            "name": "New Payer",
+            "edi_payer_id": "NEW01",
+        },
+        "/api/v1/payers/{payer_id}": {"name": "Renamed"},
+        "/api/v1/payers/{payer_id}/plans": {"name": "New plan", "product_type": "ppo"},
+        "/api/v1/plans/{plan_id}": {"name": "Renamed"},
+        "/api/v1/plans/{plan_id}/fee-schedule": {
+            "rows": [{"code": "99215", "allowed": "1.00", "effective_from": "2030-01-01"}]
+        },
+        "/api/v1/patients/{patient_id}/coverages": {
+            "plan_id": w.ids["plan_id"],
+            "member_id": "M1",
+            "effective_from": "2026-01-01",
+            "priority": 3,
+        },
+        "/api/v1/patients/{patient_id}/coverage-order": {
+            "effective_from": "2026-02-01",
+            "coverage_ids": [w.ids["coverage_id"]],
+        },
+        "/api/v1/coverages/{coverage_id}/terminate": {"effective_to": "2026-06-30", "reason": "x"},
+        "/api/v1/coverages/{coverage_id}/accumulators": {
+            "as_of": today,
+            "deductible_met": "1.00",
+            "oop_met": "1.00",
+        },
+        "/api/v1/authorizations": {
+            "patient_id": w.ids["patient_id"],
+            "payer_id": w.ids["payer_id"],
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-12-31",
+            "services": [{"code": "97110", "units": 1}],
+        },
+        "/api/v1/authorizations/{authorization_id}/approve": {"number": "A1"},
+        "/api/v1/authorizations/{authorization_id}/deny": {"reason": "No"},
+        "/api/v1/authorizations/{authorization_id}/cancel": {"reason": "No"},
+        "/api/v1/estimates": {
+            "patient_id": w.ids["patient_id"],
+            "service_date": today,
+            "lines": [{"code": "99213"}],
+        },
+        "/api/v1/practices/{practice_id}/estimate-settings": {"self_pay_discount_percent": "10"},
     }
-    if method in {"POST", "PATCH"}:
+    if method in {"POST", "PATCH", "PUT"}:
         return bodies.get(path, {})
     return None
 
@@ -357,6 +459,8 @@ def _url(path: str, w: World, method: str) -> str:
         ("POST", "/api/v1/invoices/{invoice_id}/issue"),
     }:
         ids["invoice_id"] = ids["draft_id"]  # a draft, so only authorization can refuse
+    if "/fraud-rules/" in path:
+        ids["code"] = "duplicate_payment"  # a rule code ({code} is a procedure code elsewhere)
     return path.format(**ids)
 
 
