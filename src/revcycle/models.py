@@ -3,10 +3,20 @@
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
+from revcycle.estimates.models import Estimate, EstimateLine, EstimateSettings
 from revcycle.gateway.models import GatewayEvent
 from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.idempotency.models import IdempotencyKey
+from revcycle.insurance.models import (
+    Coverage,
+    CoverageAccumulator,
+    CoveragePriority,
+    FeeScheduleRow,
+    InsurancePlan,
+    Payer,
+)
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
 from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.patients.models import Patient
@@ -20,16 +30,28 @@ __all__ = [
     "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
+    "Authorization",
+    "AuthorizationService",
+    "AuthorizationUsage",
     "CodeRelease",
+    "Coverage",
+    "CoverageAccumulator",
+    "CoveragePriority",
+    "Estimate",
+    "EstimateLine",
+    "EstimateSettings",
+    "FeeScheduleRow",
     "GatewayEvent",
     "Icd10cmCode",
     "IdempotencyKey",
+    "InsurancePlan",
     "Invoice",
     "InvoiceAdjustment",
     "InvoiceLine",
     "InvoiceSequence",
     "JournalEntry",
     "Patient",
+    "Payer",
     "Payment",
     "PaymentAllocation",
     "Posting",
