@@ -24,15 +24,18 @@ from revcycle.api.middleware import (
     docs_csp,
     rate_rules,
 )
+from revcycle.appointments.endpoints import router as appointments_router
 from revcycle.approvals.endpoints import router as approvals_router
 from revcycle.audit import service as audit_service
 from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
+from revcycle.clearinghouse.factory import build_clearinghouse
 from revcycle.codesets.endpoints import router as codesets_router
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
+from revcycle.eligibility.endpoints import router as eligibility_router
 from revcycle.gateway.endpoints import router as gateway_router
 from revcycle.gateway.factory import build_gateway
 from revcycle.gateway.testgw.app import create_testgw_app
@@ -102,6 +105,8 @@ def create_app(
     app.state.hasher = make_hasher(settings)
     # Payment gateway (docs/payments.md): card payments go through app.state.gateway.
     app.state.gateway = build_gateway(settings, session_factory)  # type: ignore[arg-type]
+    # Clearinghouse for 270/271 (docs/eligibility.md): the payer simulator by default.
+    app.state.clearinghouse = build_clearinghouse(settings, session_factory)  # type: ignore[arg-type]
 
     problems.install(app)
     api = APIRouter(prefix="/api/v1")
@@ -117,6 +122,8 @@ def create_app(
         audit_router,
         gateway_router,
         codesets_router,
+        eligibility_router,
+        appointments_router,
     ):
         api.include_router(router)
     app.include_router(api)

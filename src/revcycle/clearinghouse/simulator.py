@@ -33,6 +33,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -125,7 +126,9 @@ class SimulatorClearinghouse:
             member_id = q.subscriber.member_id or ""
             day = q.service_date or dt.date(2000, 1, 1)
             payer_id = q.payer.payer_id
-            found = self._read(lambda s, p=payer_id, m=member_id, d=day: _payer_view(s, p, m, d))
+            found = self._read(
+                partial(_payer_view, edi_payer_id=payer_id, member_id=member_id, day=day)
+            )
             if found is not None:
                 plans[member_id] = found[0]
                 members[member_id] = replace(found[1], plan=member_id)

@@ -165,10 +165,15 @@ def start_check(
     service_types: Sequence[str],
     clearinghouse: str,
     key: str | None = None,
+    patient_id: uuid.UUID | None = None,
 ) -> EligibilityCheck:
     """Phase 1: record the check ``pending`` with its 270. A retry (same ``key``) returns the
     check it started."""
     coverage = access_coverage(session, actor, coverage_id, Action.ELIGIBILITY_CHECK)
+    if patient_id is not None and coverage.patient_id != patient_id:
+        raise errors.InvalidCheck(
+            "The coverage is not this patient's", code="eligibility.patient_mismatch"
+        )
     repo = EligibilityRepository(session)
     if key is not None:
         existing = repo.by_request_key(key)
@@ -331,6 +336,7 @@ class CheckRequest:
     coverage_id: uuid.UUID
     service_date: dt.date
     service_types: tuple[str, ...] = ("30",)
+    patient_id: uuid.UUID | None = None  # when given, the coverage must be this patient's
 
 
 def run_check(
@@ -353,6 +359,7 @@ def run_check(
             service_types=req.service_types,
             clearinghouse=client.name,
             key=key,
+            patient_id=req.patient_id,
         )
         check_id, x270, status = check.id, check.x270, check.status
     if status != PENDING:
@@ -381,6 +388,7 @@ def run_check_in(
         service_date=req.service_date,
         service_types=req.service_types,
         clearinghouse=client.name,
+        patient_id=req.patient_id,
     )
     x271, failure = _call(client, check.x270, timeout_seconds)
     return finish_check(session, actor, check.id, x271=x271, failure=failure)
