@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import http_bench, ledger_bench, pg
+from bench import http_bench, ledger_bench, pg, x12_bench
 from revcycle.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -25,7 +25,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--only", choices=("http", "ledger"), help="run one benchmark only")
+    p.add_argument("--only", choices=("http", "ledger", "x12"), help="run one benchmark only")
     p.add_argument("--duration", type=float, default=15.0, help="measured seconds (HTTP)")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds (HTTP)")
     p.add_argument("--clients", type=int, default=32, help="concurrent keep-alive clients")
@@ -35,10 +35,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--ledger-entries", type=int, default=100_000, help="entries to bulk-post")
     p.add_argument("--ledger-batch", type=int, default=5_000, help="entries per transaction")
+    p.add_argument("--x12-responses", type=int, default=20_000, help="271 responses to parse")
     p.add_argument("--pg-url", default=pg.DEFAULT_ADMIN_URL, help="admin URL (env BENCH_PG_URL)")
     p.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
-    for name in ("duration", "clients", "workers", "rounds", "ledger_entries", "ledger_batch"):
+    for name in (
+        "duration",
+        "clients",
+        "workers",
+        "rounds",
+        "ledger_entries",
+        "ledger_batch",
+        "x12_responses",
+    ):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if args.clients > 256 or args.workers > 16 or args.duration > 600 or args.rounds > 10:
@@ -95,7 +104,7 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
             "platform": platform.platform(),
         },
         "versions": versions,
-        "postgresql": pg.server_settings(args.pg_url),
+        "postgresql": None if args.only == "x12" else pg.server_settings(args.pg_url),
     }
 
 
@@ -197,6 +206,23 @@ def print_summary(results: dict[str, Any]) -> None:
             f"{'ok' if v['integrity_ok'] else 'VIOLATIONS'}"
         )
         print(f"  LEDGER overall: {'PASS' if ledger['pass'] else 'FAIL'}")
+    x12 = results.get("x12")
+    if x12:
+        b, p, base = x12["build_270"], x12["parse_271"], x12["baseline_split"]
+        print(
+            f"X12   parse_271: {p['responses']:,} responses ({p['benefits_per_response']} EB each, "
+            f"{p['bytes']:,} bytes) in {p['seconds']:.2f}s CPU = {p['responses_per_min']:,}/min "
+            f"(target >= {p['target_per_min']:,}) {'PASS' if p['pass'] else 'FAIL'}"
+        )
+        print(
+            f"  baseline str.split over the same bytes: {base['seconds']:.2f}s "
+            f"({base['responses_per_min']:,}/min); parse/baseline time = "
+            f"{base['ratio_parse_to_baseline']}x"
+        )
+        print(
+            f"  build_270: {b['inquiries']:,} inquiries in {b['seconds']:.2f}s CPU "
+            f"(target < {b['target_s']:.0f} s) {'PASS' if b['pass'] else 'FAIL'}"
+        )
     print("=" * 78)
 
 
@@ -220,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
         print(f"PostgreSQL not reachable at {args.pg_url}: {exc}", file=sys.stderr)
         return 2
+    server = (results["meta"]["postgresql"] or {}).get("server_version", "not used")
     print(
         f"bench: {results['meta']['machine']['cpus']} CPUs, PostgreSQL "
-        f"{results['meta']['postgresql']['server_version']}, git {results['meta']['git']}"
+        f"{server}, git {results['meta']['git']}"
     )
     if args.only in (None, "http"):
         results["http"] = http_bench.run(
@@ -234,12 +261,14 @@ def main(argv: list[str] | None = None) -> int:
             rounds=args.rounds,
             log_dir=args.output.parent,
         )
+    if args.only in (None, "x12"):
+        results["x12"] = x12_bench.run(responses=args.x12_responses, rounds=args.rounds)
     if args.only in (None, "ledger"):
         results["ledger"] = ledger_bench.run(
             args.pg_url, entries=args.ledger_entries, batch=args.ledger_batch
         )
     results["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
-    results["pass"] = all(results[k]["pass"] for k in ("http", "ledger") if k in results)
+    results["pass"] = all(results[k]["pass"] for k in ("http", "ledger", "x12") if k in results)
     print_summary(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -377,7 +377,6 @@ class X12Reader:
                             ) from None
                 position += 1
                 pos += end
-                self.delimiters = delims
                 yield Segment(elements, position, delims)
                 continue
             term = delims.segment

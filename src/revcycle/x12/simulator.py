@@ -94,15 +94,15 @@ class SimulatorConfig:
 
     def check(self) -> None:
         for member_id, m in self.members.items():
-            if m.reject_reason is None and m.plan not in self.plans:
-                raise X12Error(
-                    "x12.bad_simulator_config",
-                    f"member {member_id!r} refers to unknown plan {m.plan!r}",
-                )
             if m.status not in ("active", "inactive", "terminated"):
                 raise X12Error(
                     "x12.bad_simulator_config",
                     f"member {member_id!r}: status must be active, inactive or terminated",
+                )
+            if m.reject_reason is None and m.plan not in self.plans:
+                raise X12Error(
+                    "x12.bad_simulator_config",
+                    f"member {member_id!r} refers to unknown plan {m.plan!r}",
                 )
 
 
