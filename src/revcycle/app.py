@@ -30,15 +30,18 @@ from revcycle.audit import service as audit_service
 from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
+from revcycle.authorizations.endpoints import router as authorizations_router
 from revcycle.clearinghouse.factory import build_clearinghouse
 from revcycle.codesets.endpoints import router as codesets_router
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
 from revcycle.eligibility.endpoints import router as eligibility_router
+from revcycle.estimates.endpoints import router as estimates_router
 from revcycle.gateway.endpoints import router as gateway_router
 from revcycle.gateway.factory import build_gateway
 from revcycle.gateway.testgw.app import create_testgw_app
+from revcycle.insurance.endpoints import router as insurance_router
 from revcycle.invoices.endpoints import router as invoices_router
 from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
@@ -122,6 +125,9 @@ def create_app(
         audit_router,
         gateway_router,
         codesets_router,
+        insurance_router,
+        authorizations_router,
+        estimates_router,
         eligibility_router,
         appointments_router,
     ):

@@ -21,6 +21,7 @@ from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
+from revcycle.authorizations import service as authorizations
 from revcycle.errors import InvalidInput, out_of_scope
 from revcycle.invoices import calc, errors
 from revcycle.invoices.calc import InvoiceFigures, figures_from_movements
@@ -381,6 +382,16 @@ def _issue(
                 source_id=invoice.id,
             ),
         )
+    for ln in lines:  # prior authorisations: units consumed, or the charge held (insurance.md)
+        authorizations.consume_for_charge(
+            session,
+            practice.id,
+            invoice.patient_id,
+            ln.service_code,
+            ln.date_of_service,
+            ln.units,
+            charge_ref=f"invoice_line:{ln.id}",
+        )
     # The number is taken LAST (lock order: ... -> invoice sequence): the per-practice sequence
     # row stays locked only from here to COMMIT, so concurrent issuing serialises briefly.
     session.flush()  # everything else is written before the sequence row is locked
@@ -431,6 +442,8 @@ def void_invoice(
                 created_by=actor.user_id,
                 memo=f"Void of invoice {invoice.display_number}",
             )
+    for ln in invoice.lines:  # authorisation units used by these charges come back
+        authorizations.release_for_charge(session, f"invoice_line:{ln.id}")
     invoice.status = "void"
     invoice.void_reason = data.reason
     invoice.voided_at = utcnow()
