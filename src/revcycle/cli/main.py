@@ -19,6 +19,7 @@ from revcycle.cli.runtime import run
 from revcycle.codesets.commands import codes_app
 from revcycle.config import get_settings
 from revcycle.crypto.commands import keys_app
+from revcycle.eligibility.commands import eligibility_app
 from revcycle.gateway.commands import gateway_app
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ for sub, name in [
     (auth_app, "auth"),
     (gateway_app, "gateway"),
     (codes_app, "codes"),
+    (eligibility_app, "eligibility"),
 ]:
     app.add_typer(sub, name=name)
 
