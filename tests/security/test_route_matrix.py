@@ -24,12 +24,15 @@ from sqlalchemy.orm import Session
 
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
+from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
+from revcycle.eligibility import service as service_elig
 from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.invoices.service import add_credit_note
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
 from tests.factories.auth import auth_header, make_user, principal
+from tests.factories.eligibility import make_coverage
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
@@ -100,6 +103,14 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
     ("GET", "/api/v1/code-sets/icd10cm/{code}"): Action.CATALOG_READ,
+    ("POST", "/api/v1/coverages/{coverage_id}/eligibility-checks"): Action.ELIGIBILITY_CHECK,
+    ("GET", "/api/v1/eligibility-checks/{check_id}"): Action.COVERAGE_READ,
+    ("GET", "/api/v1/patients/{patient_id}/eligibility-checks"): Action.COVERAGE_READ,
+    ("GET", "/api/v1/patients/{patient_id}/eligibility-status"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/fhir/CoverageEligibilityRequest"): Action.ELIGIBILITY_CHECK,
+    # Staff only (docs/eligibility.md): the matrix has no appointment action.
+    ("POST", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
@@ -225,6 +236,15 @@ def _build(session: Session, *, same_practice: bool) -> World:
             ids["user_id"],
             other_staff.username,
         ]
+    coverage = make_coverage(session, hidden_patient, member_id="HIDDENM1")
+    check = service_elig.run_check_in(
+        session,
+        SimulatorClearinghouse(session=session),
+        SYSTEM,
+        service_elig.CheckRequest(coverage.id, dt.date(2026, 6, 1)),
+    )
+    ids["coverage_id"], ids["check_id"] = str(coverage.id), str(check.id)
+    secrets += [ids["coverage_id"], ids["check_id"], "HIDDENM1"]
     session.commit()
     return World(ids, secrets, headers)
 
@@ -278,6 +298,21 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/payments": {"patient_id": w.ids["patient_id"], "amount": "5.00", "method": "cash"},
         "/api/v1/payments/{payment_id}/refunds": {"amount": "1.00", "reason": "Overpaid"},
         "/api/v1/approval-requests/{request_id}/reject": {"reason": "Not justified"},
+        "/api/v1/coverages/{coverage_id}/eligibility-checks": {"service_date": today},
+        "/api/v1/fhir/CoverageEligibilityRequest": {
+            "resourceType": "CoverageEligibilityRequest",
+            "status": "active",
+            "purpose": ["benefits"],
+            "patient": {"reference": f"Patient/{w.ids['patient_id']}"},
+            "created": today,
+            "insurer": {"display": "Acme Health"},
+            "insurance": [{"coverage": {"reference": f"Coverage/{w.ids['coverage_id']}"}}],
+        },
+        "/api/v1/practices/{practice_id}/appointments": {
+            "patient_id": w.ids["patient_id"],
+            "provider_id": w.ids["provider_id"],
+            "starts_at": "2026-06-02T09:00:00Z",
+        },
     }
     if method in {"POST", "PATCH"}:
         return bodies.get(path, {})

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
+from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.eligibility import benefits as bn
 from revcycle.eligibility import errors, fhir, service
@@ -30,6 +31,16 @@ from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
 
 router = APIRouter(tags=["eligibility"])
+
+
+def _key_required() -> errors.IdempotencyKeyRequired:
+    return errors.IdempotencyKeyRequired("Eligibility checks need an Idempotency-Key header")
+
+
+def _access(s: Session, p: Principal, coverage_id: uuid.UUID) -> None:
+    service.access_coverage(s, p, coverage_id, Action.ELIGIBILITY_CHECK)
+
+
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
@@ -124,12 +135,9 @@ def create_check(coverage_id: uuid.UUID, body: EligibilityCheckCreate, ctx: CtxD
         )
         return check_read(check, staff=not principal.is_patient), 201
 
-    return ctx.write_external(
-        work,
-        key_required=errors.IdempotencyKeyRequired(
-            "Eligibility checks need an Idempotency-Key header"
-        ),
-    )
+    if ctx.idempotency_key is None:  # who may not act learns 403/404 first, not 428
+        ctx.read(lambda s, p: _access(s, p, coverage_id))
+    return ctx.write_external(work, key_required=_key_required())
 
 
 @router.get("/eligibility-checks/{check_id}", response_model=EligibilityCheckRead)
@@ -243,9 +251,6 @@ def fhir_request(
         )
         return FhirResource(resource), 201
 
-    return ctx.write_external(
-        work,
-        key_required=errors.IdempotencyKeyRequired(
-            "Eligibility checks need an Idempotency-Key header"
-        ),
-    )
+    if ctx.idempotency_key is None:
+        ctx.read(lambda s, p: _access(s, p, fhir.parse_request(body).coverage_id))
+    return ctx.write_external(work, key_required=_key_required())
