@@ -177,9 +177,7 @@ class StatusList(RootModel[list[CoverageEligibilityRead]]):
     pass
 
 
-@router.get(
-    "/patients/{patient_id}/eligibility-status", response_model=list[CoverageEligibilityRead]
-)
+@router.get("/patients/{patient_id}/eligibility-status", response_model=StatusList)
 def eligibility_status(patient_id: uuid.UUID, ctx: CtxDep) -> object:
     """Per coverage: the latest check and ``stale`` (older than REVCYCLE_ELIGIBILITY_STALE_DAYS
     days, or never checked)."""

@@ -272,9 +272,8 @@ def _code(cc: Any) -> str | None:
 def _minor(money: Mapping[str, Any] | None) -> int | None:
     if not money or money.get("value") is None:
         return None
-    return Money.parse(
-        Decimal(str(money["value"])), str(money.get("currency") or "USD")
-    ).amount_minor
+    # Minor units at 2 decimals: responses from elsewhere may use any currency.
+    return int((Decimal(str(money["value"])) * 100).to_integral_value())
 
 
 def facts_of_response(resource: Mapping[str, Any]) -> dict[str, Any]:
