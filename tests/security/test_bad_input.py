@@ -43,6 +43,7 @@ from revcycle.payments.service import record_payment
 from revcycle.practices.models import Practice, Provider, ServiceItem
 from tests.auth.helpers import client_with, code, secret_of
 from tests.factories.auth import PASSWORD, auth_header, make_user, principal
+from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import (
@@ -306,6 +307,143 @@ def _user_update(w: World) -> Prepared:
     return _p(w, f"/api/v1/users/{user.id}", body, username=user.username)
 
 
+# Insurance (docs/insurance.md) ------------------------------------------------------------------
+
+
+def _ins(w: World) -> tuple[Any, Any]:
+    """One payer and plan (with fee schedule) per world, created on first use."""
+    found = w.__dict__.get("_insurance")
+    if found is None:
+        payer = make_payer(w.session, w.practice)
+        found = (payer, make_plan(w.session, payer, rates={"99214": "150.00"}))
+        w.session.commit()
+        w.__dict__["_insurance"] = found
+    return found
+
+
+def _fresh_coverage(w: World) -> Any:
+    """A new patient with a primary coverage (so coverage routes never hit a COB conflict)."""
+    _, plan = _ins(w)
+    patient = make_patient(w.session, w.practice, first_name="Cover", last_name="Age")
+    view = make_coverage(w.session, patient, plan)
+    w.session.commit()
+    return view.coverage
+
+
+def _requested_auth(w: World) -> Any:
+    payer, _ = _ins(w)
+    view = make_authorization(w.session, w.patient, payer, approve=False)
+    w.session.commit()
+    return view.authorization
+
+
+def _payer_body(w: World) -> dict[str, Any]:
+    address = {
+        "line1": "PO Box 1",
+        "line2": "Claims",
+        "city": "Madison",
+        "state": "WI",
+        "postal_code": "53701",
+    }
+    return {
+        "practice_id": str(w.practice.id),
+        "name": "Badger Health",
+        "edi_payer_id": f"BH{next(_n):05d}",
+        "claims_address": address,
+        "eligibility_address": address,
+        "timely_filing_days": 90,
+        "appeal_deadline_days": 60,
+    }
+
+
+def _plan_body() -> dict[str, Any]:
+    return {
+        "name": "Gold PPO",
+        "product_type": "ppo",
+        "network": "Choice",
+        "deductible": "500.00",
+        "coinsurance_percent": "20",
+        "copays": {"office_visit": "25.00"},
+        "auth_required_codes": ["97110"],
+    }
+
+
+def _coverage_create(w: World) -> Prepared:
+    _, plan = _ins(w)
+    patient = make_patient(w.session, w.practice, first_name="New", last_name="Member")
+    w.session.commit()
+    return _p(
+        w,
+        f"/api/v1/patients/{patient.id}/coverages",
+        {
+            "plan_id": str(plan.id),
+            "member_id": "ABC123",
+            "group_number": "G-1",
+            "relationship": "19",
+            "subscriber": {
+                "first_name": "Pat",
+                "last_name": "Parent",
+                "date_of_birth": "1970-01-01",
+            },
+            "effective_from": "2026-01-01",
+            "card_image_ref": "dms-0001",
+        },
+    )
+
+
+def _coverage_order(w: World) -> Prepared:
+    c = _fresh_coverage(w)
+    return _p(
+        w,
+        f"/api/v1/patients/{c.patient_id}/coverage-order",
+        {"effective_from": "2026-03-01", "coverage_ids": [str(c.id)], "reason": "Re-ordered"},
+    )
+
+
+def _ordered(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    return {"reason": resp["items"][0]["priorities"][-1]["reason"]}
+
+
+def _terminate(w: World) -> Prepared:
+    c = _fresh_coverage(w)
+    return _p(
+        w, f"/api/v1/coverages/{c.id}/terminate", {"effective_to": "2026-06-30", "reason": "Left"}
+    )
+
+
+def _terminated(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/coverages/{id}")(w, p, resp)
+    return {"reason": data["termination_reason"]}
+
+
+def _decision(action: str) -> Callable[[World], Prepared]:
+    def prepare(w: World) -> Prepared:
+        auth = _requested_auth(w)
+        return _p(w, f"/api/v1/authorizations/{auth.id}/{action}", {"reason": "Not needed"})
+
+    return prepare
+
+
+def _decided(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/authorizations/{id}")(w, p, resp)
+    return {"reason": data["decision_reason"]}
+
+
+def _fhir_request(w: World) -> Prepared:
+    c = _fresh_coverage(w)
+    body = {
+        "resourceType": "CoverageEligibilityRequest",
+        "status": "active",
+        "purpose": ["benefits"],
+        "patient": {"reference": f"Patient/{c.patient_id}"},
+        "created": "2026-01-10",
+        "insurer": {"display": "Payer"},
+        "insurance": [{"coverage": {"reference": f"Coverage/{c.id}"}}],
+    }
+    headers = {**w.admin, "Idempotency-Key": f"bad-input-fhir-{next(_n)}"}
+    return Prepared("/api/v1/fhir/CoverageEligibilityRequest", body, headers)
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/auth/password"): Route(
         _password_change,
@@ -517,6 +655,157 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/api/v1/approval-requests/{request_id}/reject"): Route(
         _reject, "approval_requests", 0, _rejected
+    ),
+    ("POST", "/api/v1/payers"): Route(
+        lambda w: _p(w, "/api/v1/payers", _payer_body(w)),
+        "payers",
+        1,
+        _get("/api/v1/payers/{id}"),
+    ),
+    ("PATCH", "/api/v1/payers/{payer_id}"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/payers/{_ins(w)[0].id}",
+            {k: v for k, v in _payer_body(w).items() if k not in {"practice_id", "edi_payer_id"}},
+        ),
+        "payers",
+        0,
+        _get("/api/v1/payers/{id}"),
+    ),
+    ("POST", "/api/v1/payers/{payer_id}/plans"): Route(
+        lambda w: _p(w, f"/api/v1/payers/{_ins(w)[0].id}/plans", _plan_body()),
+        "insurance_plans",
+        1,
+        _get("/api/v1/plans/{id}"),
+    ),
+    ("PATCH", "/api/v1/plans/{plan_id}"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/plans/{_ins(w)[1].id}",
+            {k: v for k, v in _plan_body().items() if k != "product_type"},
+        ),
+        "insurance_plans",
+        0,
+        _get("/api/v1/plans/{id}"),
+    ),
+    ("POST", "/api/v1/plans/{plan_id}/fee-schedule"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/plans/{_ins(w)[1].id}/fee-schedule",
+            {
+                "rows": [
+                    {
+                        "code": f"A{next(_n):04d}",
+                        "modifier": "LT",
+                        "allowed": "10.00",
+                        "effective_from": "2026-01-01",
+                    }
+                ]
+            },
+        ),
+        "fee_schedule_rows",
+        1,
+    ),
+    ("POST", "/api/v1/patients/{patient_id}/coverages"): Route(
+        _coverage_create, "coverages", 1, _get("/api/v1/coverages/{id}")
+    ),
+    ("POST", "/api/v1/patients/{patient_id}/coverage-order"): Route(
+        _coverage_order, "coverage_priorities", 1, _ordered
+    ),
+    ("POST", "/api/v1/coverages/{coverage_id}/terminate"): Route(
+        _terminate, "coverages", 0, _terminated
+    ),
+    ("POST", "/api/v1/coverages/{coverage_id}/accumulators"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/coverages/{_fresh_coverage(w).id}/accumulators",
+            {"as_of": "2026-01-10", "deductible_met": "10.00", "oop_met": "10.00"},
+        ),
+        "coverage_accumulators",
+        1,
+    ),
+    ("POST", "/api/v1/authorizations"): Route(
+        lambda w: _p(
+            w,
+            "/api/v1/authorizations",
+            {
+                "patient_id": str(w.patient.id),
+                "payer_id": str(_ins(w)[0].id),
+                "number": "REF-1",
+                "valid_from": "2026-01-01",
+                "valid_to": "2026-06-30",
+                "services": [{"code": "97110", "units": 12}],
+                "notes": "Physical therapy after knee surgery",
+            },
+        ),
+        "prior_authorizations",
+        1,
+        _get("/api/v1/authorizations/{id}"),
+    ),
+    ("POST", "/api/v1/authorizations/{authorization_id}/approve"): Route(
+        lambda w: _p(
+            w, f"/api/v1/authorizations/{_requested_auth(w).id}/approve", {"number": "AUTH-9"}
+        ),
+        "prior_authorizations",
+        0,
+    ),
+    ("POST", "/api/v1/authorizations/{authorization_id}/deny"): Route(
+        _decision("deny"), "prior_authorizations", 0, _decided
+    ),
+    ("POST", "/api/v1/authorizations/{authorization_id}/cancel"): Route(
+        _decision("cancel"), "prior_authorizations", 0, _decided
+    ),
+    ("POST", "/api/v1/estimates"): Route(
+        lambda w: _p(
+            w,
+            "/api/v1/estimates",
+            {
+                "patient_id": str(w.patient.id),
+                "service_date": "2026-01-10",
+                "lines": [
+                    {"code": "99214", "modifier": "25", "units": 1, "category": "specialist"}
+                ],
+            },
+        ),
+        "estimates",
+        1,
+    ),
+    ("PUT", "/api/v1/practices/{practice_id}/estimate-settings"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/practices/{w.practice.id}/estimate-settings",
+            {"self_pay_discount_percent": "12.5", "valid_days": 30},
+        ),
+        "estimate_settings",
+        0,
+    ),
+    ("POST", "/api/v1/coverages/{coverage_id}/eligibility-checks"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/coverages/{_fresh_coverage(w).id}/eligibility-checks",
+            {"service_date": "2026-01-10", "service_types": ["30", "98"]},
+            headers={**w.admin, "Idempotency-Key": f"bad-input-elig-{next(_n)}"},
+        ),
+        "eligibility_checks",
+        1,
+    ),
+    ("POST", "/api/v1/fhir/CoverageEligibilityRequest"): Route(
+        _fhir_request, "eligibility_checks", 1
+    ),
+    ("POST", "/api/v1/practices/{practice_id}/appointments"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/practices/{w.practice.id}/appointments",
+            {
+                "patient_id": str(w.patient.id),
+                "provider_id": str(w.provider.id),
+                "starts_at": "2026-06-02T09:00:00Z",
+                "external_ref": f"EHR-{next(_n)}",
+            },
+        ),
+        "appointments",
+        1,
+        refused_text=frozenset({"external_ref"}),
     ),
 }
 

@@ -27,12 +27,14 @@ from revcycle.auth.permissions import Action, allowed
 from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
 from revcycle.eligibility import service as service_elig
+from revcycle.estimates.schemas import EstimateCreate
+from revcycle.estimates.service import create_estimate
 from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.invoices.service import add_credit_note
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
 from tests.factories.auth import auth_header, make_user, principal
-from tests.factories.eligibility import make_coverage
+from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
@@ -99,6 +101,37 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/security/events"): Action.SECURITY_READ,
     ("GET", "/api/v1/security/summary"): Action.SECURITY_READ,
     ("GET", "/api/v1/metrics"): Action.SECURITY_READ,
+    # Insurance (docs/insurance.md).
+    ("POST", "/api/v1/payers"): Action.PAYER_WRITE,
+    ("GET", "/api/v1/payers"): Action.PAYER_READ,
+    ("GET", "/api/v1/payers/{payer_id}"): Action.PAYER_READ,
+    ("PATCH", "/api/v1/payers/{payer_id}"): Action.PAYER_WRITE,
+    ("POST", "/api/v1/payers/{payer_id}/plans"): Action.PAYER_WRITE,
+    ("GET", "/api/v1/payers/{payer_id}/plans"): Action.PAYER_READ,
+    ("GET", "/api/v1/plans/{plan_id}"): Action.PAYER_READ,
+    ("PATCH", "/api/v1/plans/{plan_id}"): Action.PAYER_WRITE,
+    ("POST", "/api/v1/plans/{plan_id}/fee-schedule"): Action.PAYER_WRITE,
+    ("GET", "/api/v1/plans/{plan_id}/fee-schedule"): Action.PAYER_READ,
+    ("GET", "/api/v1/plans/{plan_id}/allowed/{code}"): Action.PAYER_READ,
+    ("POST", "/api/v1/patients/{patient_id}/coverages"): Action.COVERAGE_WRITE,
+    ("GET", "/api/v1/patients/{patient_id}/coverages"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/patients/{patient_id}/coverage-order"): Action.COVERAGE_WRITE,
+    ("GET", "/api/v1/coverages/{coverage_id}"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/coverages/{coverage_id}/terminate"): Action.COVERAGE_WRITE,
+    ("POST", "/api/v1/coverages/{coverage_id}/accumulators"): Action.COVERAGE_WRITE,
+    ("GET", "/api/v1/coverages/{coverage_id}/accumulators"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/authorizations"): Action.AUTHORIZATION_WRITE,
+    ("GET", "/api/v1/authorizations"): Action.AUTHORIZATION_READ,
+    ("GET", "/api/v1/authorizations/warnings"): Action.AUTHORIZATION_READ,
+    ("GET", "/api/v1/authorizations/{authorization_id}"): Action.AUTHORIZATION_READ,
+    ("POST", "/api/v1/authorizations/{authorization_id}/approve"): Action.AUTHORIZATION_WRITE,
+    ("POST", "/api/v1/authorizations/{authorization_id}/deny"): Action.AUTHORIZATION_WRITE,
+    ("POST", "/api/v1/authorizations/{authorization_id}/cancel"): Action.AUTHORIZATION_WRITE,
+    ("POST", "/api/v1/estimates"): Action.ESTIMATE_CREATE,
+    ("GET", "/api/v1/estimates"): Action.ESTIMATE_READ,
+    ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,
+    ("GET", "/api/v1/practices/{practice_id}/estimate-settings"): Action.ESTIMATE_CREATE,
+    ("PUT", "/api/v1/practices/{practice_id}/estimate-settings"): Action.PRACTICE_UPDATE,
     # Public like the token route: the gateway's signature is the authentication
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
@@ -193,6 +226,21 @@ def _build(session: Session, *, same_practice: bool) -> World:
         key="m2",
         limits=limits(refund="0"),
     )
+    payer = make_payer(session, hidden_practice)
+    plan = make_plan(session, payer)
+    coverage = make_coverage(session, hidden_patient, plan).coverage
+    authorization = make_authorization(session, hidden_patient, payer, approve=False)
+    estimate = create_estimate(
+        session,
+        SYSTEM,
+        EstimateCreate.model_validate(
+            {
+                "patient_id": hidden_patient.id,
+                "service_date": "2026-01-10",
+                "lines": [{"code": "99213"}],
+            }
+        ),
+    )
     headers = {
         "admin": auth_header(session, make_user(session, "admin", practices=[a])),
         "billing_staff": auth_header(session, make_user(session, "billing_staff", practices=[a])),
@@ -213,6 +261,12 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "user_id": str(other_staff.id),
         "refund_id": str(refunded.refund.id),
         "request_id": str(requested.id),
+        "payer_id": str(payer.id),
+        "plan_id": str(plan.id),
+        "code": "99213",
+        "coverage_id": str(coverage.id),
+        "authorization_id": str(authorization.authorization.id),
+        "estimate_id": str(estimate.id),
     }
     secrets = [
         ids[k]
@@ -224,6 +278,9 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "entry_id",
             "refund_id",
             "request_id",
+            "coverage_id",
+            "authorization_id",
+            "estimate_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -232,19 +289,20 @@ def _build(session: Session, *, same_practice: bool) -> World:
             ids["practice_id"],
             ids["provider_id"],
             ids["item_id"],
+            ids["payer_id"],
+            ids["plan_id"],
             "Practice B",
             ids["user_id"],
             other_staff.username,
         ]
-    coverage = make_coverage(session, hidden_patient, member_id="HIDDENM1")
     check = service_elig.run_check_in(
         session,
         SimulatorClearinghouse(session=session),
         SYSTEM,
         service_elig.CheckRequest(coverage.id, dt.date(2026, 6, 1)),
     )
-    ids["coverage_id"], ids["check_id"] = str(coverage.id), str(check.id)
-    secrets += [ids["coverage_id"], ids["check_id"], "HIDDENM1"]
+    ids["check_id"] = str(check.id)
+    secrets += [ids["check_id"]]
     session.commit()
     return World(ids, secrets, headers)
 
@@ -313,8 +371,51 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
             "provider_id": w.ids["provider_id"],
             "starts_at": "2026-06-02T09:00:00Z",
         },
+        "/api/v1/payers": {
+            "practice_id": w.ids["practice_id"],
+            "name": "New Payer",
+            "edi_payer_id": "NEW01",
+        },
+        "/api/v1/payers/{payer_id}": {"name": "Renamed"},
+        "/api/v1/payers/{payer_id}/plans": {"name": "New plan", "product_type": "ppo"},
+        "/api/v1/plans/{plan_id}": {"name": "Renamed"},
+        "/api/v1/plans/{plan_id}/fee-schedule": {
+            "rows": [{"code": "99215", "allowed": "1.00", "effective_from": "2030-01-01"}]
+        },
+        "/api/v1/patients/{patient_id}/coverages": {
+            "plan_id": w.ids["plan_id"],
+            "member_id": "M1",
+            "effective_from": "2026-01-01",
+            "priority": 3,
+        },
+        "/api/v1/patients/{patient_id}/coverage-order": {
+            "effective_from": "2026-02-01",
+            "coverage_ids": [w.ids["coverage_id"]],
+        },
+        "/api/v1/coverages/{coverage_id}/terminate": {"effective_to": "2026-06-30", "reason": "x"},
+        "/api/v1/coverages/{coverage_id}/accumulators": {
+            "as_of": today,
+            "deductible_met": "1.00",
+            "oop_met": "1.00",
+        },
+        "/api/v1/authorizations": {
+            "patient_id": w.ids["patient_id"],
+            "payer_id": w.ids["payer_id"],
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-12-31",
+            "services": [{"code": "97110", "units": 1}],
+        },
+        "/api/v1/authorizations/{authorization_id}/approve": {"number": "A1"},
+        "/api/v1/authorizations/{authorization_id}/deny": {"reason": "No"},
+        "/api/v1/authorizations/{authorization_id}/cancel": {"reason": "No"},
+        "/api/v1/estimates": {
+            "patient_id": w.ids["patient_id"],
+            "service_date": today,
+            "lines": [{"code": "99213"}],
+        },
+        "/api/v1/practices/{practice_id}/estimate-settings": {"self_pay_discount_percent": "10"},
     }
-    if method in {"POST", "PATCH"}:
+    if method in {"POST", "PATCH", "PUT"}:
         return bodies.get(path, {})
     return None
 

@@ -265,6 +265,7 @@ def list_warnings(
     """Approved authorisations near exhaustion (<= 20% of units left) or expiry (<= 14 days),
     exhausted, or expired (approved, window over)."""
     actor.require(Action.AUTHORIZATION_READ)
+    session.flush()
     day = on or today()
     repo = AuthorizationRepository(session)
     auths = list(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
@@ -240,7 +241,7 @@ def create_estimate(session: Session, actor: Principal, data: EstimateCreate) ->
     ]
     session.add_all(lines)
     session.flush()
-    estimate.lines = lines
+    set_committed_value(estimate, "lines", lines)
     audit.record(
         session,
         actor,

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -266,16 +266,21 @@ def list_fee_rows(
     return ctx.read(work)
 
 
-@router.get("/plans/{plan_id}/allowed", response_model=AllowedLookup)
+@router.get("/plans/{plan_id}/allowed/{code}", response_model=AllowedLookup)
 def lookup_allowed(
     plan_id: uuid.UUID,
+    code: Annotated[ProcedureCode, Path()],
     ctx: CtxDep,
-    code: Annotated[ProcedureCode, Query()],
-    on: dt.date,
+    on: dt.date | None = None,
     modifier: Annotated[Modifier | None, Query()] = None,
 ) -> object:
+    """The contracted rate for a code on a date (default today): the modifier's row if there is
+    one, else the row without a modifier (``matched_modifier`` false)."""
+
     def work(s: Session, p: Principal) -> BaseModel:
-        found = service.lookup_allowed(s, p, plan_id, code=code, modifier=modifier, on=on)
+        found = service.lookup_allowed(
+            s, p, plan_id, code=code, modifier=modifier, on=on or today()
+        )
         return AllowedLookup(row=fee_read(found.row), matched_modifier=found.matched_modifier)
 
     return ctx.read(work)

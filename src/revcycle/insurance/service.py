@@ -303,7 +303,7 @@ def add_fee_rows(
                     f"from {other.effective_from.isoformat()}"
                     + (f" to {other.effective_to.isoformat()}" if other.effective_to else ""),
                     row=i + 1,
-                    code=r.code,
+                    service_code=r.code,
                 )
         pending.append(
             FeeScheduleRow(
@@ -383,6 +383,6 @@ def lookup_allowed(
     found = allowed_on(session, plan.id, code, modifier, on)
     if found is None:
         raise errors.FeeScheduleRateMissing(
-            f"The plan has no rate for {code} on {on.isoformat()}", code_value=code
+            f"The plan has no rate for {code} on {on.isoformat()}", service_code=code
         )
     return found
