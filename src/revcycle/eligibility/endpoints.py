@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, RootModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
@@ -23,6 +23,7 @@ from revcycle.eligibility.schemas import (
     CoverageEligibilityRead,
     EligibilityCheckCreate,
     EligibilityCheckRead,
+    FhirEligibilityRequestIn,
     RawRead,
 )
 from revcycle.kit.clock import today
@@ -211,15 +212,13 @@ class FhirResource(RootModel[dict[str, Any]]):
     response_model=dict[str, Any],
     responses={428: {"description": "An Idempotency-Key is required"}},
 )
-def fhir_request(
-    body: Annotated[dict[str, Any], Body(description="An R4 CoverageEligibilityRequest")],
-    ctx: CtxDep,
-) -> Response:
+def fhir_request(payload: FhirEligibilityRequestIn, ctx: CtxDep) -> Response:
     """Run the same check as the JSON route from an R4 CoverageEligibilityRequest naming our
     patient and coverage; answer with a CoverageEligibilityResponse."""
     client = ctx.request.app.state.clearinghouse
     settings = ctx.settings
     key = ctx.idempotency_key or ""
+    body = payload.model_dump(mode="json")
 
     def work(factory: sessionmaker[Session], principal: Principal) -> tuple[BaseModel, int]:
         parsed = fhir.parse_request(body)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from revcycle.kit.schemas import Schema
 
@@ -89,3 +89,13 @@ class CoverageEligibilityRead(BaseModel):
     status: str | None
     checked_at: dt.datetime | None
     stale: bool
+
+
+class FhirEligibilityRequestIn(BaseModel):
+    """An R4 CoverageEligibilityRequest: the envelope is checked here, the rest by the R4B model
+    (eligibility.fhir.parse_request)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    resourceType: Literal["CoverageEligibilityRequest"]  # noqa: N815 - FHIR's name
+    status: Literal["active"]
