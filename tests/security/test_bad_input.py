@@ -1287,6 +1287,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "user_id": w.draft.id,
         "refund_id": w.draft.id,
         "request_id": w.draft.id,
+        "coverage_id": w.draft.id,  # eligibility routes: any id, the junk goes elsewhere
+        "check_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0
