@@ -44,6 +44,7 @@ from revcycle.auth import service as auth_service
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
+from revcycle.insurance import demo as insurance_demo
 from revcycle.invoices import calc
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
@@ -600,6 +601,13 @@ class _Builder:
             self._plan_steps(inv)
         self._run_timeline(invs)
         self._patient_logins(people)
+        insurance_demo.seed(  # payers, plans, coverages, authorisations, estimates
+            self.session,
+            ACTOR,
+            [p.record for p in people if p.record is not None],
+            self.end,
+            {code: self._price(code, self.end) for code in CHARGE_MASTER},
+        )
         self.session.flush()
         return self._result(people, invs)
 

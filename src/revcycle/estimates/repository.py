@@ -48,8 +48,9 @@ class EstimateRepository:
             q = q.where(Estimate.id > after)
         return self.session.scalars(q).all()
 
-    def settings(
-        self, practice_id: uuid.UUID, *, for_update: bool = False
-    ) -> EstimateSettings | None:
+    def settings(self, practice_id: uuid.UUID, *, fresh: bool = False) -> EstimateSettings | None:
+        """``fresh``: re-read the row over what the session holds (after an upsert)."""
         q = select(EstimateSettings).where(EstimateSettings.practice_id == practice_id)
-        return self.session.scalar(q.with_for_update() if for_update else q)
+        if fresh:
+            q = q.execution_options(populate_existing=True)
+        return self.session.scalar(q)

@@ -79,7 +79,6 @@ def update_settings(
             values,
         )
     )
-    session.expire_all()
     audit.record(
         session,
         actor,
@@ -89,7 +88,9 @@ def update_settings(
         practice_id=practice.id,
         fields=["self_pay_discount_percent", "valid_days"],
     )
-    return settings_of(session, practice.id)
+    stored = EstimateRepository(session).settings(practice.id, fresh=True)
+    assert stored is not None
+    return stored
 
 
 # estimates ----------------------------------------------------------------------------------------
