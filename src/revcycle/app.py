@@ -24,16 +24,19 @@ from revcycle.api.middleware import (
     docs_csp,
     rate_rules,
 )
+from revcycle.appointments.endpoints import router as appointments_router
 from revcycle.approvals.endpoints import router as approvals_router
 from revcycle.audit import service as audit_service
 from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
 from revcycle.authorizations.endpoints import router as authorizations_router
+from revcycle.clearinghouse.factory import build_clearinghouse
 from revcycle.codesets.endpoints import router as codesets_router
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
+from revcycle.eligibility.endpoints import router as eligibility_router
 from revcycle.estimates.endpoints import router as estimates_router
 from revcycle.fraud.endpoints import router as fraud_router
 from revcycle.gateway.endpoints import router as gateway_router
@@ -107,6 +110,8 @@ def create_app(
     app.state.hasher = make_hasher(settings)
     # Payment gateway (docs/payments.md): card payments go through app.state.gateway.
     app.state.gateway = build_gateway(settings, session_factory)  # type: ignore[arg-type]
+    # Clearinghouse for 270/271 (docs/eligibility.md): the payer simulator by default.
+    app.state.clearinghouse = build_clearinghouse(settings, session_factory)  # type: ignore[arg-type]
 
     problems.install(app)
     api = APIRouter(prefix="/api/v1")
@@ -127,6 +132,8 @@ def create_app(
         insurance_router,
         authorizations_router,
         estimates_router,
+        eligibility_router,
+        appointments_router,
     ):
         api.include_router(router)
     app.include_router(api)

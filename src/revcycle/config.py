@@ -127,6 +127,16 @@ class Settings(BaseSettings):
     gateway_webhook_url: str = "http://127.0.0.1:8000/api/v1/webhooks/gateway"
     # --- end payment gateway ---------------------------------------------------------------------
 
+    # --- Eligibility (issue #5; docs/eligibility.md) ---------------------------------------------
+    # Which clearinghouse 270/271 go through; "simulator" answers from the plans in the database.
+    clearinghouse: Literal["simulator"] = "simulator"
+    clearinghouse_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    # A coverage whose latest check is older than this (or missing) is flagged ``stale``.
+    eligibility_stale_days: int = Field(default=30, ge=1, le=365)
+    # The daily re-verification re-checks tomorrow's appointments unless checked this recently.
+    eligibility_reverify_fresh_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # --- end eligibility --------------------------------------------------------------------
+
     # --- Financial controls: per-role transaction limits (docs/refunds-approvals.md) ----------
     # A refund or a write-off above the caller's role limit is not executed: it becomes an
     # approval request that another user with money:approve (admin, signed in with MFA) approves.

@@ -1,10 +1,16 @@
 """Imports every domain's models so Alembic and tests see the whole metadata."""
 
+from revcycle.appointments.models import Appointment
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
+from revcycle.eligibility.models import (
+    EligibilityCheck,
+    EligibilityCounter,
+    EligibilityReverification,
+)
 from revcycle.estimates.models import Estimate, EstimateLine, EstimateSettings
 from revcycle.fraud.models import FraudReview, FraudRuleConfig
 from revcycle.gateway.models import GatewayEvent, GatewayUnmatchedRefund
@@ -40,6 +46,7 @@ from revcycle.refunds.models import Refund, RefundPart
 __all__ = [
     "Account",
     "ApiToken",
+    "Appointment",
     "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
@@ -49,9 +56,13 @@ __all__ = [
     "Authorization",
     "AuthorizationService",
     "AuthorizationUsage",
+    "CodeRelease",
     "Coverage",
     "CoverageAccumulator",
     "CoveragePriority",
+    "EligibilityCheck",
+    "EligibilityCounter",
+    "EligibilityReverification",
     "Estimate",
     "EstimateLine",
     "EstimateSettings",

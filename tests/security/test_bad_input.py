@@ -474,6 +474,21 @@ def _decided(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
     return {"reason": data["decision_reason"]}
 
 
+def _fhir_request(w: World) -> Prepared:
+    c = _fresh_coverage(w)
+    body = {
+        "resourceType": "CoverageEligibilityRequest",
+        "status": "active",
+        "purpose": ["benefits"],
+        "patient": {"reference": f"Patient/{c.patient_id}"},
+        "created": "2026-01-10",
+        "insurer": {"display": "Payer"},
+        "insurance": [{"coverage": {"reference": f"Coverage/{c.id}"}}],
+    }
+    headers = {**w.admin, "Idempotency-Key": f"bad-input-fhir-{next(_n)}"}
+    return Prepared("/api/v1/fhir/CoverageEligibilityRequest", body, headers)
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/auth/password"): Route(
         _password_change,
@@ -814,6 +829,34 @@ ROUTES: dict[tuple[str, str], Route] = {
         ),
         "estimate_settings",
         0,
+    ),
+    ("POST", "/api/v1/coverages/{coverage_id}/eligibility-checks"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/coverages/{_fresh_coverage(w).id}/eligibility-checks",
+            {"service_date": "2026-01-10", "service_types": ["30", "98"]},
+            headers={**w.admin, "Idempotency-Key": f"bad-input-elig-{next(_n)}"},
+        ),
+        "eligibility_checks",
+        1,
+    ),
+    ("POST", "/api/v1/fhir/CoverageEligibilityRequest"): Route(
+        _fhir_request, "eligibility_checks", 1
+    ),
+    ("POST", "/api/v1/practices/{practice_id}/appointments"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/practices/{w.practice.id}/appointments",
+            {
+                "patient_id": str(w.patient.id),
+                "provider_id": str(w.provider.id),
+                "starts_at": "2026-06-02T09:00:00Z",
+                "external_ref": f"EHR-{next(_n)}",
+            },
+        ),
+        "appointments",
+        1,
+        refused_text=frozenset({"external_ref"}),
     ),
 }
 
@@ -1302,6 +1345,7 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "coverage_id": w.draft.id,
         "authorization_id": w.draft.id,
         "estimate_id": w.draft.id,
+        "check_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
+from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
+from revcycle.eligibility import service as service_elig
 from revcycle.estimates.schemas import EstimateCreate
 from revcycle.estimates.service import create_estimate
 from revcycle.fraud.models import FraudReview
@@ -142,6 +144,14 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("PATCH", "/api/v1/practices/{practice_id}/fraud-rules/{code}"): Action.FRAUD_REVIEW,
     ("GET", "/api/v1/reconciliation/settlements"): Action.RECONCILIATION_READ,
     ("GET", "/api/v1/reconciliation/unmatched-refunds"): Action.RECONCILIATION_READ,
+    ("POST", "/api/v1/coverages/{coverage_id}/eligibility-checks"): Action.ELIGIBILITY_CHECK,
+    ("GET", "/api/v1/eligibility-checks/{check_id}"): Action.COVERAGE_READ,
+    ("GET", "/api/v1/patients/{patient_id}/eligibility-checks"): Action.COVERAGE_READ,
+    ("GET", "/api/v1/patients/{patient_id}/eligibility-status"): Action.COVERAGE_READ,
+    ("POST", "/api/v1/fhir/CoverageEligibilityRequest"): Action.ELIGIBILITY_CHECK,
+    # Staff only (docs/eligibility.md): the matrix has no appointment action.
+    ("POST", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
@@ -304,6 +314,14 @@ def _build(session: Session, *, same_practice: bool) -> World:
             ids["user_id"],
             other_staff.username,
         ]
+    check = service_elig.run_check_in(
+        session,
+        SimulatorClearinghouse(session=session),
+        SYSTEM,
+        service_elig.CheckRequest(coverage.id, dt.date(2026, 6, 1)),
+    )
+    ids["check_id"] = str(check.id)
+    secrets += [ids["check_id"]]
     session.commit()
     return World(ids, secrets, headers)
 
@@ -359,6 +377,21 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/approval-requests/{request_id}/reject": {"reason": "Not justified"},
         "/api/v1/fraud/reviews/{review_id}/decide": {"decision": "dismiss"},
         "/api/v1/practices/{practice_id}/fraud-rules/{code}": {"enabled": False},
+        "/api/v1/coverages/{coverage_id}/eligibility-checks": {"service_date": today},
+        "/api/v1/fhir/CoverageEligibilityRequest": {
+            "resourceType": "CoverageEligibilityRequest",
+            "status": "active",
+            "purpose": ["benefits"],
+            "patient": {"reference": f"Patient/{w.ids['patient_id']}"},
+            "created": today,
+            "insurer": {"display": "Acme Health"},
+            "insurance": [{"coverage": {"reference": f"Coverage/{w.ids['coverage_id']}"}}],
+        },
+        "/api/v1/practices/{practice_id}/appointments": {
+            "patient_id": w.ids["patient_id"],
+            "provider_id": w.ids["provider_id"],
+            "starts_at": "2026-06-02T09:00:00Z",
+        },
         "/api/v1/payers": {
             "practice_id": w.ids["practice_id"],
             "name": "New Payer",

@@ -19,6 +19,7 @@ from revcycle.cli.runtime import run
 from revcycle.codesets.commands import codes_app
 from revcycle.config import get_settings
 from revcycle.crypto.commands import keys_app
+from revcycle.eligibility.commands import eligibility_app
 from revcycle.gateway.commands import gateway_app
 from revcycle.reconciliation.commands import reconcile_app
 from revcycle.remittances.commands import era_app
@@ -52,6 +53,7 @@ for sub, name in [
     (era_app, "era"),
     (codes_app, "codes"),
     (reconcile_app, "reconcile"),
+    (eligibility_app, "eligibility"),
 ]:
     app.add_typer(sub, name=name)
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
+from revcycle.eligibility import estimates as eligibility_estimates
 from revcycle.errors import out_of_scope
 from revcycle.estimates import calc, errors
 from revcycle.estimates.models import Estimate, EstimateLine, EstimateSettings
@@ -191,13 +192,16 @@ def create_estimate(session: Session, actor: Principal, data: EstimateCreate) ->
         repo = InsuranceRepository(session)
         plan = repo.get_plan(coverage.plan_id)
         assert plan is not None
-        acc = repo.latest_accumulator(
-            coverage.id, cob.benefit_year_start(day, plan.benefit_year_start_month)
-        )
+        year_start = cob.benefit_year_start(day, plan.benefit_year_start_month)
+        acc = repo.latest_accumulator(coverage.id, year_start)
         benefits = benefits_for(plan, acc)
+        # Eligibility hook (docs/eligibility.md): a fresh 271's benefits win over the plan's.
+        benefits, checked = eligibility_estimates.with_eligibility(
+            session, coverage.id, benefits, benefit_year_start=year_start
+        )
         inputs = [_insured_line(session, practice, plan, ln, day) for ln in data.lines]
         result = calc.estimate(benefits, inputs)
-        basis = _basis(benefits, plan, acc)
+        basis = _basis(benefits, plan, acc) | (checked or {})
         kind = "insurance"
     categories = [
         ln.category.value if ln.category else calc.category_of(ln.code) for ln in data.lines
