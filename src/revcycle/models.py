@@ -3,6 +3,7 @@
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
+from revcycle.cash.models import BankDeposit, CashDrawer, CashDrawerItem
 from revcycle.gateway.models import GatewayEvent
 from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
 from revcycle.idempotency.models import IdempotencyKey
@@ -11,6 +12,7 @@ from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.receipts.models import Receipt, ReceiptSequence
 from revcycle.refunds.models import Refund, RefundPart
 
 __all__ = [
@@ -19,6 +21,9 @@ __all__ = [
     "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
+    "BankDeposit",
+    "CashDrawer",
+    "CashDrawerItem",
     "GatewayEvent",
     "IdempotencyKey",
     "Invoice",
@@ -32,6 +37,8 @@ __all__ = [
     "Posting",
     "Practice",
     "Provider",
+    "Receipt",
+    "ReceiptSequence",
     "Refund",
     "RefundPart",
     "ServiceItem",

@@ -21,6 +21,7 @@ class AccountType(StrEnum):
 class AccountCode(StrEnum):
     CASH = "1000"  # cash and undeposited funds (cash, cheques)
     CARD_CLEARING = "1010"  # card / bank-transfer money in flight from the gateway
+    BANK = "1020"  # the practice's operating bank account (front-desk deposits land here)
     PATIENT_AR = "1200"  # what patients owe
     INSURANCE_AR = "1210"  # what payers owe
     PATIENT_CREDIT = "2100"  # unapplied patient money (overpayments), a liability
@@ -30,11 +31,13 @@ class AccountCode(StrEnum):
     CONTRACTUAL_ADJUSTMENTS = "4200"  # payer contractual write-downs (contra-revenue)
     BILLING_ADJUSTMENTS = "4300"  # credit notes: billing errors, courtesy, small balances
     BAD_DEBT = "6100"  # uncollectible balances written off (expense)
+    CASH_OVER_SHORT = "6200"  # cash drawer differences at closing (expense; over = credit)
 
 
 CHART: dict[AccountCode, tuple[str, AccountType]] = {
     AccountCode.CASH: ("Cash and undeposited funds", AccountType.ASSET),
     AccountCode.CARD_CLEARING: ("Card and bank clearing", AccountType.ASSET),
+    AccountCode.BANK: ("Bank - operating", AccountType.ASSET),
     AccountCode.PATIENT_AR: ("Patient accounts receivable", AccountType.ASSET),
     AccountCode.INSURANCE_AR: ("Insurance accounts receivable", AccountType.ASSET),
     AccountCode.PATIENT_CREDIT: ("Patient credit (unapplied)", AccountType.LIABILITY),
@@ -47,6 +50,7 @@ CHART: dict[AccountCode, tuple[str, AccountType]] = {
         AccountType.CONTRA_REVENUE,
     ),
     AccountCode.BAD_DEBT: ("Bad-debt write-offs", AccountType.EXPENSE),
+    AccountCode.CASH_OVER_SHORT: ("Cash over/short", AccountType.EXPENSE),
 }
 
 DEBIT_NORMAL = {AccountType.ASSET, AccountType.EXPENSE, AccountType.CONTRA_REVENUE}
@@ -63,3 +67,7 @@ class EntryKind(StrEnum):
     # patient (2200); the pay-out settles it from cash or clearing (docs/refunds-approvals.md).
     REFUND = "refund"
     REFUND_PAYOUT = "refund.payout"
+    # Front desk (docs/front-desk.md): a drawer's counted difference at closing, and a bank
+    # deposit of closed drawers (cash and undeposited funds 1000 -> bank 1020).
+    CASH_OVER_SHORT = "cash.over_short"
+    CASH_DEPOSIT = "cash.deposit"
