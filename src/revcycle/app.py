@@ -29,6 +29,7 @@ from revcycle.audit import service as audit_service
 from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
+from revcycle.cash.endpoints import router as cash_router
 from revcycle.config import Settings, get_settings
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import make_engine, make_session_factory
@@ -40,6 +41,7 @@ from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
 from revcycle.payments.endpoints import router as payments_router
 from revcycle.practices.endpoints import router as practices_router
+from revcycle.receipts.endpoints import router as receipts_router
 from revcycle.refunds.endpoints import router as refunds_router
 from revcycle.web.views import install as install_web
 
@@ -115,6 +117,8 @@ def create_app(
         ledger_router,
         audit_router,
         gateway_router,
+        receipts_router,
+        cash_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -179,7 +179,7 @@ class CashRepository:
         if not user_ids:
             return {}
         return dict(
-            self.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()  # type: ignore[arg-type]
+            self.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
         )
 
     def payments(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Payment]:

@@ -233,7 +233,7 @@ def _counted_cash(
     data: DrawerClose, currency: str
 ) -> tuple[int, list[dict[str, str | int]] | None]:
     by_denomination: int | None = None
-    denominations = None
+    denominations: list[dict[str, str | int]] | None = None
     if data.denominations is not None:
         parsed = [(Money.parse(d.value, currency), d.count) for d in data.denominations]
         by_denomination = calc.denominations_total((m.amount_minor, n) for m, n in parsed)
@@ -243,13 +243,12 @@ def _counted_cash(
         raise InvalidInput(
             "Give the counted cash, as a total or by denomination", code="cash.count_required"
         )
-    if total is not None and by_denomination is not None:
-        if total.amount_minor != by_denomination:
-            raise errors.CountMismatch(
-                f"The denominations add up to {Money(by_denomination, currency).format()}, "
-                f"not {total.format()}",
-                by_denomination=Money(by_denomination, currency).format(),
-            )
+    if total is not None and by_denomination is not None and total.amount_minor != by_denomination:
+        raise errors.CountMismatch(
+            f"The denominations add up to {Money(by_denomination, currency).format()}, "
+            f"not {total.format()}",
+            by_denomination=Money(by_denomination, currency).format(),
+        )
     counted = total.amount_minor if total is not None else by_denomination
     assert counted is not None
     return counted, denominations

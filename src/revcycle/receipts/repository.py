@@ -66,21 +66,14 @@ class ReceiptRepository:
                     Receipt.payment_id.in_(payment_ids)
                 )
             ):
-                out[pid] = number
+                if pid is not None:
+                    out[pid] = number
         if refund_ids:
             for rid, number in self.session.execute(
                 select(Receipt.refund_id, Receipt.display_number).where(
                     Receipt.refund_id.in_(refund_ids)
                 )
             ):
-                out[rid] = number
+                if rid is not None:
+                    out[rid] = number
         return out
-
-    def all_numbers(self) -> Sequence[tuple[uuid.UUID, str, int, int]]:
-        """(practice, series, year, number) of every receipt (integrity checks)."""
-        return [
-            (r.practice_id, r.series, r.year, r.number)
-            for r in self.session.execute(
-                select(Receipt.practice_id, Receipt.series, Receipt.year, Receipt.number)
-            )
-        ]
