@@ -19,6 +19,9 @@ from typer.testing import CliRunner
 from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.models import User, UserPractice
+from revcycle.auth.principal import Principal
+from revcycle.cash import service as cash_service
+from revcycle.cash.models import CashDrawer
 from revcycle.cli import runtime
 from revcycle.cli.main import app
 from revcycle.config import get_settings
@@ -31,6 +34,7 @@ from revcycle.kit.clock import today
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.receipts.models import Receipt
 from tests.factories.auth import HASHER
 
 # A fixed end of the window: the data is then identical whatever day the tests run. The window
@@ -205,6 +209,18 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     assert "150 invoices: 116 paid, 9 partially paid, 14 open, 4 void, 5 written off, 2 draft" in (
         text
     )
+
+    # The front desk: every payment has its receipt; today's drawer closed 0.50 short and
+    # deposited, a second one open; the day's report reconciles to the ledger.
+    assert _count(session, Receipt) == result.payments
+    drawers = session.scalars(select(CashDrawer).order_by(CashDrawer.opened_at)).all()
+    assert [(d.status, d.over_short_minor, d.deposit_id is not None) for d in drawers] == [
+        ("closed", -50, True),
+        ("open", None, False),
+    ]
+    report = cash_service.daily_report(session, Principal.system(), result.practice_id, today())
+    assert report.reconciled
+    assert (report.totals.deposits, report.totals.over_short) == (11700, -50)
 
 
 @pytest.mark.parametrize(
