@@ -428,7 +428,7 @@ def cli(
 
 
 def test_cli_demo_seed(
-    cli: CliRunner, committed_db: tuple[str, Engine, sessionmaker[Session]]
+    cli: CliRunner, committed_db: tuple[str, Engine, sessionmaker[Session]], tmp_path: Path
 ) -> None:
     r = cli.invoke(app, ["demo", "seed", "--patients", "6", "--invoices", "24", "--seed", "5"])
     assert r.exit_code == 0, r.output
@@ -452,3 +452,13 @@ def test_cli_demo_seed(
     r = cli.invoke(app, ["check"])
     assert r.exit_code == 0, r.output
     assert "ledger balanced; no drift" in r.output
+
+    # A demo payment's receipt, printed to a PDF file.
+    with committed_db[2]() as s:
+        payment_id = s.scalars(select(Receipt.payment_id).where(Receipt.series == "R")).first()
+    out = tmp_path / "receipt.pdf"
+    r = cli.invoke(app, ["receipts", "print", str(payment_id), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"%PDF")
+    r = cli.invoke(app, ["receipts", "print", "nope", "--out", str(out)])
+    assert r.exit_code != 0
