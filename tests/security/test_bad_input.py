@@ -1069,6 +1069,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "user_id": w.draft.id,
         "refund_id": w.draft.id,
         "request_id": w.draft.id,
+        "drawer_id": w.draft.id,
+        "deposit_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0
