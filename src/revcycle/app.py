@@ -31,6 +31,7 @@ from revcycle.audit.endpoints import router as audit_router
 from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
 from revcycle.authorizations.endpoints import router as authorizations_router
+from revcycle.cash.endpoints import router as cash_router
 from revcycle.clearinghouse.factory import build_clearinghouse
 from revcycle.codesets.endpoints import router as codesets_router
 from revcycle.config import Settings, get_settings
@@ -48,6 +49,7 @@ from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
 from revcycle.payments.endpoints import router as payments_router
 from revcycle.practices.endpoints import router as practices_router
+from revcycle.receipts.endpoints import router as receipts_router
 from revcycle.reconciliation.endpoints import router as reconciliation_router
 from revcycle.refunds.endpoints import router as refunds_router
 from revcycle.web.views import install as install_web
@@ -134,6 +136,8 @@ def create_app(
         estimates_router,
         eligibility_router,
         appointments_router,
+        receipts_router,
+        cash_router,
     ):
         api.include_router(router)
     app.include_router(api)

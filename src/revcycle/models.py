@@ -5,6 +5,7 @@ from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
+from revcycle.cash.models import BankDeposit, CashDrawer, CashDrawerItem
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.eligibility.models import (
     EligibilityCheck,
@@ -36,6 +37,7 @@ from revcycle.ledger.models import Account, JournalEntry, Posting
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.receipts.models import Receipt, ReceiptSequence
 from revcycle.reconciliation.models import (
     ReconciliationDifference,
     ReconciliationRun,
@@ -50,12 +52,12 @@ __all__ = [
     "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
-    "CodeRelease",
-    "FraudReview",
-    "FraudRuleConfig",
     "Authorization",
     "AuthorizationService",
     "AuthorizationUsage",
+    "BankDeposit",
+    "CashDrawer",
+    "CashDrawerItem",
     "CodeRelease",
     "Coverage",
     "CoverageAccumulator",
@@ -67,9 +69,11 @@ __all__ = [
     "EstimateLine",
     "EstimateSettings",
     "FeeScheduleRow",
+    "FraudReview",
+    "FraudRuleConfig",
     "GatewayEvent",
-    "Icd10cmCode",
     "GatewayUnmatchedRefund",
+    "Icd10cmCode",
     "IdempotencyKey",
     "InsurancePlan",
     "Invoice",
@@ -84,12 +88,14 @@ __all__ = [
     "Posting",
     "Practice",
     "Provider",
+    "Receipt",
+    "ReceiptSequence",
     "ReconciliationDifference",
     "ReconciliationRun",
     "Refund",
     "RefundPart",
-    "SettlementPayout",
     "ServiceItem",
+    "SettlementPayout",
     "TestgwBankDebit",
     "TestgwBankToken",
     "TestgwCharge",

@@ -19,6 +19,9 @@ from typer.testing import CliRunner
 from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.models import User, UserPractice
+from revcycle.auth.principal import Principal
+from revcycle.cash import service as cash_service
+from revcycle.cash.models import CashDrawer
 from revcycle.cli import runtime
 from revcycle.cli.main import app
 from revcycle.config import get_settings
@@ -32,6 +35,7 @@ from revcycle.ledger.models import JournalEntry
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.receipts.models import Receipt
 from tests.factories.auth import HASHER
 
 # A fixed end of the window: the data is then identical whatever day the tests run. The window
@@ -220,6 +224,18 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     assert "150 invoices: 116 paid, 9 partially paid, 14 open, 4 void, 5 written off, 2 draft" in (
         text
     )
+
+    # The front desk: every payment has its receipt; today's drawer closed 0.50 short and
+    # deposited, a second one open; the day's report reconciles to the ledger.
+    assert _count(session, Receipt) == result.payments
+    drawers = session.scalars(select(CashDrawer).order_by(CashDrawer.opened_at)).all()
+    assert [(d.status, d.over_short_minor, d.deposit_id is not None) for d in drawers] == [
+        ("closed", -50, True),
+        ("open", None, False),
+    ]
+    report = cash_service.daily_report(session, Principal.system(), result.practice_id, today())
+    assert report.reconciled
+    assert (report.totals.deposits, report.totals.over_short) == (11700, -50)
 
 
 @pytest.mark.parametrize(
@@ -427,7 +443,7 @@ def cli(
 
 
 def test_cli_demo_seed(
-    cli: CliRunner, committed_db: tuple[str, Engine, sessionmaker[Session]]
+    cli: CliRunner, committed_db: tuple[str, Engine, sessionmaker[Session]], tmp_path: Path
 ) -> None:
     r = cli.invoke(app, ["demo", "seed", "--patients", "6", "--invoices", "24", "--seed", "5"])
     assert r.exit_code == 0, r.output
@@ -451,3 +467,13 @@ def test_cli_demo_seed(
     r = cli.invoke(app, ["check"])
     assert r.exit_code == 0, r.output
     assert "ledger balanced; no drift" in r.output
+
+    # A demo payment's receipt, printed to a PDF file.
+    with committed_db[2]() as s:
+        payment_id = s.scalars(select(Receipt.payment_id).where(Receipt.series == "R")).first()
+    out = tmp_path / "receipt.pdf"
+    r = cli.invoke(app, ["receipts", "print", str(payment_id), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"%PDF")
+    r = cli.invoke(app, ["receipts", "print", "nope", "--out", str(out)])
+    assert r.exit_code != 0

@@ -25,6 +25,7 @@ import datetime as dt
 import itertools
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.auth import service as auth_service
 from revcycle.auth.models import User
+from revcycle.cash import service as cash
+from revcycle.cash.schemas import DrawerClose, DrawerOpen
 from revcycle.config import Settings
 from revcycle.fraud.models import FraudReview
 from revcycle.invoices.models import Invoice
@@ -344,6 +347,65 @@ def _rule_update(w: World) -> Prepared:
         {"enabled": True, "action": "hold", "params": {"window_minutes": 15}},
         header,
     )
+
+
+def _clerk(w: World) -> tuple[Any, dict[str, str]]:
+    """A fresh billing clerk (one open drawer per user) and their header with a fresh key."""
+    user, header = w.fresh_staff()
+    return principal(w.session, user), {**header, "Idempotency-Key": f"bad-input-{next(_n)}"}
+
+
+def _open_drawer(w: World, clerk: Any, *, takings: str | None = None) -> uuid.UUID:
+    drawer = cash.open_drawer(
+        w.session,
+        clerk,
+        w.practice.id,
+        DrawerOpen.model_validate({"location": "Desk", "opening_float": "20.00"}),
+        idempotency_key="k",
+    ).drawer
+    if takings is not None:
+        record_payment(
+            w.session,
+            clerk,
+            PaymentCreate.model_validate(
+                {"patient_id": w.patient.id, "amount": takings, "method": "cash", "allocations": []}
+            ),
+        )
+    w.session.commit()
+    return drawer.id
+
+
+def _drawer_open(w: World) -> Prepared:
+    _, headers = _clerk(w)
+    body = {"location": "Front desk 2", "opening_float": "20.00"}
+    return Prepared(f"/api/v1/practices/{w.practice.id}/cash/drawers", body, headers)
+
+
+def _drawer_close(w: World) -> Prepared:
+    clerk, headers = _clerk(w)
+    drawer_id = _open_drawer(w, clerk)
+    body = {
+        "counted_cash": "20.00",
+        "denominations": [{"value": "20.00", "count": 1}],
+        "counted_checks": "0.00",
+        "note": "Counted twice",
+    }
+    return Prepared(f"/api/v1/cash/drawers/{drawer_id}/close", body, headers)
+
+
+def _deposit(w: World) -> Prepared:
+    clerk, headers = _clerk(w)
+    drawer_id = _open_drawer(w, clerk, takings="5.00")
+    cash.close_drawer(
+        w.session,
+        clerk,
+        drawer_id,
+        DrawerClose.model_validate({"counted_cash": "25.00"}),
+        idempotency_key="k",
+    )
+    w.session.commit()
+    body = {"drawer_ids": [str(drawer_id)], "bank_reference": "Slip 12", "deposited_on": None}
+    return Prepared(f"/api/v1/practices/{w.practice.id}/cash/deposits", body, headers)
 
 
 def _user_update(w: World) -> Prepared:
@@ -858,6 +920,15 @@ ROUTES: dict[tuple[str, str], Route] = {
         1,
         refused_text=frozenset({"external_ref"}),
     ),
+    ("POST", "/api/v1/practices/{practice_id}/cash/drawers"): Route(
+        _drawer_open, "cash_drawers", 1, _get("/api/v1/cash/drawers/{id}")
+    ),
+    ("POST", "/api/v1/cash/drawers/{drawer_id}/close"): Route(
+        _drawer_close, "cash_drawers", 0, _get("/api/v1/cash/drawers/{id}")
+    ),
+    ("POST", "/api/v1/practices/{practice_id}/cash/deposits"): Route(
+        _deposit, "bank_deposits", 1, _get("/api/v1/cash/deposits/{id}")
+    ),
 }
 
 # The OAuth2 password form: walked separately (form fields, not JSON).
@@ -1346,6 +1417,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "authorization_id": w.draft.id,
         "estimate_id": w.draft.id,
         "check_id": w.draft.id,
+        "drawer_id": w.draft.id,
+        "deposit_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

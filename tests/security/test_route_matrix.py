@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
+from revcycle.cash import service as cash
+from revcycle.cash.schemas import DepositCreate, DrawerClose, DrawerOpen
 from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
 from revcycle.eligibility import service as service_elig
@@ -152,6 +154,17 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     # Staff only (docs/eligibility.md): the matrix has no appointment action.
     ("POST", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
     ("GET", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
+    ("GET", "/api/v1/payments/{payment_id}/receipt"): Action.PAYMENT_READ,
+    ("GET", "/api/v1/refunds/{refund_id}/receipt"): Action.PAYMENT_READ,
+    ("GET", "/api/v1/patients/{patient_id}/payment-history"): Action.PAYMENT_READ,
+    ("GET", "/api/v1/invoices/{invoice_id}/payment-history"): Action.PAYMENT_READ,
+    ("POST", "/api/v1/practices/{practice_id}/cash/drawers"): Action.CASH_RECONCILE,
+    ("GET", "/api/v1/practices/{practice_id}/cash/drawers"): Action.CASH_RECONCILE,
+    ("GET", "/api/v1/cash/drawers/{drawer_id}"): Action.CASH_RECONCILE,
+    ("POST", "/api/v1/cash/drawers/{drawer_id}/close"): Action.CASH_RECONCILE,
+    ("POST", "/api/v1/practices/{practice_id}/cash/deposits"): Action.CASH_RECONCILE,
+    ("GET", "/api/v1/cash/deposits/{deposit_id}"): Action.CASH_RECONCILE,
+    ("GET", "/api/v1/practices/{practice_id}/cash/daily-report"): Action.CASH_RECONCILE,
 }
 
 # Admin-only monitoring routes: checked by role (their scoping is tested in tests/audit/).
@@ -258,6 +271,39 @@ def _build(session: Session, *, same_practice: bool) -> World:
             }
         ),
     )
+    # A closed and deposited drawer and an open one, of the hidden practice's clerk.
+    clerk = principal(session, make_user(session, "billing_staff", practices=[hidden_practice]))
+    closed = cash.open_drawer(
+        session,
+        clerk,
+        hidden_practice.id,
+        DrawerOpen(location="Desk", opening_float="0"),
+        idempotency_key="m",  # type: ignore[arg-type]
+    ).drawer
+    record_payment(
+        session,
+        clerk,
+        PaymentCreate.model_validate(
+            {"patient_id": hidden_patient.id, "amount": "3.00", "method": "cash"}
+        ),
+    )
+    cash.close_drawer(
+        session, clerk, closed.id, DrawerClose(counted_cash="3.00"), idempotency_key="m"
+    )  # type: ignore[arg-type]
+    deposit = cash.deposit(
+        session,
+        clerk,
+        hidden_practice.id,
+        DepositCreate(drawer_ids=[closed.id]),
+        idempotency_key="m",
+    ).deposit
+    open_drawer = cash.open_drawer(
+        session,
+        clerk,
+        hidden_practice.id,
+        DrawerOpen(location="Desk", opening_float="0"),
+        idempotency_key="m",  # type: ignore[arg-type]
+    ).drawer
     headers = {
         "admin": auth_header(session, make_user(session, "admin", practices=[a])),
         "billing_staff": auth_header(session, make_user(session, "billing_staff", practices=[a])),
@@ -285,6 +331,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "coverage_id": str(coverage.id),
         "authorization_id": str(authorization.authorization.id),
         "estimate_id": str(estimate.id),
+        "drawer_id": str(open_drawer.id),
+        "deposit_id": str(deposit.id),
     }
     secrets = [
         ids[k]
@@ -300,6 +348,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "coverage_id",
             "authorization_id",
             "estimate_id",
+            "drawer_id",
+            "deposit_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -435,6 +485,12 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
             "lines": [{"code": "99213"}],
         },
         "/api/v1/practices/{practice_id}/estimate-settings": {"self_pay_discount_percent": "10"},
+        "/api/v1/practices/{practice_id}/cash/drawers": {
+            "location": "Desk",
+            "opening_float": "10.00",
+        },
+        "/api/v1/cash/drawers/{drawer_id}/close": {"counted_cash": "0.00"},
+        "/api/v1/practices/{practice_id}/cash/deposits": {"drawer_ids": [w.ids["drawer_id"]]},
     }
     if method in {"POST", "PATCH", "PUT"}:
         return bodies.get(path, {})
@@ -525,6 +581,8 @@ def test_every_route_every_role(session: Session, client: TestClient, same_pract
                 params = (
                     {"practice_id": w.ids["practice_id"]} if path != "/api/v1/practices" else {}
                 )
+            if path.endswith("/daily-report"):
+                params = {"date": "2026-01-10"}
             audit_mark = _last_audit_id(session)
             r = client.request(
                 method, url, json=_body(method, path, w), headers=w.headers[role], params=params

@@ -21,6 +21,7 @@ from revcycle.config import get_settings
 from revcycle.crypto.commands import keys_app
 from revcycle.eligibility.commands import eligibility_app
 from revcycle.gateway.commands import gateway_app
+from revcycle.receipts.commands import receipts_app
 from revcycle.reconciliation.commands import reconcile_app
 from revcycle.remittances.commands import era_app
 
@@ -54,6 +55,7 @@ for sub, name in [
     (codes_app, "codes"),
     (reconcile_app, "reconcile"),
     (eligibility_app, "eligibility"),
+    (receipts_app, "receipts"),
 ]:
     app.add_typer(sub, name=name)
 

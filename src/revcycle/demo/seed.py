@@ -27,6 +27,7 @@ How the data is made:
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -44,6 +45,7 @@ from revcycle.auth import service as auth_service
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
+from revcycle.cash import demo as cash_demo
 from revcycle.insurance import demo as insurance_demo
 from revcycle.invoices import calc
 from revcycle.invoices import service as invoices_service
@@ -421,7 +423,18 @@ def seed(
     builder = _Builder(session, hasher, random.Random(seed), seed, end)
     result = builder.build(patients, invoices)
     seed_bank_transfers(session, ACTOR, result.practice_id, end)  # docs/bank-transfers.md
-    return result
+    desk = cash_demo.seed(session, result.practice_id)  # drawers, a deposit, receipts
+    methods = dict(result.payment_methods)
+    for method, n in desk.methods.items():
+        methods[method] = methods.get(method, 0) + n
+    return dataclasses.replace(
+        result,
+        payments=result.payments + desk.payments,
+        payment_methods=methods,
+        overpayments=result.overpayments + desk.payments,  # all kept as patient credit
+        collected_minor=result.collected_minor + desk.collected_minor,
+        credit_held_minor=result.credit_held_minor + desk.collected_minor,
+    )
 
 
 # Plan --------------------------------------------------------------------------------------------

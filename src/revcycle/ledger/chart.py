@@ -32,6 +32,7 @@ class AccountCode(StrEnum):
     BILLING_ADJUSTMENTS = "4300"  # credit notes: billing errors, courtesy, small balances
     BAD_DEBT = "6100"  # uncollectible balances written off (expense)
     CARD_FEES = "6200"  # the card gateway's processing fees, kept from its payouts (expense)
+    CASH_OVER_SHORT = "6300"  # cash drawer differences at closing (expense; over = credit)
 
 
 CHART: dict[AccountCode, tuple[str, AccountType]] = {
@@ -51,6 +52,7 @@ CHART: dict[AccountCode, tuple[str, AccountType]] = {
     ),
     AccountCode.BAD_DEBT: ("Bad-debt write-offs", AccountType.EXPENSE),
     AccountCode.CARD_FEES: ("Card processing fees", AccountType.EXPENSE),
+    AccountCode.CASH_OVER_SHORT: ("Cash over/short", AccountType.EXPENSE),
 }
 
 DEBIT_NORMAL = {AccountType.ASSET, AccountType.EXPENSE, AccountType.CONTRA_REVENUE}
@@ -72,3 +74,7 @@ class EntryKind(StrEnum):
     REFUND_PAYOUT = "refund.payout"
     # A card gateway's daily payout: card clearing -> bank, its fees -> card processing fees.
     SETTLEMENT = "settlement"
+    # Front desk (docs/front-desk.md): a drawer's counted difference at closing, and a bank
+    # deposit of closed drawers (cash and undeposited funds 1000 -> bank 1020).
+    CASH_OVER_SHORT = "cash.over_short"
+    CASH_DEPOSIT = "cash.deposit"

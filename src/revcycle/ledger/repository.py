@@ -301,3 +301,51 @@ class LedgerRepository:
                 )
             ).all()
         )
+
+    # front desk (docs/front-desk.md) --------------------------------------------------------------
+
+    def invoice_ar_lines(self, invoice_id: uuid.UUID) -> list[Any]:
+        """Every entry touching one invoice's receivable, in ledger order, with its AR amount."""
+        return list(
+            self.session.execute(
+                select(
+                    JournalEntry.id,
+                    JournalEntry.kind,
+                    JournalEntry.effective_date,
+                    JournalEntry.created_at,
+                    JournalEntry.source_type,
+                    JournalEntry.source_id,
+                    func.sum(Posting.amount_minor).label("ar"),
+                )
+                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                .join(Account, Account.id == Posting.account_id)
+                .where(Posting.invoice_id == invoice_id, Account.code.in_(AR_CODES))
+                .group_by(
+                    JournalEntry.id,
+                    JournalEntry.kind,
+                    JournalEntry.effective_date,
+                    JournalEntry.created_at,
+                    JournalEntry.source_type,
+                    JournalEntry.source_id,
+                )
+                .order_by(JournalEntry.effective_date, JournalEntry.created_at, JournalEntry.id)
+            ).all()
+        )
+
+    def account_day_movements(
+        self, practice_id: uuid.UUID, code: AccountCode, on: dt.date
+    ) -> dict[str, int]:
+        """entry kind -> signed (debit-positive) movement of one account on one effective date."""
+        rows = self.session.execute(
+            select(JournalEntry.kind, func.sum(Posting.amount_minor))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(
+                JournalEntry.practice_id == practice_id,
+                JournalEntry.effective_date == on,
+                Account.practice_id == practice_id,
+                Account.code == code.value,
+            )
+            .group_by(JournalEntry.kind)
+        ).all()
+        return {kind: int(total) for kind, total in rows}

@@ -36,6 +36,7 @@ from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.payments.repository import PaymentRepository
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.practices.repository import PracticeRepository
+from revcycle.receipts import service as receipts
 
 DEPOSIT_ACCOUNT = {
     "cash": AccountCode.CASH,
@@ -228,6 +229,7 @@ def post_payment(
     session.add_all(allocations)
     session.flush()
     invoices_service.refresh_statuses(session, [inv for inv, _ in plan])
+    receipts.assign_payment(session, payment)  # drawer + receipt number, taken last
     audit.record(
         session,
         actor,

@@ -52,6 +52,7 @@ from revcycle.payments import errors as payment_errors
 from revcycle.payments import service as payments_service
 from revcycle.payments.card import gateway_key
 from revcycle.payments.repository import PaymentRepository
+from revcycle.receipts import service as receipts
 from revcycle.refunds import errors, service
 from revcycle.refunds.repository import FAILED, PAID, PENDING, RefundRepository
 from revcycle.refunds.schemas import RefundCreate
@@ -150,6 +151,7 @@ def apply_result(
         session.flush()
         if invoices:
             invoices_service.refresh_statuses(session, list(invoices))
+        receipts.assign_refund(session, refund)  # receipt number (card: no drawer)
     session.flush()
     audit.record(
         session,

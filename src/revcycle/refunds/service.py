@@ -39,6 +39,7 @@ from revcycle.patients.repository import PatientRepository
 from revcycle.payments import service as payments_service
 from revcycle.payments.models import Payment
 from revcycle.payments.repository import PaymentRepository
+from revcycle.receipts import service as receipts
 from revcycle.refunds import calc, errors
 from revcycle.refunds.models import Refund, RefundPart
 from revcycle.refunds.repository import PAID, RefundRepository
@@ -224,6 +225,8 @@ def record_refund(
     reopened = [plan.invoices[i] for i, _ in plan.parts if i is not None]
     if reopened and status == PAID:
         invoices_service.refresh_statuses(session, reopened)
+    if status == PAID:
+        receipts.assign_refund(session, refund)  # drawer + receipt number
     audit.record(
         session,
         actor,

@@ -1,0 +1,97 @@
+"""Receipt numbers, assigned when money moves for good (docs/front-desk.md).
+
+``R-2026-000123``: a settled payment (series ``R``); ``RF-2026-000045``: a paid refund (series
+``RF``). Numbers run per practice, series and calendar year (UTC) from 1 without gaps: the number
+is taken from the ``receipt_sequences`` row with an atomic increment in the same transaction as
+the payment or refund, so a rollback returns it and concurrent takers queue on the row lock.
+The number is taken last (lock order ... -> drawer -> receipt sequence), so the row stays locked
+only from there to COMMIT.
+
+Payments and refunds call exactly one function here when they settle: :func:`assign_payment` /
+:func:`assign_refund`. Each also records cash and cheques in the taker's open drawer.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from revcycle.cash import service as cash
+from revcycle.kit.clock import today
+from revcycle.kit.ids import uuid7
+from revcycle.payments.models import Payment
+from revcycle.receipts.models import Receipt
+from revcycle.receipts.repository import ReceiptRepository
+from revcycle.refunds.models import Refund
+
+PAYMENT_SERIES = "R"
+REFUND_SERIES = "RF"
+
+
+def display_number(series: str, year: int, number: int) -> str:
+    return f"{series}-{year}-{number:06d}"
+
+
+def _issue(
+    session: Session,
+    series: str,
+    *,
+    practice_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    amount_minor: int,
+    currency: str,
+    payment_id: uuid.UUID | None = None,
+    refund_id: uuid.UUID | None = None,
+) -> Receipt:
+    year = today().year
+    number = ReceiptRepository(session).take_number(practice_id, series, year)
+    receipt = Receipt(
+        id=uuid7(),
+        practice_id=practice_id,
+        patient_id=patient_id,
+        series=series,
+        year=year,
+        number=number,
+        display_number=display_number(series, year, number),
+        payment_id=payment_id,
+        refund_id=refund_id,
+        amount_minor=amount_minor,
+        currency=currency,
+    )
+    ReceiptRepository(session).add(receipt)
+    return receipt
+
+
+def assign_payment(session: Session, payment: Payment) -> Receipt:
+    """A payment has just settled (its ledger entry is posted): drawer, then receipt number."""
+    existing = ReceiptRepository(session).for_payment(payment.id)
+    if existing is not None:
+        return existing
+    cash.attach_payment(session, payment)
+    return _issue(
+        session,
+        PAYMENT_SERIES,
+        practice_id=payment.practice_id,
+        patient_id=payment.patient_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        payment_id=payment.id,
+    )
+
+
+def assign_refund(session: Session, refund: Refund) -> Receipt:
+    """A refund has just been paid out (its entries are posted): drawer, then receipt number."""
+    existing = ReceiptRepository(session).for_refund(refund.id)
+    if existing is not None:
+        return existing
+    cash.attach_refund(session, refund)
+    return _issue(
+        session,
+        REFUND_SERIES,
+        practice_id=refund.practice_id,
+        patient_id=refund.patient_id,
+        amount_minor=refund.amount_minor,
+        currency=refund.currency,
+        refund_id=refund.id,
+    )
