@@ -9,7 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import Uuid, bindparam, delete, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -105,16 +105,30 @@ def test_migration_0006_adds_the_index_and_stops_on_existing_duplicates(
 
     url, engine, factory = committed_db
     cfg = _alembic(url)
-    engine.dispose()
-    command.downgrade(cfg, "0005")
-    assert "uq_users_patient_id" not in {i["name"] for i in inspect(engine).get_indexes("users")}
-    # A race before 0006 left two logins for one patient.
-    monkeypatch.setattr(AuthRepository, "by_patient", lambda _self, _pid: None)
+    # Data made with today's models, then the schema taken back to 0005 (models of later
+    # revisions cannot write to the old schema).
     with unit_of_work(factory) as s:
         patient = make_patient(s, make_practice(s))
         make_user(s, "patient", patient=patient, username="dup.one")
-        make_user(s, "patient", patient=patient, username="dup.two")
         make_user(s, "admin", username="staff.admin")
+    engine.dispose()
+    command.downgrade(cfg, "0005")
+    assert "uq_users_patient_id" not in {i["name"] for i in inspect(engine).get_indexes("users")}
+    # A race before 0006 left two logins for one patient: a copy of the first under another name.
+    columns = [
+        c["name"]
+        for c in inspect(engine).get_columns("users")
+        if c["name"] not in {"id", "username"}
+    ]
+    listed = ", ".join(columns)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"INSERT INTO users (id, username, {listed}) "
+                f"SELECT :id, 'dup.two', {listed} FROM users WHERE username = 'dup.one'"
+            ).bindparams(bindparam("id", type_=Uuid())),
+            {"id": uuid.uuid4()},
+        )
     engine.dispose()
 
     with pytest.raises(RuntimeError, match=r"^1 patient\(s\) have more than one login"):

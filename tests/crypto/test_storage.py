@@ -283,7 +283,8 @@ def test_cli_generate_rotate_status(
     assert r.stdout == (
         "patients: 3 row(s) rewritten, 18 value(s) re-encrypted, 9 blind index value(s) "
         "recomputed\ncoverages: 0 row(s) rewritten, 0 value(s) re-encrypted, 0 blind index "
-        f"value(s) recomputed\nactive key {KEY_B_ID}; 0 row(s) still to rotate\n"
+        "value(s) recomputed\neligibility_checks: 0 row(s) rewritten, 0 value(s) re-encrypted, "
+        f"0 blind index value(s) recomputed\nactive key {KEY_B_ID}; 0 row(s) still to rotate\n"
     )
     r = cli.invoke(app, ["keys", "rotate"])
     assert r.stdout.splitlines()[0] == (

@@ -332,7 +332,7 @@ def _decide(w: World) -> Prepared:
     )
 
 
-def _decided(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+def _review_decided(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
     data = _get("/api/v1/fraud/reviews/{id}")(w, p, resp)
     return {"note": data["decision_note"]}
 
@@ -764,7 +764,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         _reject, "approval_requests", 0, _rejected
     ),
     ("POST", "/api/v1/fraud/reviews/{review_id}/decide"): Route(
-        _decide, "fraud_reviews", 0, _decided
+        _decide, "fraud_reviews", 0, _review_decided
     ),
     ("PATCH", "/api/v1/practices/{practice_id}/fraud-rules/{code}"): Route(
         _rule_update, "fraud_rule_configs", 1
