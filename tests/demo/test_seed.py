@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from typer.testing import CliRunner
 
+from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.models import User, UserPractice
@@ -32,10 +33,12 @@ from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
 from revcycle.kit import codes
 from revcycle.kit.clock import today
 from revcycle.ledger.models import JournalEntry
+from revcycle.ledger.repository import LedgerRepository
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice, Provider, ServiceItem
 from revcycle.receipts.models import Receipt
+from revcycle.refunds.models import Refund, RefundPart
 from tests.factories.auth import HASHER
 
 # A fixed end of the window: the data is then identical whatever day the tests run. The window
@@ -214,6 +217,38 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     assert _count(session, JournalEntry, JournalEntry.reverses_id == returned.entry_id) == 1
     assert audited("payment:bank_returned_after_settlement") == 1
 
+    # Refunds (docs/refunds-approvals.md): the newest cash overpayment's credit went back in cash,
+    # 25.00 of a payment on a partially paid invoice (whose balance grew by exactly that), 600.00
+    # of a 650.00 prepayment waits for an administrator: above the clerk's 500.00 limit.
+    refunds = session.scalars(select(Refund).order_by(Refund.created_at, Refund.id)).all()
+    assert [r.status for r in refunds] == ["paid", "paid"]
+    assert refunds[1].amount_minor == 2500
+    credit_refunded = session.get(Payment, refunds[0].payment_id)
+    assert credit_refunded is not None
+    assert refunds[0].amount_minor == credit_refunded.unapplied_minor
+    reopened = session.scalars(
+        select(RefundPart.invoice_id).where(RefundPart.refund_id == refunds[1].id)
+    ).all()
+    assert len(reopened) == 1
+    reopened_invoice = session.get(Invoice, reopened[0])
+    assert reopened_invoice is not None
+    assert reopened_invoice.status == "partially_paid"
+    allocated = session.scalars(
+        select(func.sum(PaymentAllocation.amount_minor)).where(
+            PaymentAllocation.invoice_id == reopened_invoice.id
+        )
+    ).one()
+    balance = LedgerRepository(session).invoice_ar_balances([reopened_invoice.id])
+    refunded = 2500
+    assert balance[reopened_invoice.id] == reopened_invoice.total_minor - allocated + refunded
+    (pending,) = session.scalars(select(ApprovalRequest)).all()
+    assert (pending.operation, pending.status, pending.amount_minor) == (
+        "refund",
+        "requested",
+        60000,
+    )
+    assert users["billing"].id == pending.requested_by
+
     text = result.summary()
     for login in result.logins:
         assert f"{login.username} " in text
@@ -227,7 +262,8 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
 
     # The front desk: every payment has its receipt; today's drawer closed 0.50 short and
     # deposited, a second one open; the day's report reconciles to the ledger.
-    assert _count(session, Receipt) == result.payments
+    # + the two bank transfers that settled (one later returned) + the two paid refunds
+    assert _count(session, Receipt) == result.payments + 2 + 2
     drawers = session.scalars(select(CashDrawer).order_by(CashDrawer.opened_at)).all()
     assert [(d.status, d.over_short_minor, d.deposit_id is not None) for d in drawers] == [
         ("closed", -50, True),

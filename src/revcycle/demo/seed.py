@@ -41,11 +41,13 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
+from revcycle.approvals.gate import Limits
 from revcycle.auth import service as auth_service
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
 from revcycle.cash import demo as cash_demo
+from revcycle.config import get_settings
 from revcycle.insurance import demo as insurance_demo
 from revcycle.invoices import calc
 from revcycle.invoices import service as invoices_service
@@ -72,6 +74,7 @@ from revcycle.practices import service as practices_service
 from revcycle.practices.models import Practice, Provider
 from revcycle.practices.repository import PracticeRepository
 from revcycle.practices.schemas import PracticeCreate, ProviderCreate, ServiceItemCreate
+from revcycle.refunds.demo import seed_refunds
 
 T = TypeVar("T")
 ACTOR = Principal.system(username="demo")
@@ -423,6 +426,23 @@ def seed(
     builder = _Builder(session, hasher, random.Random(seed), seed, end)
     result = builder.build(patients, invoices)
     seed_bank_transfers(session, ACTOR, result.practice_id, end)  # docs/bank-transfers.md
+    # refunds (credit, partial) and a refund waiting for approval (docs/refunds-approvals.md)
+    refunds = seed_refunds(session, result.practice_id, end, Limits.from_settings(get_settings()))
+    result = dataclasses.replace(  # its prepayment is a payment kept whole as patient credit
+        result,
+        payments=result.payments + 1,
+        payment_methods={
+            **result.payment_methods,
+            "check": result.payment_methods.get("check", 0) + 1,
+        },
+        overpayments=result.overpayments + 1,
+        collected_minor=result.collected_minor + refunds.prepayment_minor,
+        credit_held_minor=result.credit_held_minor + refunds.prepayment_minor,
+    )
+    if refunds.invoice_refund is not None:  # its invoice owes that much more again
+        result = dataclasses.replace(
+            result, outstanding_minor=result.outstanding_minor + refunds.invoice_refund_minor
+        )
     desk = cash_demo.seed(session, result.practice_id)  # drawers, a deposit, receipts
     methods = dict(result.payment_methods)
     for method, n in desk.methods.items():
