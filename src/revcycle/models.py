@@ -8,8 +8,17 @@ from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwTok
 from revcycle.idempotency.models import IdempotencyKey
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
 from revcycle.ledger.models import Account, JournalEntry, Posting
+from revcycle.notifications.models import Notification
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
+from revcycle.paymethods.models import StoredPaymentMethod
+from revcycle.plans.models import (
+    PaymentPlan,
+    PlanChargeAttempt,
+    PlanEvent,
+    PlanInstallment,
+    PlanInvoice,
+)
 from revcycle.practices.models import Practice, Provider, ServiceItem
 from revcycle.refunds.models import Refund, RefundPart
 
@@ -26,15 +35,22 @@ __all__ = [
     "InvoiceLine",
     "InvoiceSequence",
     "JournalEntry",
+    "Notification",
     "Patient",
     "Payment",
     "PaymentAllocation",
+    "PaymentPlan",
+    "PlanChargeAttempt",
+    "PlanEvent",
+    "PlanInstallment",
+    "PlanInvoice",
     "Posting",
     "Practice",
     "Provider",
     "Refund",
     "RefundPart",
     "ServiceItem",
+    "StoredPaymentMethod",
     "TestgwCharge",
     "TestgwRefund",
     "TestgwToken",
