@@ -19,6 +19,7 @@ from revcycle.cli.runtime import run
 from revcycle.config import get_settings
 from revcycle.crypto.commands import keys_app
 from revcycle.gateway.commands import gateway_app
+from revcycle.worker.commands import worker_app
 
 app = typer.Typer(
     help="revcycle: healthcare revenue-cycle billing",
@@ -46,6 +47,7 @@ for sub, name in [
     (audit_app, "audit"),
     (auth_app, "auth"),
     (gateway_app, "gateway"),
+    (worker_app, "worker"),
 ]:
     app.add_typer(sub, name=name)
 

@@ -122,6 +122,7 @@ def record_event(
             at=utcnow(),
         )
     )
+    session.flush()
     audit.record(
         session,
         actor,
