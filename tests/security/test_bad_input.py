@@ -21,6 +21,7 @@ and query parameters, the OAuth2 token form, and HTML escaping in the web UI.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -36,7 +37,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from revcycle.auth import service as auth_service
 from revcycle.auth.models import User
 from revcycle.config import Settings
+from revcycle.gateway.testgw.service import tokenize as testgw_tokenize
 from revcycle.invoices.models import Invoice
+from revcycle.kit.clock import today
 from revcycle.patients.models import Patient
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
@@ -52,6 +55,7 @@ from tests.factories.practices import (
     make_service_item,
     valid_npi,
 )
+from tests.gateway.helpers import APPROVED, EXP_YEAR
 from tests.refunds.helpers import limits, refund
 from tests.security.bad_input import (
     PAYLOADS,
@@ -306,6 +310,78 @@ def _user_update(w: World) -> Prepared:
     return _p(w, f"/api/v1/users/{user.id}", body, username=user.username)
 
 
+# --- payment plans and stored payment methods ---------------------------------------------------
+
+
+def _keyed(w: World, url: str, body: dict[str, Any]) -> Prepared:
+    return Prepared(url, body, {**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"})
+
+
+def _store_method(w: World) -> Prepared:
+    tok = testgw_tokenize(
+        w.session,
+        fingerprint_key=b"k" * 32,
+        number=APPROVED,
+        exp_month=12,
+        exp_year=EXP_YEAR,
+        cvc="123",
+    )
+    w.session.commit()
+    return _keyed(
+        w,
+        f"/api/v1/patients/{w.patient.id}/payment-methods",
+        {"token": tok.id, "consent_text": "I agree to autopay"},
+    )
+
+
+def _method_read(w: World, _p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    r = w.client.get(f"/api/v1/patients/{w.patient.id}/payment-methods", headers=w.admin)
+    assert r.status_code == 200, r.text
+    (m,) = [m for m in r.json()["items"] if m["id"] == resp["id"]]
+    return dict(m)
+
+
+def _plan_body(w: World, invoice_id: Any) -> dict[str, Any]:
+    return {
+        "patient_id": str(w.patient.id),
+        "invoice_ids": [str(invoice_id)],
+        "frequency": "monthly",
+        "first_due_date": (today() + dt.timedelta(days=3)).isoformat(),
+        "installment_count": 3,
+        "memo": "Three months",
+    }
+
+
+def _fresh_plan(w: World, *, active: bool) -> str:
+    inv = w.fresh_invoice(issue=True)
+    r = w.client.post(
+        "/api/v1/payment-plans",
+        json=_plan_body(w, inv.id),
+        headers={**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"},
+    )
+    assert r.status_code == 201, r.text
+    plan_id = str(r.json()["id"])
+    if active:
+        r = w.client.post(
+            f"/api/v1/payment-plans/{plan_id}/accept",
+            json={},
+            headers={**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"},
+        )
+        assert r.status_code == 200, r.text
+    return plan_id
+
+
+def _plan_reason(w: World, _p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/payment-plans/{id}")(w, _p, resp)
+    return {"reason": data["history"][-1]["reason"]}
+
+
+def _plan_payment(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/payment-plans/{id}")(w, p, resp)
+    payment_id = data["history"][-1]["detail"]["payment_id"]
+    return _get("/api/v1/payments/{id}")(w, p, {"id": payment_id})
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/auth/password"): Route(
         _password_change,
@@ -518,6 +594,60 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/approval-requests/{request_id}/reject"): Route(
         _reject, "approval_requests", 0, _rejected
     ),
+    ("POST", "/api/v1/patients/{patient_id}/payment-methods"): Route(
+        _store_method, "payment_methods", 1, _method_read
+    ),
+    ("POST", "/api/v1/payment-plans"): Route(
+        lambda w: _keyed(w, "/api/v1/payment-plans", _plan_body(w, w.open_invoice.id)),
+        "payment_plans",
+        1,
+        _get("/api/v1/payment-plans/{id}"),
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/accept"): Route(
+        lambda w: _keyed(w, f"/api/v1/payment-plans/{_fresh_plan(w, active=False)}/accept", {}),
+        "payment_plans",
+        0,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/cancel"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/cancel",
+            {"reason": "Patient asked"},
+        ),
+        "payment_plans",
+        0,
+        _plan_reason,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/changes"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/changes",
+            {"reason": "Moved", "installment_count": 2},
+        ),
+        "payment_plans",
+        0,
+        _plan_reason,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/payments"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/payments",
+            {"amount": "5.00", "method": "check", "reference": "Check 1002"},
+        ),
+        "payments",
+        1,
+        _plan_payment,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/payoff"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/payoff",
+            {"method": "check", "reference": "Check 1003"},
+        ),
+        "payments",
+        1,
+        _plan_payment,
+    ),
 }
 
 # The OAuth2 password form: walked separately (form fields, not JSON).
@@ -560,13 +690,13 @@ def _check_refusal(r: httpx.Response, sent: Any, what: str) -> list[str]:
 
 
 def _family(path: str) -> str:
-    for word in ("patients", "invoices", "payments"):
+    for word in ("patients", "invoices", "payments", "payment-plans"):
         if f"/{word}" in path:
             return word
     return "identity" if "/auth/" in path or "/users" in path else "practices"
 
 
-FAMILIES = ["identity", "practices", "patients", "invoices", "payments"]
+FAMILIES = ["identity", "practices", "patients", "invoices", "payments", "payment-plans"]
 
 
 def _json_routes(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

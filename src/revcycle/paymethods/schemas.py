@@ -32,3 +32,7 @@ class PaymentMethodRead(ReadSchema):
     created_by: uuid.UUID | None
     created_at: dt.datetime
     removed_at: dt.datetime | None
+
+
+class PaymentMethodList(ReadSchema):
+    items: list[PaymentMethodRead]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
@@ -26,7 +26,7 @@ from revcycle.notifications import service as notifications
 from revcycle.patients import service as patients_service
 from revcycle.paymethods import service as methods
 from revcycle.paymethods.models import StoredPaymentMethod
-from revcycle.paymethods.schemas import PaymentMethodCreate, PaymentMethodRead
+from revcycle.paymethods.schemas import PaymentMethodCreate, PaymentMethodList, PaymentMethodRead
 from revcycle.plans import autopay, errors, service
 from revcycle.plans.schemas import (
     ChargeAttemptRead,
@@ -175,11 +175,13 @@ def store_payment_method(patient_id: uuid.UUID, body: PaymentMethodCreate, ctx: 
     return ctx.write_external(work, key_required=errors.IdempotencyKeyRequired(KEY_REQUIRED))
 
 
-@router.get("/patients/{patient_id}/payment-methods", response_model=list[PaymentMethodRead])
+@router.get("/patients/{patient_id}/payment-methods", response_model=PaymentMethodList)
 def list_payment_methods(patient_id: uuid.UUID, ctx: CtxDep) -> object:
+    """The patient's stored methods, removed ones included (status ``removed``)."""
+
     def work(s: Session, p: Principal) -> BaseModel:
-        return RootModel[list[PaymentMethodRead]](
-            [method_read(m) for m in methods.list_methods(s, p, patient_id)]
+        return PaymentMethodList(
+            items=[method_read(m) for m in methods.list_methods(s, p, patient_id)]
         )
 
     return ctx.read(work)
