@@ -64,6 +64,7 @@ from revcycle.patients.models import Patient
 from revcycle.patients.schemas import GuarantorRelationship, PatientCreate, Sex
 from revcycle.payments import service as payments_service
 from revcycle.payments.schemas import AllocationIn, PaymentCreate, PaymentMethod
+from revcycle.plans import demo as plans_demo
 from revcycle.practices import service as practices_service
 from revcycle.practices.models import Practice, Provider
 from revcycle.practices.repository import PracticeRepository
@@ -417,7 +418,10 @@ def seed(
     if end > clock.today():
         raise ValueError("the demo window cannot end in the future")
     builder = _Builder(session, hasher, random.Random(seed), seed, end)
-    return builder.build(patients, invoices)
+    result = builder.build(patients, invoices)
+    if end == clock.today():  # plans use real dates (docs/payment-plans.md)
+        plans_demo.seed_plans(session, result.practice_id)
+    return result
 
 
 # Plan --------------------------------------------------------------------------------------------
