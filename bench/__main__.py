@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import http_bench, ledger_bench, pg
+from bench import autopay_bench, http_bench, ledger_bench, pg
 from revcycle.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -25,7 +25,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--only", choices=("http", "ledger"), help="run one benchmark only")
+    p.add_argument("--only", choices=("http", "ledger", "autopay"), help="run one benchmark only")
     p.add_argument("--duration", type=float, default=15.0, help="measured seconds (HTTP)")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds (HTTP)")
     p.add_argument("--clients", type=int, default=32, help="concurrent keep-alive clients")
@@ -35,10 +35,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--ledger-entries", type=int, default=100_000, help="entries to bulk-post")
     p.add_argument("--ledger-batch", type=int, default=5_000, help="entries per transaction")
+    p.add_argument("--autopay-installments", type=int, default=2_000, help="due installments")
+    p.add_argument("--autopay-workers", type=int, default=4, help="worker threads (autopay)")
+    p.add_argument("--autopay-batch", type=int, default=50, help="installments per claim")
     p.add_argument("--pg-url", default=pg.DEFAULT_ADMIN_URL, help="admin URL (env BENCH_PG_URL)")
     p.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
-    for name in ("duration", "clients", "workers", "rounds", "ledger_entries", "ledger_batch"):
+    for name in (
+        "duration",
+        "clients",
+        "workers",
+        "rounds",
+        "ledger_entries",
+        "ledger_batch",
+        "autopay_installments",
+        "autopay_workers",
+        "autopay_batch",
+    ):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if args.clients > 256 or args.workers > 16 or args.duration > 600 or args.rounds > 10:
@@ -197,6 +210,8 @@ def print_summary(results: dict[str, Any]) -> None:
             f"{'ok' if v['integrity_ok'] else 'VIOLATIONS'}"
         )
         print(f"  LEDGER overall: {'PASS' if ledger['pass'] else 'FAIL'}")
+    if results.get("autopay"):
+        autopay_bench.summary(results["autopay"])
     print("=" * 78)
 
 
@@ -238,8 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         results["ledger"] = ledger_bench.run(
             args.pg_url, entries=args.ledger_entries, batch=args.ledger_batch
         )
+    if args.only in (None, "autopay"):
+        results["autopay"] = autopay_bench.run(
+            args.pg_url,
+            installments=args.autopay_installments,
+            workers=args.autopay_workers,
+            batch=args.autopay_batch,
+        )
     results["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
-    results["pass"] = all(results[k]["pass"] for k in ("http", "ledger") if k in results)
+    results["pass"] = all(results[k]["pass"] for k in ("http", "ledger", "autopay") if k in results)
     print_summary(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
