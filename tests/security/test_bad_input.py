@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from revcycle.auth import service as auth_service
 from revcycle.auth.models import User
 from revcycle.config import Settings
-from revcycle.gateway.testgw.service import tokenize as testgw_tokenize
+from revcycle.gateway.testgw.service import tokenize as gw_tokenize
 from revcycle.invoices.models import Invoice
 from revcycle.kit.clock import today
 from revcycle.patients.models import Patient
@@ -318,7 +318,7 @@ def _keyed(w: World, url: str, body: dict[str, Any]) -> Prepared:
 
 
 def _store_method(w: World) -> Prepared:
-    tok = testgw_tokenize(
+    tok = gw_tokenize(
         w.session,
         fingerprint_key=b"k" * 32,
         number=APPROVED,
@@ -1128,6 +1128,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "user_id": w.draft.id,
         "refund_id": w.draft.id,
         "request_id": w.draft.id,
+        "plan_id": w.draft.id,
+        "method_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0
