@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import card_bench, http_bench, ledger_bench, pg, x12_bench
+from bench import autopay_bench, card_bench, http_bench, ledger_bench, pg, x12_bench
 from revcycle.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -27,8 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument(
         "--only",
-        choices=("http", "ledger", "x12", "card"),
-        help="run one benchmark only (card: card payments; not part of the default run)",
+        choices=("http", "ledger", "x12", "card", "autopay"),
+        help="run one benchmark only (card and autopay are not part of the default run)",
     )
     p.add_argument("--duration", type=float, default=15.0, help="measured seconds (HTTP)")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds (HTTP)")
@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ledger-entries", type=int, default=100_000, help="entries to bulk-post")
     p.add_argument("--ledger-batch", type=int, default=5_000, help="entries per transaction")
     p.add_argument("--x12-responses", type=int, default=20_000, help="271 responses to parse")
+    p.add_argument("--autopay-installments", type=int, default=2_000, help="due installments")
+    p.add_argument("--autopay-workers", type=int, default=4, help="worker threads (autopay)")
+    p.add_argument("--autopay-batch", type=int, default=50, help="installments per claim")
     p.add_argument("--pg-url", default=pg.DEFAULT_ADMIN_URL, help="admin URL (env BENCH_PG_URL)")
     p.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
@@ -51,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "ledger_entries",
         "ledger_batch",
         "x12_responses",
+        "autopay_installments",
+        "autopay_workers",
+        "autopay_batch",
     ):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
@@ -227,6 +233,8 @@ def print_summary(results: dict[str, Any]) -> None:
             f"  build_270: {b['inquiries']:,} inquiries in {b['seconds']:.2f}s CPU "
             f"(target < {b['target_s']:.0f} s) {'PASS' if b['pass'] else 'FAIL'}"
         )
+    if results.get("autopay"):
+        autopay_bench.summary(results["autopay"])
     print("=" * 78)
 
 
@@ -280,9 +288,16 @@ def main(argv: list[str] | None = None) -> int:
         results["ledger"] = ledger_bench.run(
             args.pg_url, entries=args.ledger_entries, batch=args.ledger_batch
         )
+    if args.only in (None, "autopay"):
+        results["autopay"] = autopay_bench.run(
+            args.pg_url,
+            installments=args.autopay_installments,
+            workers=args.autopay_workers,
+            batch=args.autopay_batch,
+        )
     results["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
     results["pass"] = all(
-        results[k]["pass"] for k in ("http", "ledger", "x12", "card") if k in results
+        results[k]["pass"] for k in ("http", "ledger", "x12", "card", "autopay") if k in results
     )
     print_summary(results)
     if "card" in results:

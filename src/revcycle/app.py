@@ -48,6 +48,7 @@ from revcycle.invoices.endpoints import router as invoices_router
 from revcycle.ledger.endpoints import router as ledger_router
 from revcycle.patients.endpoints import router as patients_router
 from revcycle.payments.endpoints import router as payments_router
+from revcycle.plans.endpoints import router as plans_router
 from revcycle.practices.endpoints import router as practices_router
 from revcycle.receipts.endpoints import router as receipts_router
 from revcycle.reconciliation.endpoints import router as reconciliation_router
@@ -124,6 +125,7 @@ def create_app(
         invoices_router,
         payments_router,
         refunds_router,
+        plans_router,
         approvals_router,
         ledger_router,
         audit_router,

@@ -136,6 +136,16 @@ class Settings(BaseSettings):
     # The daily re-verification re-checks tomorrow's appointments unless checked this recently.
     eligibility_reverify_fresh_hours: int = Field(default=24, ge=1, le=24 * 30)
     # --- end eligibility --------------------------------------------------------------------
+    # --- Payment plans and autopay (docs/payment-plans.md, docs/worker.md) ----------------------
+    # Days after the due date on which a declined autopay installment is retried ("3,7").
+    plan_retry_days: str = Field(default="3,7", pattern=r"^[0-9]{1,3}(,[0-9]{1,3}){0,9}$")
+    # An unpaid installment is missed this many days after its due date (once no retry is left);
+    # this many missed installments default the plan (its invoices return to normal collections).
+    plan_grace_days: int = Field(default=10, ge=0, le=365)
+    plan_default_after_missed: int = Field(default=2, ge=1, le=100)
+    # Installments one autopay claim takes (each then charged in its own transactions).
+    autopay_batch_size: int = Field(default=50, ge=1, le=1000)
+    # --- end payment plans ---------------------------------------------------------------------
 
     # --- Financial controls: per-role transaction limits (docs/refunds-approvals.md) ----------
     # A refund or a write-off above the caller's role limit is not executed: it becomes an

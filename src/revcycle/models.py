@@ -34,8 +34,17 @@ from revcycle.insurance.models import (
 )
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
 from revcycle.ledger.models import Account, JournalEntry, Posting
+from revcycle.notifications.models import Notification
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment, PaymentAllocation
+from revcycle.paymethods.models import StoredPaymentMethod
+from revcycle.plans.models import (
+    PaymentPlan,
+    PlanChargeAttempt,
+    PlanEvent,
+    PlanInstallment,
+    PlanInvoice,
+)
 from revcycle.practices.models import Practice, Provider, ServiceItem
 from revcycle.receipts.models import Receipt, ReceiptSequence
 from revcycle.reconciliation.models import (
@@ -81,10 +90,16 @@ __all__ = [
     "InvoiceLine",
     "InvoiceSequence",
     "JournalEntry",
+    "Notification",
     "Patient",
     "Payer",
     "Payment",
     "PaymentAllocation",
+    "PaymentPlan",
+    "PlanChargeAttempt",
+    "PlanEvent",
+    "PlanInstallment",
+    "PlanInvoice",
     "Posting",
     "Practice",
     "Provider",
@@ -98,6 +113,7 @@ __all__ = [
     "SettlementPayout",
     "TestgwBankDebit",
     "TestgwBankToken",
+    "StoredPaymentMethod",
     "TestgwCharge",
     "TestgwRefund",
     "TestgwToken",

@@ -436,10 +436,11 @@ def test_default_demo(session: Session) -> None:
     session.flush()
     assert _count(session, Patient) == result.patients == 220
     assert _count(session, Invoice) == result.invoices == 2200
+    # (the quotas, then the demo payment plans: the completed one paid an open invoice)
     assert _statuses(session) == {
-        "paid": 1716,
+        "paid": 1717,
         "partially_paid": 132,
-        "open": 198,
+        "open": 197,
         "void": 55,
         "written_off": 66,
         "draft": 33,
@@ -513,3 +514,23 @@ def test_cli_demo_seed(
     assert out.read_bytes().startswith(b"%PDF")
     r = cli.invoke(app, ["receipts", "print", "nope", "--out", str(out)])
     assert r.exit_code != 0
+
+
+def test_demo_payment_plans(session: Session) -> None:
+    """The demo has an active plan on autopay from a stored card, a completed and a defaulted
+    plan (docs/payment-plans.md). Only a window ending today gets them: plan dates and desk
+    payments are real dates, never after the window."""
+    from revcycle.paymethods.models import StoredPaymentMethod
+    from revcycle.plans.models import PaymentPlan
+
+    demo.seed(session, HASHER, patients=12, invoices=60, seed=20261126)
+    session.flush()
+    plans = {p.status: p for p in session.scalars(select(PaymentPlan))}
+    assert sorted(plans) == ["active", "completed", "defaulted"]
+    assert plans["active"].method_id is not None
+    assert plans["defaulted"].missed_count == 3
+    card = session.get(StoredPaymentMethod, plans["active"].method_id)
+    assert card is not None
+    assert (card.kind, card.brand, card.last4, card.status) == ("card", "visa", "4242", "active")
+    report = integrity.run(session)
+    assert report.ok, report.violations

@@ -42,8 +42,9 @@ from revcycle.cash import service as cash
 from revcycle.cash.schemas import DrawerClose, DrawerOpen
 from revcycle.config import Settings
 from revcycle.fraud.models import FraudReview
+from revcycle.gateway.testgw.service import tokenize as gw_tokenize
 from revcycle.invoices.models import Invoice
-from revcycle.kit.clock import utcnow
+from revcycle.kit.clock import today, utcnow
 from revcycle.patients.models import Patient
 from revcycle.payments.models import Payment
 from revcycle.payments.schemas import PaymentCreate
@@ -61,6 +62,7 @@ from tests.factories.practices import (
     make_service_item,
     valid_npi,
 )
+from tests.gateway.helpers import APPROVED, EXP_YEAR
 from tests.refunds.helpers import limits, refund
 from tests.security.bad_input import (
     PAYLOADS,
@@ -551,6 +553,78 @@ def _fhir_request(w: World) -> Prepared:
     return Prepared("/api/v1/fhir/CoverageEligibilityRequest", body, headers)
 
 
+# --- payment plans and stored payment methods ---------------------------------------------------
+
+
+def _keyed(w: World, url: str, body: dict[str, Any]) -> Prepared:
+    return Prepared(url, body, {**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"})
+
+
+def _store_method(w: World) -> Prepared:
+    tok = gw_tokenize(
+        w.session,
+        fingerprint_key=b"k" * 32,
+        number=APPROVED,
+        exp_month=12,
+        exp_year=EXP_YEAR,
+        cvc="123",
+    )
+    w.session.commit()
+    return _keyed(
+        w,
+        f"/api/v1/patients/{w.patient.id}/payment-methods",
+        {"token": tok.id, "consent_text": "I agree to autopay"},
+    )
+
+
+def _method_read(w: World, _p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    r = w.client.get(f"/api/v1/patients/{w.patient.id}/payment-methods", headers=w.admin)
+    assert r.status_code == 200, r.text
+    (m,) = [m for m in r.json()["items"] if m["id"] == resp["id"]]
+    return dict(m)
+
+
+def _payment_plan_body(w: World, invoice_id: Any) -> dict[str, Any]:
+    return {
+        "patient_id": str(w.patient.id),
+        "invoice_ids": [str(invoice_id)],
+        "frequency": "monthly",
+        "first_due_date": (today() + dt.timedelta(days=3)).isoformat(),
+        "installment_count": 3,
+        "memo": "Three months",
+    }
+
+
+def _fresh_plan(w: World, *, active: bool) -> str:
+    inv = w.fresh_invoice(issue=True)
+    r = w.client.post(
+        "/api/v1/payment-plans",
+        json=_payment_plan_body(w, inv.id),
+        headers={**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"},
+    )
+    assert r.status_code == 201, r.text
+    plan_id = str(r.json()["id"])
+    if active:
+        r = w.client.post(
+            f"/api/v1/payment-plans/{plan_id}/accept",
+            json={},
+            headers={**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"},
+        )
+        assert r.status_code == 200, r.text
+    return plan_id
+
+
+def _plan_reason(w: World, _p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/payment-plans/{id}")(w, _p, resp)
+    return {"reason": data["history"][-1]["reason"]}
+
+
+def _plan_payment(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    data = _get("/api/v1/payment-plans/{id}")(w, p, resp)
+    payment_id = data["history"][-1]["detail"]["payment_id"]
+    return _get("/api/v1/payments/{id}")(w, p, {"id": payment_id})
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/auth/password"): Route(
         _password_change,
@@ -929,6 +1003,60 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/practices/{practice_id}/cash/deposits"): Route(
         _deposit, "bank_deposits", 1, _get("/api/v1/cash/deposits/{id}")
     ),
+    ("POST", "/api/v1/patients/{patient_id}/payment-methods"): Route(
+        _store_method, "payment_methods", 1, _method_read
+    ),
+    ("POST", "/api/v1/payment-plans"): Route(
+        lambda w: _keyed(w, "/api/v1/payment-plans", _payment_plan_body(w, w.open_invoice.id)),
+        "payment_plans",
+        1,
+        _get("/api/v1/payment-plans/{id}"),
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/accept"): Route(
+        lambda w: _keyed(w, f"/api/v1/payment-plans/{_fresh_plan(w, active=False)}/accept", {}),
+        "payment_plans",
+        0,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/cancel"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/cancel",
+            {"reason": "Patient asked"},
+        ),
+        "payment_plans",
+        0,
+        _plan_reason,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/changes"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/changes",
+            {"reason": "Moved", "installment_count": 2},
+        ),
+        "payment_plans",
+        0,
+        _plan_reason,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/payments"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/payments",
+            {"amount": "5.00", "method": "check", "reference": "Check 1002"},
+        ),
+        "payments",
+        1,
+        _plan_payment,
+    ),
+    ("POST", "/api/v1/payment-plans/{plan_id}/payoff"): Route(
+        lambda w: _keyed(
+            w,
+            f"/api/v1/payment-plans/{_fresh_plan(w, active=True)}/payoff",
+            {"method": "check", "reference": "Check 1003"},
+        ),
+        "payments",
+        1,
+        _plan_payment,
+    ),
 }
 
 # The OAuth2 password form: walked separately (form fields, not JSON).
@@ -971,13 +1099,13 @@ def _check_refusal(r: httpx.Response, sent: Any, what: str) -> list[str]:
 
 
 def _family(path: str) -> str:
-    for word in ("patients", "invoices", "payments"):
+    for word in ("patients", "invoices", "payments", "payment-plans"):
         if f"/{word}" in path:
             return word
     return "identity" if "/auth/" in path or "/users" in path else "practices"
 
 
-FAMILIES = ["identity", "practices", "patients", "invoices", "payments"]
+FAMILIES = ["identity", "practices", "patients", "invoices", "payments", "payment-plans"]
 
 
 def _json_routes(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -1419,6 +1547,7 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "check_id": w.draft.id,
         "drawer_id": w.draft.id,
         "deposit_id": w.draft.id,
+        "method_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

@@ -41,6 +41,7 @@ from tests.factories.insurance import make_authorization, make_coverage, make_pa
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
+from tests.plans.helpers import accept, propose, stored_card
 from tests.refunds.helpers import limits, refund
 
 # (method, path) -> the action the route needs; None = any signed-in user.
@@ -93,6 +94,20 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/v1/payments/{payment_id}/refunds"): Action.PAYMENT_REFUND,
     ("GET", "/api/v1/payments/{payment_id}/refunds"): Action.PAYMENT_READ,
     ("GET", "/api/v1/refunds/{refund_id}"): Action.PAYMENT_READ,
+    ("POST", "/api/v1/patients/{patient_id}/payment-methods"): Action.PAYMENT_METHOD_WRITE,
+    ("GET", "/api/v1/patients/{patient_id}/payment-methods"): Action.PAYMENT_READ,
+    ("POST", "/api/v1/patients/{patient_id}/payment-methods/{method_id}/remove"): (
+        Action.PAYMENT_METHOD_WRITE
+    ),
+    ("POST", "/api/v1/payment-plans"): Action.PLAN_WRITE,
+    ("GET", "/api/v1/payment-plans"): Action.PLAN_READ,
+    ("GET", "/api/v1/payment-plans/{plan_id}"): Action.PLAN_READ,
+    ("POST", "/api/v1/payment-plans/{plan_id}/accept"): Action.PLAN_ACCEPT,
+    ("POST", "/api/v1/payment-plans/{plan_id}/cancel"): Action.PLAN_WRITE,
+    ("POST", "/api/v1/payment-plans/{plan_id}/changes"): Action.PLAN_WRITE,
+    ("POST", "/api/v1/payment-plans/{plan_id}/payments"): Action.PAYMENT_RECORD,
+    ("POST", "/api/v1/payment-plans/{plan_id}/payoff"): Action.PLAN_WRITE,
+    ("GET", "/api/v1/notifications"): Action.PLAN_READ,
     ("GET", "/api/v1/approval-requests"): Action.APPROVAL_READ,
     ("GET", "/api/v1/approval-requests/{request_id}"): Action.APPROVAL_READ,
     ("POST", "/api/v1/approval-requests/{request_id}/approve"): Action.MONEY_APPROVE,
@@ -304,6 +319,11 @@ def _build(session: Session, *, same_practice: bool) -> World:
         DrawerOpen(location="Desk", opening_float="0"),
         idempotency_key="m",  # type: ignore[arg-type]
     ).drawer
+    planned = make_invoice(session, hidden_patient, lines=[line(price="60.00")])
+    card = stored_card(session, hidden_patient)
+    payment_plan = accept(
+        session, propose(session, hidden_patient, [planned.id]).plan.id, card
+    ).plan
     headers = {
         "admin": auth_header(session, make_user(session, "admin", practices=[a])),
         "billing_staff": auth_header(session, make_user(session, "billing_staff", practices=[a])),
@@ -333,6 +353,9 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "estimate_id": str(estimate.id),
         "drawer_id": str(open_drawer.id),
         "deposit_id": str(deposit.id),
+        "payment_plan_id": str(payment_plan.id),
+        "method_id": str(card.id),
+        "planned_invoice_id": str(planned.id),
     }
     secrets = [
         ids[k]
@@ -350,6 +373,9 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "estimate_id",
             "drawer_id",
             "deposit_id",
+            "payment_plan_id",
+            "method_id",
+            "planned_invoice_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -491,6 +517,21 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         },
         "/api/v1/cash/drawers/{drawer_id}/close": {"counted_cash": "0.00"},
         "/api/v1/practices/{practice_id}/cash/deposits": {"drawer_ids": [w.ids["drawer_id"]]},
+        "/api/v1/patients/{patient_id}/payment-methods": {
+            "token": "tok_0123456789abcdef",
+            "consent_text": "I agree",
+        },
+        "/api/v1/payment-plans": {
+            "patient_id": w.ids["patient_id"],
+            "invoice_ids": [w.ids["invoice_id"]],
+            "frequency": "monthly",
+            "first_due_date": "2099-01-01",
+            "installment_count": 3,
+        },
+        "/api/v1/payment-plans/{plan_id}/cancel": {"reason": "test"},
+        "/api/v1/payment-plans/{plan_id}/changes": {"reason": "test", "installment_count": 2},
+        "/api/v1/payment-plans/{plan_id}/payments": {"amount": "5.00", "method": "cash"},
+        "/api/v1/payment-plans/{plan_id}/payoff": {"method": "cash"},
     }
     if method in {"POST", "PATCH", "PUT"}:
         return bodies.get(path, {})
@@ -550,6 +591,8 @@ def _url(path: str, w: World, method: str) -> str:
         ids["invoice_id"] = ids["draft_id"]  # a draft, so only authorization can refuse
     if "/fraud-rules/" in path:
         ids["code"] = "duplicate_payment"  # a rule code ({code} is a procedure code elsewhere)
+    if path.startswith("/api/v1/payment-plans/"):
+        ids["plan_id"] = ids["payment_plan_id"]  # {plan_id} is an insurance plan elsewhere
     return path.format(**ids)
 
 

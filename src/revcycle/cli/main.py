@@ -24,6 +24,7 @@ from revcycle.gateway.commands import gateway_app
 from revcycle.receipts.commands import receipts_app
 from revcycle.reconciliation.commands import reconcile_app
 from revcycle.remittances.commands import era_app
+from revcycle.worker.commands import worker_app
 
 app = typer.Typer(
     help="revcycle: healthcare revenue-cycle billing",
@@ -56,6 +57,7 @@ for sub, name in [
     (reconcile_app, "reconcile"),
     (eligibility_app, "eligibility"),
     (receipts_app, "receipts"),
+    (worker_app, "worker"),
 ]:
     app.add_typer(sub, name=name)
 

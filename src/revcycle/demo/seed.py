@@ -70,6 +70,7 @@ from revcycle.patients.schemas import GuarantorRelationship, PatientCreate, Sex
 from revcycle.payments import service as payments_service
 from revcycle.payments.bank_demo import seed_bank_transfers
 from revcycle.payments.schemas import AllocationIn, PaymentCreate, PaymentMethod
+from revcycle.plans import demo as plans_demo
 from revcycle.practices import service as practices_service
 from revcycle.practices.models import Practice, Provider
 from revcycle.practices.repository import PracticeRepository
@@ -447,7 +448,7 @@ def seed(
     methods = dict(result.payment_methods)
     for method, n in desk.methods.items():
         methods[method] = methods.get(method, 0) + n
-    return dataclasses.replace(
+    result = dataclasses.replace(
         result,
         payments=result.payments + desk.payments,
         payment_methods=methods,
@@ -455,6 +456,9 @@ def seed(
         collected_minor=result.collected_minor + desk.collected_minor,
         credit_held_minor=result.credit_held_minor + desk.collected_minor,
     )
+    if end == clock.today():  # plans use real dates (docs/payment-plans.md)
+        plans_demo.seed_plans(session, result.practice_id)
+    return result
 
 
 # Plan --------------------------------------------------------------------------------------------

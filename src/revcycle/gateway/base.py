@@ -209,6 +209,11 @@ class PaymentGateway(Protocol):
         """Refund up to captured minus already refunded. Same key -> the same refund."""
         ...
 
+    def describe_token(self, token: str) -> CardDetails | None:
+        """The card behind a token (brand, last 4, expiry), or None for an unknown token: what
+        revcycle shows for a stored payment method (docs/payment-plans.md)."""
+        ...
+
     def retrieve(self, charge_id: str) -> Charge:
         """The charge as the gateway knows it now (used to recover timed-out calls)."""
         ...

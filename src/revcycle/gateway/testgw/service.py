@@ -342,6 +342,13 @@ class TestGateway(BankDebits):
             _emit(s, "charge.refunded", self._view(s, row), refund=refund)
             return _refund(refund)
 
+    def describe_token(self, token: str) -> CardDetails | None:
+        with unit_of_work(self.factory) as s:
+            tok = s.get(TestgwToken, token)
+            if tok is None:
+                return None
+            return CardDetails(tok.brand, tok.last4, tok.exp_month, tok.exp_year)
+
     def retrieve(self, charge_id: str) -> Charge:
         with unit_of_work(self.factory) as s:
             row = s.get(TestgwCharge, charge_id)

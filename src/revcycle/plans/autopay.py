@@ -1,0 +1,474 @@
+"""Autopay: charging due installments from stored payment methods (the worker's
+``plans.autopay`` task), and early payoff from a stored card. The card-payment saga of
+payments/card.py, with the claim done by the worker:
+
+1. **Claim** (one transaction, a small batch): due installments of active plans with an active
+   method, ``FOR UPDATE OF plan_installments SKIP LOCKED`` on PostgreSQL. Each becomes
+   ``processing`` with a pending payment whose gateway key is derived from the installment id
+   and the attempt number, and a ``plan_charge_attempts`` row (UNIQUE installment + attempt).
+2. **Charge** (no database lock held): :func:`_charge_method` -- the one dispatch point per
+   method kind (card today; bank debits plug in here).
+3. **Apply** (one transaction per installment; lock order plan -> installments -> payment ->
+   patient -> invoices): the ledger entry via payments.card.apply_outcome, then the installment
+   (paid / retry / stop and ask for a new method) and a notification per decline.
+
+A crash or a gateway timeout leaves the attempt pending; the next run resumes it with the same
+key, so the gateway answers with the same charge: never two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from revcycle.audit import service as audit
+from revcycle.auth.permissions import Action
+from revcycle.auth.principal import Principal
+from revcycle.config import Settings
+from revcycle.db import unit_of_work
+from revcycle.gateway.base import (
+    Charge,
+    GatewayRefused,
+    GatewayTimeout,
+    GatewayUnavailable,
+    PaymentGateway,
+)
+from revcycle.kit.clock import today
+from revcycle.kit.ids import uuid7
+from revcycle.payments import card
+from revcycle.payments.models import Payment
+from revcycle.payments.repository import PaymentRepository
+from revcycle.paymethods.models import StoredPaymentMethod
+from revcycle.plans import calc, errors
+from revcycle.plans import service as plans
+from revcycle.plans.models import PaymentPlan, PlanChargeAttempt, PlanInstallment
+from revcycle.plans.repository import PlanRepository
+
+ACTOR = Principal.system(username="autopay")
+STALE_AFTER = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    attempt_id: uuid.UUID
+    plan_id: uuid.UUID
+    installment_id: uuid.UUID | None
+    payment: Payment  # pending, detached
+    kind: str
+    token: str
+
+
+def charge_key(installment_id: uuid.UUID, attempt: int) -> str:
+    """The gateway idempotency key of one autopay attempt: a retry of the same attempt (after a
+    crash, by another worker) gets the same charge back."""
+    raw = f"plan-installment:{installment_id}:{attempt}".encode()
+    return "rc_plan_" + hashlib.sha256(raw).hexdigest()[:48]
+
+
+def _charge_method(gateway: PaymentGateway, kind: str, token: str, payment: Payment) -> Charge:
+    """THE dispatch point per stored-method kind. ``card``: authorise + capture through the card
+    gateway, exactly as card payments do. ``bank`` (ACH ``btok_``): plug the debit in here."""
+    if kind == "card":
+        return card._charge(gateway, payment, token)  # noqa: SLF001 - the shared card path
+    raise GatewayRefused(f"{kind} debits are not supported yet", code="method_kind_unsupported")
+
+
+def _pending_payment(
+    plan: PaymentPlan,
+    amount_minor: int,
+    key: str,
+    provider: str,
+    on: dt.date,
+    reference: str,
+    wanted: dict[uuid.UUID, int],
+    created_by: uuid.UUID | None,
+) -> Payment:
+    return Payment(
+        id=uuid7(),
+        practice_id=plan.practice_id,
+        patient_id=plan.patient_id,
+        method="card",
+        amount_minor=amount_minor,
+        currency=plan.currency,
+        received_on=on,
+        reference=reference,
+        unapplied_minor=0,
+        created_by=created_by,
+        status=card.PENDING,
+        gateway_provider=provider,
+        gateway_idempotency_key=key,
+        allocation_request=json.dumps([[str(i), m] for i, m in wanted.items()]),
+    )
+
+
+def _attempt_audit(s: Session, actor: Principal, payment: Payment) -> None:
+    audit.record(
+        s,
+        actor,
+        "payment:card_attempt",
+        object_type="payment",
+        object_id=payment.id,
+        practice_id=payment.practice_id,
+        fields=["amount", "method"],
+    )
+
+
+def _claim(
+    factory: sessionmaker[Session], gateway: PaymentGateway, on: dt.date, limit: int
+) -> list[Claimed]:
+    out = []
+    with unit_of_work(factory) as s:
+        for inst, plan, method in PlanRepository(s).claim_due(on=on, limit=limit):
+            inst.attempts += 1
+            inst.status = "processing"
+            amount = inst.amount_minor - inst.paid_minor
+            wanted = {
+                i: m.amount_minor for i, m in plans.allocation_request(s, plan, amount).items()
+            }
+            payment = _pending_payment(
+                plan,
+                amount,
+                charge_key(inst.id, inst.attempts),
+                gateway.provider,
+                on,
+                f"plan installment {inst.seq}",
+                wanted,
+                None,
+            )
+            s.add(payment)
+            attempt = PlanChargeAttempt(
+                id=uuid7(),
+                plan_id=plan.id,
+                installment_id=inst.id,
+                attempt=inst.attempts,
+                purpose="autopay",
+                method_id=method.id,
+                payment_id=payment.id,
+                status="pending",
+            )
+            s.add(attempt)
+            _attempt_audit(s, ACTOR, payment)
+            out.append(Claimed(attempt.id, plan.id, inst.id, payment, method.kind, method.token))
+        s.flush()
+    return out
+
+
+def _resumable(factory: sessionmaker[Session], now: dt.datetime, limit: int) -> list[Claimed]:
+    out = []
+    with unit_of_work(factory) as s:
+        for attempt in PlanRepository(s).claim_stale(started_before=now - STALE_AFTER, limit=limit):
+            payment = PaymentRepository(s).get(attempt.payment_id)
+            method = s.get(StoredPaymentMethod, attempt.method_id)
+            assert payment is not None and method is not None
+            out.append(
+                Claimed(
+                    attempt.id,
+                    attempt.plan_id,
+                    attempt.installment_id,
+                    payment,
+                    method.kind,
+                    method.token,
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # succeeded | declined | failed | pending
+    decline_code: str | None = None
+
+
+def _apply(
+    s: Session,
+    actor: Principal,
+    c: Claimed,
+    charge: Charge | None,
+    refused: str | None,
+    settings: Settings,
+    on: dt.date,
+    payoff: bool = False,
+) -> Outcome:
+    repo = PlanRepository(s)
+    plan = repo.get_for_update(c.plan_id)
+    assert plan is not None
+    installments = repo.installments(plan.id, lock=True)
+    attempt = s.scalar(
+        select(PlanChargeAttempt)
+        .where(PlanChargeAttempt.id == c.attempt_id)
+        .execution_options(populate_existing=True)
+    )
+    assert attempt is not None
+    payments = PaymentRepository(s)
+    if attempt.status != "pending":  # another worker finished it
+        payment = payments.get(c.payment.id)
+        assert payment is not None
+        return Outcome(attempt.status, payment.decline_code)
+    if refused is not None:
+        payment = payments.lock_gateway_payment(c.payment.id)
+        assert payment is not None
+        if payment.status == card.PENDING:
+            payment.status, payment.decline_code = card.FAILED, refused
+        status = card.FAILED
+    elif charge is not None:
+        status = card.apply_outcome(s, actor, c.payment.id, charge)
+    else:
+        p = payments.get(c.payment.id)
+        assert p is not None
+        status = p.status
+    payment = payments.get(c.payment.id)
+    assert payment is not None
+    if status == card.PENDING:
+        return Outcome(card.PENDING)
+    attempt.status = status
+    attempt.decline_code = payment.decline_code
+    inst = next((i for i in installments if i.id == c.installment_id), None)
+    if status == card.SUCCEEDED:
+        plans.settle(s, actor, plan, installments, payment, payoff=payoff, target=inst)
+        return Outcome(status)
+    code = payment.decline_code or "declined"
+    if inst is not None:
+        _declined(s, actor, plan, inst, attempt, code, settings, on)
+    else:
+        plans.record_event(
+            s,
+            actor,
+            plan,
+            "payoff_declined",
+            decline_code=code,
+            payment_id=str(payment.id),
+        )
+    s.flush()
+    return Outcome(status, code)
+
+
+def _declined(
+    s: Session,
+    actor: Principal,
+    plan: PaymentPlan,
+    inst: PlanInstallment,
+    attempt: PlanChargeAttempt,
+    code: str,
+    settings: Settings,
+    on: dt.date,
+) -> None:
+    inst.status = "scheduled"
+    inst.last_decline_code = code
+    if calc.is_hard_decline(code):
+        # Retrying will not help (expired, stolen, authentication needed): stop autopay on the
+        # plan and ask the patient for another method.
+        plans.record_event(
+            s,
+            actor,
+            plan,
+            "installment_declined",
+            seq=inst.seq,
+            decline_code=code,
+            hard=True,
+            next_attempt_on=None,
+        )
+        if plan.method_id is not None:
+            plans.detach_method(s, actor, plan.method_id, f"hard decline: {code}")
+        inst.next_attempt_on = None
+        plans.notify(
+            s,
+            plan,
+            "plan.payment_method_update_needed",
+            f"hard:{attempt.id}",
+            seq=inst.seq,
+            decline_code=code,
+            amount_minor=inst.amount_minor - inst.paid_minor,
+            currency=inst.currency,
+        )
+        return
+    retries = calc.retry_dates(inst.due_date, calc.parse_retry_days(settings.plan_retry_days))
+    index = inst.attempts - 1
+    nxt = retries[index] if index < len(retries) else None
+    if nxt is not None:
+        nxt = max(nxt, on + dt.timedelta(days=1))
+    inst.next_attempt_on = nxt
+    plans.record_event(
+        s,
+        actor,
+        plan,
+        "installment_declined",
+        seq=inst.seq,
+        decline_code=code,
+        hard=False,
+        next_attempt_on=nxt.isoformat() if nxt else None,
+    )
+    plans.notify(
+        s,
+        plan,
+        "plan.installment_declined",
+        f"decline:{attempt.id}",
+        seq=inst.seq,
+        decline_code=code,
+        due_date=inst.due_date.isoformat(),
+        amount_minor=inst.amount_minor - inst.paid_minor,
+        currency=inst.currency,
+        next_retry_on=nxt.isoformat() if nxt else None,
+    )
+
+
+def _process(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    c: Claimed,
+    settings: Settings,
+    on: dt.date,
+    actor: Principal = ACTOR,
+    payoff: bool = False,
+) -> Outcome:
+    charge: Charge | None = None
+    refused: str | None = None
+    if c.payment.status == card.PENDING:
+        try:
+            charge = _charge_method(gateway, c.kind, c.token, c.payment)
+        except GatewayTimeout:
+            return Outcome(card.PENDING)  # resumed by the next run with the same key
+        except GatewayUnavailable:
+            _release(factory, c)
+            raise
+        except GatewayRefused as exc:
+            refused = exc.code
+    with unit_of_work(factory) as s:
+        return _apply(s, actor, c, charge, refused, settings, on, payoff)
+
+
+def _release(factory: sessionmaker[Session], c: Claimed) -> None:
+    """The gateway refused to take the call (nothing happened): the attempt fails as
+    ``gateway_unavailable`` and the installment is due again on the next run."""
+    with unit_of_work(factory) as s:
+        repo = PlanRepository(s)
+        plan = repo.get_for_update(c.plan_id)
+        assert plan is not None
+        installments = repo.installments(plan.id, lock=True)
+        attempt = s.get(PlanChargeAttempt, c.attempt_id)
+        payment = PaymentRepository(s).lock_gateway_payment(c.payment.id)
+        assert attempt is not None and payment is not None
+        if attempt.status != "pending":
+            return
+        attempt.status = payment.status = card.FAILED
+        attempt.decline_code = payment.decline_code = "gateway_unavailable"
+        for inst in installments:
+            if inst.id == c.installment_id and inst.status == "processing":
+                inst.status = "scheduled"
+
+
+def run_once(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    gateway: PaymentGateway | None = None,
+) -> int:
+    """Charge everything due on ``now``'s date (in batches of ``autopay_batch_size``), after
+    resuming attempts left pending by a crash or a timeout. Returns the charges attempted."""
+    if gateway is None:
+        from revcycle.gateway.factory import build_gateway
+
+        gateway = build_gateway(settings, factory)
+    on = now.date()
+    done = 0
+    try:
+        for c in _resumable(factory, now, settings.autopay_batch_size):
+            _process(factory, gateway, c, settings, on)
+            done += 1
+        while claimed := _claim(factory, gateway, on, settings.autopay_batch_size):
+            for c in claimed:
+                _process(factory, gateway, c, settings, on)
+                done += 1
+    except GatewayUnavailable:
+        pass  # nothing was charged for the current one; the next run tries again
+    return done
+
+
+def run_missed(factory: sessionmaker[Session], settings: Settings, now: dt.datetime) -> int:
+    """The ``plans.missed`` task: installments past grace -> missed; too many -> default."""
+    on = now.date()
+    cutoff = on - dt.timedelta(days=settings.plan_grace_days)
+    with unit_of_work(factory) as s:
+        plan_ids = PlanRepository(s).plans_with_overdue(due_before=cutoff, limit=1000)
+    total = 0
+    for plan_id in plan_ids:
+        with unit_of_work(factory) as s:
+            total += plans.sweep_missed(
+                s,
+                ACTOR,
+                plan_id,
+                on=on,
+                grace_days=settings.plan_grace_days,
+                default_after=settings.plan_default_after_missed,
+            )
+    return total
+
+
+# --- early payoff from a stored card -----------------------------------------------------------
+
+
+def payoff_with_method(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    settings: Settings,
+    actor: Principal,
+    plan_id: uuid.UUID,
+    method_id: uuid.UUID,
+    *,
+    idempotency_key: str,
+) -> tuple[plans.PlanView, Outcome]:
+    key = card.gateway_key(actor.user_id, idempotency_key)
+    with unit_of_work(factory) as s:
+        existing = PaymentRepository(s).by_gateway_key(key)
+        if existing is None:
+            actor.require(Action.PAYMENT_RECORD)
+            plan = plans.access_plan(s, actor, plan_id, Action.PLAN_WRITE, lock=True)
+            installments = plans.open_for_money(s, plan)
+            method = plans.usable_method(s, actor, plan, method_id)
+            left = plans.remaining(plan, installments)
+            on = today()
+            wanted = {i: m.amount_minor for i, m in plans.allocation_request(s, plan, left).items()}
+            payment = _pending_payment(
+                plan, left, key, gateway.provider, on, "plan payoff", wanted, actor.user_id
+            )
+            s.add(payment)
+            attempt = PlanChargeAttempt(
+                id=uuid7(),
+                plan_id=plan.id,
+                installment_id=None,
+                attempt=1,
+                purpose="payoff",
+                method_id=method.id,
+                payment_id=payment.id,
+                status="pending",
+            )
+            s.add(attempt)
+            s.flush()
+            _attempt_audit(s, actor, payment)
+            c = Claimed(attempt.id, plan.id, None, payment, method.kind, method.token)
+        else:
+            attempt_row = PlanRepository(s).attempt_for_payment(existing.id)
+            assert attempt_row is not None
+            plans.access_plan(s, actor, attempt_row.plan_id, Action.PLAN_WRITE)
+            m = s.get(StoredPaymentMethod, attempt_row.method_id)
+            assert m is not None
+            c = Claimed(attempt_row.id, attempt_row.plan_id, None, existing, m.kind, m.token)
+            on = existing.received_on
+    try:
+        outcome = _process(factory, gateway, c, settings, on, actor=actor, payoff=True)
+    except GatewayUnavailable:
+        raise errors.MethodNotUsable(
+            "The payment gateway is unavailable; try again later",
+            code="payment.gateway_unavailable",
+            status=503,
+        ) from None
+    with unit_of_work(factory) as s:
+        plan_row = PlanRepository(s).get(c.plan_id)
+        assert plan_row is not None
+        return plans.view(s, plan_row), outcome

@@ -1,0 +1,201 @@
+"""All SQL for payment plans, their invoices, installments, charge attempts and events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from revcycle.paymethods.models import StoredPaymentMethod
+from revcycle.plans.models import (
+    PaymentPlan,
+    PlanChargeAttempt,
+    PlanEvent,
+    PlanInstallment,
+    PlanInvoice,
+)
+
+OPEN_INSTALLMENT = ("scheduled", "processing", "missed")
+
+
+class PlanRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, plan_id: uuid.UUID) -> PaymentPlan | None:
+        return self.session.get(PaymentPlan, plan_id)
+
+    def get_for_update(self, plan_id: uuid.UUID) -> PaymentPlan | None:
+        """Lock order: plan -> installments -> payment -> patient -> invoices (by id)."""
+        return self.session.scalar(
+            select(PaymentPlan)
+            .where(PaymentPlan.id == plan_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    def invoices(self, plan_id: uuid.UUID) -> list[PlanInvoice]:
+        return list(
+            self.session.scalars(
+                select(PlanInvoice)
+                .where(PlanInvoice.plan_id == plan_id)
+                .order_by(PlanInvoice.position)
+            )
+        )
+
+    def installments(self, plan_id: uuid.UUID, *, lock: bool = False) -> list[PlanInstallment]:
+        q = (
+            select(PlanInstallment)
+            .where(PlanInstallment.plan_id == plan_id)
+            .order_by(PlanInstallment.version, PlanInstallment.seq)
+        )
+        if lock:
+            q = q.with_for_update().execution_options(populate_existing=True)
+        return list(self.session.scalars(q))
+
+    def events(self, plan_id: uuid.UUID) -> list[PlanEvent]:
+        return list(
+            self.session.scalars(
+                select(PlanEvent).where(PlanEvent.plan_id == plan_id).order_by(PlanEvent.id)
+            )
+        )
+
+    def attempts(self, plan_id: uuid.UUID) -> list[PlanChargeAttempt]:
+        return list(
+            self.session.scalars(
+                select(PlanChargeAttempt)
+                .where(PlanChargeAttempt.plan_id == plan_id)
+                .order_by(PlanChargeAttempt.id)
+            )
+        )
+
+    def attempt_for_payment(self, payment_id: uuid.UUID) -> PlanChargeAttempt | None:
+        return self.session.scalar(
+            select(PlanChargeAttempt).where(PlanChargeAttempt.payment_id == payment_id)
+        )
+
+    def charge_in_flight(self, plan_id: uuid.UUID) -> bool:
+        return (
+            self.session.scalar(
+                select(PlanChargeAttempt.id)
+                .where(PlanChargeAttempt.plan_id == plan_id, PlanChargeAttempt.status == "pending")
+                .limit(1)
+            )
+            is not None
+        )
+
+    def invoices_in_plan(self, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """invoice id -> the plan it is in, for those currently in an active plan."""
+        if not invoice_ids:
+            return {}
+        rows = self.session.execute(
+            select(PlanInvoice.invoice_id, PlanInvoice.plan_id).where(
+                PlanInvoice.invoice_id.in_(invoice_ids), PlanInvoice.in_plan.is_(True)
+            )
+        )
+        return {r.invoice_id: r.plan_id for r in rows}
+
+    def search(
+        self,
+        *,
+        practice_ids: frozenset[uuid.UUID] | None,
+        patient_ids: frozenset[uuid.UUID] | None,
+        patient_id: uuid.UUID | None,
+        practice_id: uuid.UUID | None,
+        status: str | None,
+        before: uuid.UUID | None,
+        limit: int,
+    ) -> Sequence[PaymentPlan]:
+        q = select(PaymentPlan).order_by(PaymentPlan.id.desc()).limit(limit)
+        if practice_ids is not None:
+            q = q.where(PaymentPlan.practice_id.in_(practice_ids))
+        if patient_ids is not None:
+            q = q.where(PaymentPlan.patient_id.in_(patient_ids))
+        if patient_id is not None:
+            q = q.where(PaymentPlan.patient_id == patient_id)
+        if practice_id is not None:
+            q = q.where(PaymentPlan.practice_id == practice_id)
+        if status is not None:
+            q = q.where(PaymentPlan.status == status)
+        if before is not None:
+            q = q.where(PaymentPlan.id < before)
+        return self.session.scalars(q).all()
+
+    def active_with_method(self, method_id: uuid.UUID) -> list[uuid.UUID]:
+        return list(
+            self.session.scalars(
+                select(PaymentPlan.id).where(
+                    PaymentPlan.method_id == method_id, PaymentPlan.status == "active"
+                )
+            )
+        )
+
+    # --- the worker's claims (docs/worker.md) ------------------------------------------------
+    def claim_due(
+        self, *, on: dt.date, limit: int
+    ) -> list[tuple[PlanInstallment, PaymentPlan, StoredPaymentMethod]]:
+        """Due autopay installments of active plans with an active stored method, locked with
+        ``FOR UPDATE OF plan_installments SKIP LOCKED`` on PostgreSQL: concurrent workers take
+        disjoint batches. (SQLite ignores the clause; its single writer serialises claims.)"""
+        rows = self.session.execute(
+            select(PlanInstallment, PaymentPlan, StoredPaymentMethod)
+            .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+            .join(StoredPaymentMethod, StoredPaymentMethod.id == PaymentPlan.method_id)
+            .where(
+                PlanInstallment.status == "scheduled",
+                PlanInstallment.next_attempt_on <= on,
+                PlanInstallment.version == PaymentPlan.version,
+                PaymentPlan.status == "active",
+                StoredPaymentMethod.status == "active",
+                # not while an early payoff is being charged
+                ~select(PlanChargeAttempt.id)
+                .where(
+                    PlanChargeAttempt.plan_id == PaymentPlan.id,
+                    PlanChargeAttempt.status == "pending",
+                    PlanChargeAttempt.purpose == "payoff",
+                )
+                .exists(),
+            )
+            .order_by(PlanInstallment.next_attempt_on, PlanInstallment.id)
+            .limit(limit)
+            .with_for_update(of=PlanInstallment, skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).all()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def claim_stale(self, *, started_before: dt.datetime, limit: int) -> list[PlanChargeAttempt]:
+        """Charge attempts still pending after ``started_before`` (a crash or a gateway timeout
+        between the claim and the outcome): the worker resumes them with the same key."""
+        return list(
+            self.session.scalars(
+                select(PlanChargeAttempt)
+                .where(
+                    PlanChargeAttempt.status == "pending",
+                    PlanChargeAttempt.created_at < started_before,
+                )
+                .order_by(PlanChargeAttempt.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    def plans_with_overdue(self, *, due_before: dt.date, limit: int) -> list[uuid.UUID]:
+        """Active plans with an installment unpaid past the grace period and no retry left."""
+        return list(
+            self.session.scalars(
+                select(PaymentPlan.id)
+                .join(PlanInstallment, PlanInstallment.plan_id == PaymentPlan.id)
+                .where(
+                    PaymentPlan.status == "active",
+                    PlanInstallment.version == PaymentPlan.version,
+                    PlanInstallment.status == "scheduled",
+                    PlanInstallment.due_date < due_before,
+                    PlanInstallment.next_attempt_on.is_(None),
+                )
+                .distinct()
+                .limit(limit)
+            )
+        )
