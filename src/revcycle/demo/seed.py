@@ -44,6 +44,7 @@ from revcycle.auth import service as auth_service
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
+from revcycle.fraud.demo import seed_fraud_reviews
 from revcycle.invoices import calc
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
@@ -420,6 +421,7 @@ def seed(
     builder = _Builder(session, hasher, random.Random(seed), seed, end)
     result = builder.build(patients, invoices)
     seed_bank_transfers(session, ACTOR, result.practice_id, end)  # docs/bank-transfers.md
+    seed_fraud_reviews(session, result.practice_id, end)  # docs/fraud.md
     return result
 
 
