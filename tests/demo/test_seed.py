@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from typer.testing import CliRunner
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
+from revcycle.auth import service as auth_service
 from revcycle.auth.models import User, UserPractice
 from revcycle.auth.principal import Principal
 from revcycle.cash import service as cash_service
@@ -28,6 +30,10 @@ from revcycle.cli.main import app
 from revcycle.config import get_settings
 from revcycle.db import make_engine, make_session_factory, migrate, unit_of_work
 from revcycle.demo import seed as demo
+from revcycle.fraud import service as fraud_service
+from revcycle.fraud.models import FraudReview
+from revcycle.fraud.schemas import Decision, ReviewDecide
+from revcycle.gateway.testgw.models import TestgwCharge
 from revcycle.integrity import service as integrity
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
 from revcycle.kit import codes
@@ -44,6 +50,21 @@ from tests.factories.auth import HASHER
 # A fixed end of the window: the data is then identical whatever day the tests run. The window
 # (2024-12-30 .. 2026-06-30) crosses two 1 January price updates.
 PINNED = dt.date(2026, 6, 30)
+
+
+def _fraud_demo_payments(session: Session) -> list[uuid.UUID]:
+    """The payments the fraud demo made (docs/fraud.md): its two duplicate cash receipts, the
+    admin's prepayment and the card-testing attempts; the rest are the demo's history."""
+    admin = session.scalar(select(User.id).where(User.username == "admin"))
+    return list(
+        session.scalars(
+            select(Payment.id).where(
+                Payment.reference.like("Receipt D-%")
+                | (Payment.created_by == admin)
+                | ((Payment.method == "card") & (Payment.gateway_provider == "testgw"))
+            )
+        )
+    )
 
 
 def _count(session: Session, model: Any, *where: Any) -> int:
@@ -142,7 +163,11 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     assert all(issue is not None and issue <= paid <= PINNED for paid, issue in pay_dates)
 
     # Payments by every method; some applied oldest-first, some overpaid into patient credit.
-    payments = session.scalars(select(Payment).where(Payment.gateway_provider.is_(None))).all()
+    # (The builder's payments: those the staff logins made are the fraud demo's, below.)
+    fraud_demo = _fraud_demo_payments(session)
+    payments = session.scalars(
+        select(Payment).where(Payment.gateway_provider.is_(None), Payment.id.not_in(fraud_demo))
+    ).all()
     assert len(payments) == result.payments
     methods = Counter(p.method for p in payments)
     assert dict(methods) == {m: n for m, n in result.payment_methods.items() if n}
@@ -178,7 +203,8 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
         return _count(session, AuditEvent, AuditEvent.action == action)
 
     assert audited("invoice:issue") == 148
-    assert audited("payment:record") == result.payments + 2  # + the two settled bank transfers
+    # + the two settled bank transfers, the two duplicate cash payments and the prepayment
+    assert audited("payment:record") == result.payments + 5
     assert audited("patient:create") == 30
     assert audited("invoice:void") == 4
 
@@ -201,11 +227,17 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     report = integrity.run(session)
     assert report.ok, report.violations
     assert report.checked["invoices"] == 150
-    assert report.checked["payments"] == result.payments + 1  # + the bank transfer still settled
+    # + the bank transfer still settled, the fraud demo's two cash payments and the prepayment
+    assert report.checked["payments"] == result.payments + 4
+    assert report.checked["refunds"] == 3  # the fraud demo's, and the refunds demo's two
 
     # Bank transfers (docs/bank-transfers.md): one settled, one pending, one returned R01 after
     # it had settled (its entry reversed); none changed an invoice's status.
-    bank = session.scalars(select(Payment).where(Payment.gateway_provider == "testgw")).all()
+    bank = session.scalars(
+        select(Payment).where(
+            Payment.gateway_provider == "testgw", Payment.method == "bank_transfer"
+        )
+    ).all()
     assert sorted((p.method, p.status, p.return_code) for p in bank) == [
         ("bank_transfer", "pending", None),
         ("bank_transfer", "returned", "R01"),
@@ -220,7 +252,11 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     # Refunds (docs/refunds-approvals.md): the newest cash overpayment's credit went back in cash,
     # 25.00 of a payment on a partially paid invoice (whose balance grew by exactly that), 600.00
     # of a 650.00 prepayment waits for an administrator: above the clerk's 500.00 limit.
-    refunds = session.scalars(select(Refund).order_by(Refund.created_at, Refund.id)).all()
+    refunds = session.scalars(
+        select(Refund)
+        .where(Refund.reason.in_(["Overpayment returned", "Billing error: lab fee charged twice"]))
+        .order_by(Refund.created_at, Refund.id)
+    ).all()
     assert [r.status for r in refunds] == ["paid", "paid"]
     assert refunds[1].amount_minor == 2500
     credit_refunded = session.get(Payment, refunds[0].payment_id)
@@ -248,6 +284,76 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
         60000,
     )
     assert users["billing"].id == pending.requested_by
+    # Fraud reviews (docs/fraud.md), made by the real rules screening the staff logins' demo
+    # activity: a flag, a blocked attempt, a held refund and an after-the-fact flag.
+    billing, admin = users["billing"], users["admin"]
+    reviews = session.scalars(select(FraudReview).order_by(FraudReview.id)).all()
+    assert [(r.rule_code, r.action, r.status, r.subject_type, r.amount_minor) for r in reviews] == [
+        ("duplicate_payment", "flag", "open", "payment", 3500),
+        ("card_testing", "block", "open", "payment", 100),
+        ("refund_just_under_limit", "hold", "held", "refund", 49500),
+        ("refund_ratio", "flag", "open", "user", 49000),
+    ]
+    assert [r.explanation for r in reviews] == [
+        "1 other cash payment of 35.00 for this patient in 10 minutes (limit 1)",
+        "3 declines for small amounts (up to 10.00) on this card fingerprint in 10 minutes "
+        "(limit 3)",
+        "2 refunds by this user within 5% below the 500.00 approval limit in 7 days (limit 2); "
+        "this one is 495.00",
+        "This user refunded 490.00 against 70.00 collected in 7 days: 700% (limit 50%, from "
+        "100.00 refunded)",
+    ]
+    assert all(r.actor_user_id == billing.id for r in reviews)
+    duplicate, blocked, held, ratio = reviews
+    # Two cash payments of the same amount by the billing login on one partially paid invoice,
+    # which stays partially paid; the second is flagged.
+    staff = session.scalars(
+        select(Payment).where(Payment.id.in_(_fraud_demo_payments(session))).order_by(Payment.id)
+    ).all()
+    assert [
+        (p.created_by, p.method, p.status, p.amount_minor, p.unapplied_minor) for p in staff
+    ] == [
+        (billing.id, "cash", "succeeded", 3500, 0),
+        (billing.id, "cash", "succeeded", 3500, 0),
+        (billing.id, "card", "declined", 100, 0),
+        (billing.id, "card", "declined", 200, 0),
+        (billing.id, "card", "declined", 300, 0),
+        (admin.id, "cash", "succeeded", 100000, 100000),
+    ]
+    assert duplicate.subject_id == duplicate.payment_id == staff[1].id
+    dup_invoices = session.scalars(
+        select(Invoice.status)
+        .join(PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
+        .where(PaymentAllocation.payment_id.in_([staff[0].id, staff[1].id]))
+    ).all()
+    assert dup_invoices == ["partially_paid", "partially_paid"]
+    # Three small declines on one test card through the test gateway, then the fourth attempt
+    # refused before the charge: only its review remains (no payment, no charge).
+    declined = staff[2:5]
+    assert {p.decline_code for p in declined} == {"generic_decline"}
+    assert len({p.card_fingerprint for p in declined} - {None}) == 1
+    assert _count(session, TestgwCharge) == 3
+    assert (blocked.subject_id, blocked.payment_id) == (None, None)
+    assert audited("payment:card_attempt") == audited("payment:card_declined") == 3
+    # A prepayment of 1,000.00 (twice the billing staff's 500.00 limit) refunded by the billing
+    # login in two parts just under the limit: 490.00 paid, 495.00 held (not executed).
+    prepayment = staff[5]
+    refunds = session.scalars(select(Refund).where(Refund.payment_id == prepayment.id)).all()
+    assert [(r.payment_id, r.amount_minor, r.status, r.created_by) for r in refunds] == [
+        (prepayment.id, 49000, "paid", billing.id)
+    ]
+    assert (held.subject_id, held.payment_id) == (None, prepayment.id)
+    assert held.payload == {
+        "payment_id": str(prepayment.id),
+        "refund": {"amount": "495.00", "reason": "Procedure cancelled: prepayment returned"},
+    }
+    assert (ratio.subject_id, ratio.payment_id) == (billing.id, None)
+    assert {a: audited(f"fraud:{a}") for a in ("flag", "block", "hold")} == {
+        "flag": 2,
+        "block": 1,
+        "hold": 1,
+    }
+    assert audited("payment:refund") == 3
 
     text = result.summary()
     for login in result.logins:
@@ -262,8 +368,9 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
 
     # The front desk: every payment has its receipt; today's drawer closed 0.50 short and
     # deposited, a second one open; the day's report reconciles to the ledger.
-    # + the two bank transfers that settled (one later returned) + the two paid refunds
-    assert _count(session, Receipt) == result.payments + 2 + 2
+    # + the two bank transfers that settled (one later returned), the fraud demo's three cash
+    # payments, and the three paid refunds (the fraud demo's one, the refunds demo's two)
+    assert _count(session, Receipt) == result.payments + 2 + 3 + 3
     drawers = session.scalars(select(CashDrawer).order_by(CashDrawer.opened_at)).all()
     assert [(d.status, d.over_short_minor, d.deposit_id is not None) for d in drawers] == [
         ("closed", -50, True),
@@ -272,6 +379,49 @@ def test_small_seed_counts_statuses_and_integrity(session: Session) -> None:
     report = cash_service.daily_report(session, Principal.system(), result.practice_id, today())
     assert report.reconciled
     assert (report.totals.deposits, report.totals.over_short) == (11700, -50)
+
+
+def test_demo_fraud_queue_is_listed_and_decided(session: Session, client: TestClient) -> None:
+    """The demo's review queue through the API (billing staff may read it), and an admin's
+    decisions on it: approving the held refund executes it, exactly as asked for."""
+    demo.seed(session, HASHER, patients=12, invoices=60, seed=7, today=PINNED)
+    session.flush()
+    token = auth_service.login(
+        session, "billing", "demo-billing-password", HASHER, ttl_minutes=60
+    ).token
+    session.flush()
+    r = client.get("/api/v1/fraud/reviews", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    listed = {i["rule_code"]: i for i in r.json()["items"]}
+    assert {code: (i["action"], i["status"]) for code, i in listed.items()} == {
+        "refund_ratio": ("flag", "open"),
+        "refund_just_under_limit": ("hold", "held"),
+        "card_testing": ("block", "open"),
+        "duplicate_payment": ("flag", "open"),
+    }
+    assert listed["refund_just_under_limit"]["amount"] == "495.00"
+
+    admin_user = session.scalars(select(User).where(User.username == "admin")).one()
+    admin = auth_service.principal_for(session, admin_user, mfa=True)
+    held = uuid.UUID(listed["refund_just_under_limit"]["id"])
+    approved = fraud_service.decide(
+        session, admin, held, ReviewDecide(decision=Decision.APPROVE), idempotency_key="k1"
+    )
+    assert approved.status == "approved"
+    refund = session.get(Refund, approved.result_id)
+    assert refund is not None
+    assert (refund.amount_minor, refund.status, refund.payment_id, refund.created_by) == (
+        49500,
+        "paid",
+        approved.payment_id,
+        admin_user.id,
+    )
+    blocked = uuid.UUID(listed["card_testing"]["id"])
+    confirmed = fraud_service.decide(
+        session, admin, blocked, ReviewDecide(decision=Decision.CONFIRM), idempotency_key="k2"
+    )
+    assert confirmed.status == "confirmed"
+    assert integrity.run(session).ok
 
 
 @pytest.mark.parametrize(
@@ -385,6 +535,10 @@ def fingerprint(session: Session) -> dict[str, list[tuple[Any, ...]]]:
             (u.username, u.role, acct.get(u.patient_id) if u.patient_id else None)
             for u in session.scalars(select(User))
         ),
+        "fraud_reviews": sorted(
+            (r.rule_code, r.action, r.status, r.amount_minor, r.explanation)
+            for r in session.scalars(select(FraudReview))
+        ),
     }
 
 
@@ -419,6 +573,7 @@ def test_same_seed_same_data(session: Session, tmp_path: Path) -> None:
     assert _without_id(again) == _without_id(first)
     assert len(here["invoices"]) == 60
     assert len(here["patients"]) == 12
+    assert len(here["fraud_reviews"]) == 4
 
     _, other = _seed_fresh_sqlite(tmp_path / "other.db", 20261127)
     assert other["patients"] != here["patients"]

@@ -48,6 +48,7 @@ from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
 from revcycle.cash import demo as cash_demo
 from revcycle.config import get_settings
+from revcycle.fraud.demo import seed_fraud_reviews
 from revcycle.insurance import demo as insurance_demo
 from revcycle.invoices import calc
 from revcycle.invoices import service as invoices_service
@@ -427,6 +428,7 @@ def seed(
     builder = _Builder(session, hasher, random.Random(seed), seed, end)
     result = builder.build(patients, invoices)
     seed_bank_transfers(session, ACTOR, result.practice_id, end)  # docs/bank-transfers.md
+    seed_fraud_reviews(session, result.practice_id, end)  # docs/fraud.md
     # refunds (credit, partial) and a refund waiting for approval (docs/refunds-approvals.md)
     refunds = seed_refunds(session, result.practice_id, end, Limits.from_settings(get_settings()))
     result = dataclasses.replace(  # its prepayment is a payment kept whole as patient credit

@@ -326,11 +326,17 @@ def screen_refund(
     )
 
 
+def record_stopped_in(session: Session, exc: errors.FraudStopped) -> None:
+    """Write the review row of a blocked or held attempt in ``session``, once the attempt's own
+    transaction (or savepoint: the demo data, :mod:`revcycle.fraud.demo`) has rolled back."""
+    _record(session, exc.actor, exc.review)
+
+
 def record_stopped(factory: sessionmaker[Session], exc: errors.FraudStopped) -> None:
     """Write the review row of a blocked or held attempt after its transaction rolled back (the
     adapter's job, like security events). A failure here does not change the answer."""
     try:
         with unit_of_work(factory) as session:
-            _record(session, exc.actor, exc.review)
+            record_stopped_in(session, exc)
     except Exception as record_exc:  # noqa: BLE001 - the refusal itself must stand
         log.warning("fraud review %s not recorded: %s", exc.review["id"], type(record_exc).__name__)

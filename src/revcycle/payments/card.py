@@ -72,6 +72,60 @@ def _view(session: Session, payment: Payment) -> payments.PaymentView:
     return payments.PaymentView(payment, allocations)
 
 
+def record_pending(
+    session: Session,
+    actor: Principal,
+    data: PaymentCreate,
+    *,
+    key: str,
+    provider: str,
+    fingerprint: str | None,
+) -> Payment:
+    """Check the request as any payment (access, currency, amount, date, allocations against
+    balances) and record it ``pending`` before the charge, then screen it (the fraud rules may
+    refuse it). The same ``key`` again returns the payment it recorded."""
+    existing = PaymentRepository(session).by_gateway_key(key)
+    if existing is not None:
+        payments.access_payment(session, actor, existing.id)
+        return existing
+    prep = payments.prepare(session, actor, data)
+    wanted = payments.wanted_allocations(data, prep.amount.currency)
+    # Refuse now what would be refused later: nothing is charged for a request we can't apply.
+    payments.plan_allocations(session, prep, wanted)
+    payment = Payment(
+        id=uuid7(),
+        practice_id=prep.practice_id,
+        patient_id=prep.patient_id,
+        method="card",
+        amount_minor=prep.amount.amount_minor,
+        currency=prep.amount.currency,
+        received_on=prep.received_on,
+        reference=data.reference,
+        unapplied_minor=0,
+        created_by=actor.user_id,
+        status=PENDING,
+        gateway_provider=provider,
+        gateway_idempotency_key=key,
+        card_fingerprint=fingerprint,
+        allocation_request=None
+        if wanted is None
+        else json.dumps([[str(i), m.amount_minor] for i, m in wanted.items()]),
+    )
+    session.add(payment)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "payment:card_attempt",
+        object_type="payment",
+        object_id=payment.id,
+        practice_id=payment.practice_id,
+        fields=["amount", "method"],
+    )
+    fraud.screen_payment(session, actor, payment)  # before the charge: may refuse it
+    return payment
+
+
 def _start(
     factory: sessionmaker[Session],
     gateway: PaymentGateway,
@@ -81,46 +135,9 @@ def _start(
 ) -> Payment:
     fingerprint = gateway.card_fingerprint(data.token or "")  # for the fraud rules
     with unit_of_work(factory) as s:
-        existing = PaymentRepository(s).by_gateway_key(key)
-        if existing is not None:
-            payments.access_payment(s, actor, existing.id)
-            return existing
-        prep = payments.prepare(s, actor, data)
-        wanted = payments.wanted_allocations(data, prep.amount.currency)
-        # Refuse now what would be refused later: nothing is charged for a request we can't apply.
-        payments.plan_allocations(s, prep, wanted)
-        payment = Payment(
-            id=uuid7(),
-            practice_id=prep.practice_id,
-            patient_id=prep.patient_id,
-            method="card",
-            amount_minor=prep.amount.amount_minor,
-            currency=prep.amount.currency,
-            received_on=prep.received_on,
-            reference=data.reference,
-            unapplied_minor=0,
-            created_by=actor.user_id,
-            status=PENDING,
-            gateway_provider=gateway.provider,
-            gateway_idempotency_key=key,
-            card_fingerprint=fingerprint,
-            allocation_request=None
-            if wanted is None
-            else json.dumps([[str(i), m.amount_minor] for i, m in wanted.items()]),
+        return record_pending(
+            s, actor, data, key=key, provider=gateway.provider, fingerprint=fingerprint
         )
-        s.add(payment)
-        s.flush()
-        audit.record(
-            s,
-            actor,
-            "payment:card_attempt",
-            object_type="payment",
-            object_id=payment.id,
-            practice_id=payment.practice_id,
-            fields=["amount", "method"],
-        )
-        fraud.screen_payment(s, actor, payment)  # before the charge: may refuse it
-        return payment
 
 
 def _charge(gateway: PaymentGateway, payment: Payment, token: str) -> Charge:

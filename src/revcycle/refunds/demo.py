@@ -68,6 +68,7 @@ def seed_refunds(
             Payment.method.in_(("cash", "check")),
             Payment.status == "succeeded",
             Payment.unapplied_minor > 0,
+            Payment.created_by.is_(None),  # the demo's own history, not the staff's activity
         )
         .order_by(Payment.received_on.desc(), Payment.id)
         .limit(1)
@@ -94,6 +95,7 @@ def seed_refunds(
             Payment.method.in_(("cash", "check")),
             Payment.status == "succeeded",
             Payment.unapplied_minor == 0,
+            Payment.created_by.is_(None),
             Invoice.status == "partially_paid",  # stays so: the quotas of statuses hold
             PaymentAllocation.amount_minor > PARTIAL_MINOR,
         )

@@ -182,6 +182,79 @@ def _emit(
     )
 
 
+def _request_hash(token: str, amount_minor: int, currency: str) -> str:
+    return hashlib.sha256(json.dumps([token, amount_minor, currency]).encode()).hexdigest()
+
+
+def _by_key(session: Session, key: str) -> TestgwCharge | None:
+    return session.scalar(select(TestgwCharge).where(TestgwCharge.idempotency_key == key))
+
+
+def _replay(session: Session, row: TestgwCharge, request_hash: str) -> Charge:
+    if row.request_hash != request_hash:
+        raise GatewayRefused(
+            "This idempotency key was used with different parameters",
+            code="idempotency_key_reused",
+        )
+    return _charge(row, session.get(TestgwToken, row.token_id))
+
+
+def authorize_in(
+    session: Session,
+    *,
+    token: str,
+    amount_minor: int,
+    currency: str,
+    idempotency_key: str,
+    metadata: Mapping[str, str] | None = None,
+) -> tuple[Charge, cards.Scenario | None]:
+    """Authorise a charge on a token in ``session`` (declined, requiring action or succeeded by
+    the card's scenario). Returns the charge and the card's scenario (None for a replay)."""
+    if amount_minor <= 0:
+        raise GatewayRefused("The amount must be positive", code="amount_invalid")
+    request_hash = _request_hash(token, amount_minor, currency)
+    existing = _by_key(session, idempotency_key)
+    if existing is not None:
+        return _replay(session, existing, request_hash), None
+    tok = session.get(TestgwToken, token)
+    if tok is None:
+        raise GatewayRefused("No such token", code="resource_missing")
+    scenario = cards.Scenario(tok.scenario)
+    decline = _DECLINES.get(scenario)
+    status = (
+        ChargeStatus.DECLINED
+        if decline
+        else ChargeStatus.REQUIRES_ACTION
+        if scenario is cards.Scenario.REQUIRES_ACTION
+        else ChargeStatus.SUCCEEDED
+    )
+    row = TestgwCharge(
+        id=_new_id("ch"),
+        token_id=tok.id,
+        status=status.value,
+        decline_code=decline.value if decline else None,
+        amount_minor=amount_minor,
+        currency=currency,
+        captured_minor=0,
+        refunded_minor=0,
+        voided=False,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        metadata_json=json.dumps(dict(metadata or {}), sort_keys=True),
+    )
+    session.add(row)
+    session.flush()
+    charge = _charge(row, tok)
+    if status is ChargeStatus.DECLINED:
+        _emit(session, "charge.failed", charge)
+    return charge, scenario
+
+
+def card_fingerprint_in(session: Session, token: str) -> str | None:
+    row = session.get(TestgwToken, token)
+    return None if row is None else row.fingerprint
+
+
 class TestGateway(BankDebits):
     """:class:`revcycle.gateway.base.PaymentGateway` over the test gateway's own tables (and
     :class:`~revcycle.gateway.base.BankDebitGateway`: bank debits, from ``BankDebits``)."""
@@ -203,9 +276,6 @@ class TestGateway(BankDebits):
     def _view(self, s: Session, row: TestgwCharge) -> Charge:
         return _charge(row, s.get(TestgwToken, row.token_id))
 
-    def _by_key(self, s: Session, key: str) -> TestgwCharge | None:
-        return s.scalar(select(TestgwCharge).where(TestgwCharge.idempotency_key == key))
-
     # --- PaymentGateway ----------------------------------------------------------------------
     def authorize(
         self,
@@ -215,65 +285,26 @@ class TestGateway(BankDebits):
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
     ) -> Charge:
-        if amount_minor <= 0:
-            raise GatewayRefused("The amount must be positive", code="amount_invalid")
-        request_hash = hashlib.sha256(
-            json.dumps([token, amount_minor, currency]).encode()
-        ).hexdigest()
         try:
             with unit_of_work(self.factory) as s:
-                existing = self._by_key(s, idempotency_key)
-                if existing is not None:
-                    return self._replay(s, existing, request_hash)
-                tok = s.get(TestgwToken, token)
-                if tok is None:
-                    raise GatewayRefused("No such token", code="resource_missing")
-                scenario = cards.Scenario(tok.scenario)
-                decline = _DECLINES.get(scenario)
-                status = (
-                    ChargeStatus.DECLINED
-                    if decline
-                    else ChargeStatus.REQUIRES_ACTION
-                    if scenario is cards.Scenario.REQUIRES_ACTION
-                    else ChargeStatus.SUCCEEDED
-                )
-                row = TestgwCharge(
-                    id=_new_id("ch"),
-                    token_id=tok.id,
-                    status=status.value,
-                    decline_code=decline.value if decline else None,
+                charge, scenario = authorize_in(
+                    s,
+                    token=token,
                     amount_minor=amount_minor,
                     currency=currency,
-                    captured_minor=0,
-                    refunded_minor=0,
-                    voided=False,
                     idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    metadata_json=json.dumps(dict(metadata or {}), sort_keys=True),
+                    metadata=metadata,
                 )
-                s.add(row)
-                s.flush()
-                charge = self._view(s, row)
-                if status is ChargeStatus.DECLINED:
-                    _emit(s, "charge.failed", charge)
         except IntegrityError:
             # A concurrent authorize with the same key won the INSERT: answer with its charge.
             with unit_of_work(self.factory) as s:
-                existing = self._by_key(s, idempotency_key)
+                existing = _by_key(s, idempotency_key)
                 if existing is None:
                     raise
-                return self._replay(s, existing, request_hash)
+                return _replay(s, existing, _request_hash(token, amount_minor, currency))
         if scenario is cards.Scenario.TIMEOUT:
             raise GatewayTimeout()  # the charge exists; the answer is lost on the way back
         return charge
-
-    def _replay(self, s: Session, row: TestgwCharge, request_hash: str) -> Charge:
-        if row.request_hash != request_hash:
-            raise GatewayRefused(
-                "This idempotency key was used with different parameters",
-                code="idempotency_key_reused",
-            )
-        return self._view(s, row)
 
     def capture(self, charge_id: str, amount_minor: int | None = None) -> Charge:
         with unit_of_work(self.factory) as s:
@@ -379,13 +410,12 @@ class TestGateway(BankDebits):
 
     def find_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
         with unit_of_work(self.factory) as s:
-            row = self._by_key(s, idempotency_key)
+            row = _by_key(s, idempotency_key)
             return None if row is None else self._view(s, row)
 
     def card_fingerprint(self, token: str) -> str | None:
         with unit_of_work(self.factory) as s:
-            row = s.get(TestgwToken, token)
-            return None if row is None else row.fingerprint
+            return card_fingerprint_in(s, token)
 
     def settlement_report(self, day: dt.date) -> SettlementReport:
         with unit_of_work(self.factory) as s:
