@@ -50,5 +50,6 @@ def test_demo_insurance(session: Session) -> None:
     )
     assert set(statuses) == {"requested", "approved", "denied", "expired", "cancelled"}, statuses
     kinds = Counter(session.scalars(select(Estimate.kind)))
-    assert kinds == {"insurance": 3, "good_faith": 1}  # one self-pay adult in this seed
+    # one self-pay adult in this seed; the fourth insurance estimate is the eligibility demo's
+    assert kinds == {"insurance": 4, "good_faith": 1}
     assert integrity.run(session).ok

@@ -17,10 +17,12 @@ from revcycle.appointments.schemas import AppointmentCreate
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
+from revcycle.errors import out_of_scope
 from revcycle.insurance.models import Coverage
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
 from revcycle.kit.uuids import parse_cursor_uuid
-from revcycle.patients.models import Patient
+from revcycle.patients import service as patients_service
+from revcycle.patients.errors import PatientNotFound
 from revcycle.practices import service as practices_service
 from revcycle.practices.models import Provider
 
@@ -32,9 +34,10 @@ def create_appointment(
     practice = practices_service.get_practice(session, actor, practice_id)
     if data.status not in (SCHEDULED, CANCELLED):
         raise errors.InvalidAppointment("status is scheduled or cancelled")
-    patient = session.get(Patient, data.patient_id)
-    if patient is None or patient.practice_id != practice.id:
-        raise errors.InvalidAppointment("The patient is not one of this practice's")
+    # A patient the caller cannot see, or of another practice: 404, as for a missing one.
+    patient = patients_service.access_patient(session, actor, data.patient_id, Action.PATIENT_WRITE)
+    if patient.practice_id != practice.id:
+        raise out_of_scope(PatientNotFound("No such patient"), "patient", patient.id)
     provider = session.get(Provider, data.provider_id)
     if provider is None or provider.practice_id != practice.id:
         raise errors.InvalidAppointment("The provider is not one of this practice's")

@@ -48,6 +48,7 @@ from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
 from revcycle.cash import demo as cash_demo
 from revcycle.config import get_settings
+from revcycle.eligibility import demo as eligibility_demo
 from revcycle.fraud.demo import seed_fraud_reviews
 from revcycle.insurance import demo as insurance_demo
 from revcycle.invoices import calc
@@ -649,6 +650,9 @@ class _Builder:
             [p.record for p in people if p.record is not None],
             self.end,
             {code: self._price(code, self.end) for code in CHARGE_MASTER},
+        )
+        eligibility_demo.seed(  # 270/271 checks, tomorrow's appointments
+            self.session, ACTOR, [p.record for p in people if p.record is not None], self.end
         )
         self.session.flush()
         return self._result(people, invs)

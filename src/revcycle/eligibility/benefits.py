@@ -220,7 +220,8 @@ def describe_service_type(code: str) -> str:
 def to_benefits(f: Facts, fallback: calc.Benefits) -> calc.Benefits:
     """The calculator's input from an eligibility response, each missing fact taken from
     ``fallback`` (the plan's configured benefits and the accumulators). Copays: the 271's when it
-    sends any (by service category), else the plan's. The cost-sharing order is the plan's."""
+    sends any for a service type with a category (table above), else the plan's. The
+    cost-sharing order is the plan's."""
     cur = fallback.currency
 
     def m(minor: int) -> Money:
@@ -258,7 +259,7 @@ def to_benefits(f: Facts, fallback: calc.Benefits) -> calc.Benefits:
         deductible=deductible or Money.zero(cur),
         deductible_met=deductible_met or Money.zero(cur),
         coinsurance=fallback.coinsurance if f.coinsurance is None else f.coinsurance,
-        copays=copays if f.copays else dict(fallback.copays),
+        copays=copays if copays else dict(fallback.copays),
         oop_max=oop,
         oop_met=oop_met,
         family_deductible=fam_ded,

@@ -80,8 +80,10 @@ def _claim(
             insert(EligibilityReverification)
             .values(id=rid, appointment_id=appt.id, run_date=run_date, outcome=outcome)
             .on_conflict_do_nothing(index_elements=["appointment_id", "run_date"])
+            .returning(EligibilityReverification.id)
         )
-        if session.execute(stmt).rowcount == 1:  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: through the ORM session PostgreSQL reports rowcount -1.
+        if session.execute(stmt).scalar_one_or_none() is not None:
             out.append((rid, coverage_id if outcome == "claimed" else None, outcome))
     return out
 
