@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.audit import service as audit
+from revcycle.audit.models import AuditEvent
 from revcycle.db import unit_of_work
 from revcycle.errors import DomainError
 from revcycle.insurance import coverages, service
@@ -139,6 +140,60 @@ def test_overlapping_fee_rows_refused(session: Session, w: dict[str, Any]) -> No
         ("80053", "", 4100),
         ("99213", "LT", 9500),
     ]
+
+
+def test_a_new_contract_year_supersedes_open_ended_rates(
+    session: Session, w: dict[str, Any]
+) -> None:
+    """The stored open-ended 99213 rate (100.00 from 2026-01-01) is ended the day before the new
+    rate starts when asked to; another overlap in the same request still refuses it whole."""
+    plan = w["plan"]
+    new_year = rows(("99213", None, "104.00", "2027-01-01", None))
+    refused(
+        session,
+        "fee_schedule.overlapping_window",
+        service.add_fee_rows,
+        session,
+        SYSTEM,
+        plan.id,
+        FeeScheduleCreate.model_validate(
+            {
+                **new_year.model_dump(mode="json"),
+                "rows": [
+                    *new_year.model_dump(mode="json")["rows"],
+                    {"code": "99213", "allowed": "1.00", "effective_from": "2027-06-01"},
+                ],
+                "supersede_open_rates": True,
+            }
+        ),
+    )
+    refused(
+        session,
+        "fee_schedule.overlapping_window",
+        service.add_fee_rows,
+        session,
+        SYSTEM,
+        plan.id,
+        new_year,
+    )
+    superseding = new_year.model_copy(update={"supersede_open_rates": True})
+    (added,) = service.add_fee_rows(session, SYSTEM, plan.id, superseding)
+    assert (added.allowed_minor, added.effective_from, added.effective_to) == (
+        10400,
+        dt.date(2027, 1, 1),
+        None,
+    )
+    old = service.allowed_on(session, plan.id, "99213", None, dt.date(2026, 12, 31))
+    new = service.allowed_on(session, plan.id, "99213", None, dt.date(2027, 1, 1))
+    assert old is not None
+    assert new is not None
+    assert (old.row.allowed_minor, old.row.effective_to) == (10000, dt.date(2026, 12, 31))
+    assert new.row.allowed_minor == 10400
+    audit.flush_pending(session)
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "fee_schedule:add").order_by(AuditEvent.id)
+    ).all()[-1]
+    assert event.detail == {"rows": 1, "ended": "99213 to 2026-12-31"}
 
 
 def test_coverage_member_id_and_subscriber_are_sealed(session: Session, w: dict[str, Any]) -> None:

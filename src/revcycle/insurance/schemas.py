@@ -209,6 +209,9 @@ class FeeScheduleRowCreate(Schema):
 
 class FeeScheduleCreate(Schema):
     rows: Annotated[list[FeeScheduleRowCreate], Field(min_length=1, max_length=500)]
+    # A new contract year: stored open-ended rates for the same code and modifier that started
+    # before a new row are ended the day before it starts (instead of refusing the overlap).
+    supersede_open_rates: bool = False
 
 
 class FeeScheduleRowRead(BaseModel):

@@ -288,16 +288,26 @@ def add_fee_rows(
     plan = access_plan(session, actor, plan_id, Action.PAYER_WRITE, for_update=True)
     repo = InsuranceRepository(session)
     pending: list[FeeScheduleRow] = []
+    # Stored open-ended rates a new row supersedes -> their new end (applied once all rows pass).
+    ends: dict[uuid.UUID, tuple[FeeScheduleRow, dt.date]] = {}
     for i, r in enumerate(data.rows):
         modifier = r.modifier or ""
+        stored = list(repo.fee_rows(plan.id, code=r.code, modifier=modifier))
         existing = [
-            *repo.fee_rows(plan.id, code=r.code, modifier=modifier),
+            *stored,
             *[p for p in pending if (p.code, p.modifier) == (r.code, modifier)],
         ]
         for other in existing:
-            if _overlaps(
-                r.effective_from, r.effective_to, other.effective_from, other.effective_to
+            other_to = ends[other.id][1] if other.id in ends else other.effective_to
+            if (
+                data.supersede_open_rates
+                and other in stored
+                and other_to is None
+                and other.effective_from < r.effective_from
             ):
+                ends[other.id] = (other, r.effective_from - dt.timedelta(days=1))
+                continue
+            if _overlaps(r.effective_from, r.effective_to, other.effective_from, other_to):
                 raise errors.FeeScheduleOverlap(
                     f"row {i + 1}: {r.code}{'-' + modifier if modifier else ''} already has a rate "
                     f"from {other.effective_from.isoformat()}"
@@ -317,6 +327,10 @@ def add_fee_rows(
                 created_by=actor.user_id,
             )
         )
+    ended = []
+    for other, end in ends.values():
+        other.effective_to = end
+        ended.append(other)
     session.add_all(pending)
     session.flush()
     audit.record(
@@ -327,7 +341,14 @@ def add_fee_rows(
         object_id=plan.id,
         practice_id=plan.practice_id,
         fields=["rows"],
-        detail={"rows": len(pending)},
+        detail={
+            "rows": len(pending),
+            "ended": ", ".join(
+                f"{o.code}{'-' + o.modifier if o.modifier else ''} to {o.effective_to}"
+                for o in ended
+            )
+            or None,
+        },
     )
     return pending
 
