@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,14 +27,11 @@ from revcycle.gateway.base import (
     ReturnCode,
 )
 from revcycle.gateway.testgw import ach
-from revcycle.gateway.testgw.models import TestgwBankDebit, TestgwBankToken, TestgwWebhook
+from revcycle.gateway.testgw.delivery import new_id, queue_event
+from revcycle.gateway.testgw.models import TestgwBankDebit, TestgwBankToken
 from revcycle.kit.clock import today, utcnow
 
 EVENT_PREFIX = "bank_debit."
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
 
 
 class BankAccountRefused(Exception):
@@ -79,7 +75,7 @@ def tokenize_bank(
     if not holder_name.strip():
         raise BankAccountRefused("account_holder_name_missing", "The account holder's name")
     token = TestgwBankToken(
-        id=_new_id("btok"),
+        id=new_id("btok"),
         routing_number=routing,
         bank_name=ach.BANK_NAMES.get(routing),
         account_type=account_type,
@@ -137,23 +133,7 @@ def debit_json(c: Charge) -> dict[str, object]:
 
 
 def _emit(session: Session, status: ChargeStatus, charge: Charge) -> None:
-    event_id = _new_id("evt")
-    now = utcnow()
-    event_type = EVENT_PREFIX + status.value
-    body = {
-        "id": event_id,
-        "type": event_type,
-        "created": int(now.timestamp()),
-        "data": {"object": debit_json(charge)},
-    }
-    session.add(
-        TestgwWebhook(
-            id=event_id,
-            type=event_type,
-            payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
-            created_at=now,
-        )
-    )
+    queue_event(session, EVENT_PREFIX + status.value, {"object": debit_json(charge)})
 
 
 def _request_hash(token: str, amount_minor: int, currency: str) -> str:
@@ -197,7 +177,7 @@ def debit_in(
     if token is None:
         raise GatewayRefused("No such bank token", code="resource_missing")
     row = TestgwBankDebit(
-        id=_new_id("py"),
+        id=new_id("py"),
         token_id=token.id,
         status=ChargeStatus.PROCESSING.value,
         return_code=None,

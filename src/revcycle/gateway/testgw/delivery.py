@@ -1,4 +1,5 @@
-"""The test gateway's webhook deliverer: the outbox drained with retries, as a real gateway does.
+"""The test gateway's webhook outbox: events queued with the change that caused them
+(:func:`queue_event`), then drained with retries, as a real gateway does.
 
 * Claim: due events (``status`` pending and ``next_attempt_at`` unset or past), oldest first,
   locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises writers with BEGIN
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -36,6 +39,27 @@ MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(seconds=60)
 
 Send = Callable[[bytes, dict[str, str]], int]
+
+
+def new_id(prefix: str) -> str:
+    """A gateway-style object id (``evt_...``, ``ch_...``, ``btok_...``)."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def queue_event(session: Session, event_type: str, data: dict[str, object]) -> None:
+    """Put an event in the outbox, in the caller's transaction: the exact JSON body that is
+    signed and sent later."""
+    event_id = new_id("evt")
+    now = utcnow()
+    body = {"id": event_id, "type": event_type, "created": int(now.timestamp()), "data": data}
+    session.add(
+        TestgwWebhook(
+            id=event_id,
+            type=event_type,
+            payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
+            created_at=now,
+        )
+    )
 
 
 @dataclass(frozen=True)

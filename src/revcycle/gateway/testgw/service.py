@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ from revcycle.gateway.base import (
 )
 from revcycle.gateway.testgw import cards, delivery, settlement, threeds
 from revcycle.gateway.testgw.bank import BankDebits
-from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken, TestgwWebhook
+from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken
 from revcycle.kit.clock import today, utcnow
 
 PROVIDER = "testgw"
@@ -59,10 +58,6 @@ class TokenResult:
     card: CardDetails
 
 
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
-
-
 def tokenize(
     session: Session,
     *,
@@ -88,7 +83,7 @@ def tokenize(
     if not cards.cvc_ok(cvc, card_brand):
         raise CardRefused("invalid_cvc", "The security code is not valid")
     token = TestgwToken(
-        id=_new_id("tok"),
+        id=delivery.new_id("tok"),
         brand=card_brand,
         last4=digits[-4:],
         exp_month=exp_month,
@@ -161,25 +156,10 @@ def _refund_json(r: TestgwRefund) -> dict[str, object]:
 def _emit(
     session: Session, event_type: str, charge: Charge, *, refund: TestgwRefund | None = None
 ) -> None:
-    event_id = _new_id("evt")
-    now = utcnow()
     data: dict[str, object] = {"object": _charge_json(charge)}
     if refund is not None:
         data["refund"] = _refund_json(refund)
-    body = {
-        "id": event_id,
-        "type": event_type,
-        "created": int(now.timestamp()),
-        "data": data,
-    }
-    session.add(
-        TestgwWebhook(
-            id=event_id,
-            type=event_type,
-            payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
-            created_at=now,
-        )
-    )
+    delivery.queue_event(session, event_type, data)
 
 
 def _request_hash(token: str, amount_minor: int, currency: str) -> str:
@@ -229,7 +209,7 @@ def authorize_in(
         else ChargeStatus.SUCCEEDED
     )
     row = TestgwCharge(
-        id=_new_id("ch"),
+        id=delivery.new_id("ch"),
         token_id=tok.id,
         status=status.value,
         decline_code=decline.value if decline else None,
@@ -361,7 +341,7 @@ class TestGateway(BankDebits):
                 )
             row.refunded_minor += amount_minor
             refund = TestgwRefund(
-                id=_new_id("re"),
+                id=delivery.new_id("re"),
                 charge_id=row.id,
                 amount_minor=amount_minor,
                 currency=row.currency,
