@@ -174,6 +174,8 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.FRAUD_REVIEW,
         Action.PAYER_WRITE,
         Action.AUTHORIZATION_WRITE,
+        Action.CLAIM_RULES_WRITE,
+        Action.APPEAL_WRITE,
     },
     Role.INSURANCE_SPECIALIST: {
         Action.PRACTICE_CREATE,
@@ -200,6 +202,7 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.FRAUD_READ,
         Action.FRAUD_REVIEW,
         Action.RECONCILIATION_READ,
+        Action.CLAIM_RULES_WRITE,
     },
     Role.PATIENT: set(Action)
     - {
@@ -213,6 +216,7 @@ EXPECTED_DENIED: dict[Role, set[Action]] = {
         Action.PAYMENT_METHOD_WRITE,
         Action.COVERAGE_READ,
         Action.ESTIMATE_READ,
+        Action.CLAIM_READ,
     },
 }
 

@@ -6,6 +6,15 @@ from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.cash.models import BankDeposit, CashDrawer, CashDrawerItem
+from revcycle.claims.models import (
+    Claim,
+    ClaimBatch,
+    ClaimEvent,
+    ClaimLine,
+    ClaimSequence,
+    ClaimSubmission,
+    X12ControlCounter,
+)
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.eligibility.models import (
     EligibilityCheck,
@@ -55,6 +64,13 @@ from revcycle.reconciliation.models import (
 from revcycle.refunds.models import Refund, RefundPart
 
 __all__ = [
+    "X12ControlCounter",
+    "ClaimSubmission",
+    "ClaimSequence",
+    "ClaimLine",
+    "ClaimEvent",
+    "ClaimBatch",
+    "Claim",
     "Account",
     "ApiToken",
     "Appointment",

@@ -40,6 +40,8 @@ from revcycle.auth import service as auth_service
 from revcycle.auth.models import User
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DrawerClose, DrawerOpen
+from revcycle.claims import service as claims_service
+from revcycle.claims.schemas import ClaimCreate
 from revcycle.config import Settings
 from revcycle.fraud.models import FraudReview
 from revcycle.gateway.testgw.service import tokenize as gw_tokenize
@@ -437,6 +439,27 @@ def _fresh_coverage(w: World) -> Any:
     view = make_coverage(w.session, patient, plan)
     w.session.commit()
     return view.coverage
+
+
+def _claimable_invoice(w: World) -> Any:
+    """An issued invoice of a patient with a primary coverage in force on its date."""
+    c = _fresh_coverage(w)
+    patient = w.session.get(Patient, c.patient_id)
+    inv = make_invoice(w.session, patient, lines=[line(dos=dt.date(2026, 1, 5))])
+    w.session.commit()
+    return inv
+
+
+def _draft_claim(w: World) -> Any:
+    view = claims_service.create_claim(
+        w.session, SYSTEM, ClaimCreate(invoice_id=_claimable_invoice(w).id)
+    )
+    w.session.commit()
+    return view.claim
+
+
+def _claim_moved(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    return {"reason": resp["status_reason"]}
 
 
 def _requested_auth(w: World) -> Any:
@@ -941,6 +964,21 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/api/v1/authorizations/{authorization_id}/cancel"): Route(
         _decision("cancel"), "prior_authorizations", 0, _decided
+    ),
+    ("POST", "/api/v1/claims"): Route(
+        lambda w: _p(w, "/api/v1/claims", {"invoice_id": str(_claimable_invoice(w).id)}),
+        "claims",
+        1,
+    ),
+    ("POST", "/api/v1/claims/{claim_id}/transition"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/claims/{_draft_claim(w).id}/transition",
+            {"status": "held", "reason": "Waiting for the chart"},
+        ),
+        "claim_events",
+        1,
+        _claim_moved,
     ),
     ("POST", "/api/v1/estimates"): Route(
         lambda w: _p(
@@ -1548,6 +1586,7 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "drawer_id": w.draft.id,
         "deposit_id": w.draft.id,
         "method_id": w.draft.id,
+        "claim_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

@@ -26,6 +26,8 @@ from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DepositCreate, DrawerClose, DrawerOpen
+from revcycle.claims import service as claims_service
+from revcycle.claims.schemas import ClaimCreate
 from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
 from revcycle.eligibility import service as service_elig
@@ -145,6 +147,11 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/v1/authorizations/{authorization_id}/approve"): Action.AUTHORIZATION_WRITE,
     ("POST", "/api/v1/authorizations/{authorization_id}/deny"): Action.AUTHORIZATION_WRITE,
     ("POST", "/api/v1/authorizations/{authorization_id}/cancel"): Action.AUTHORIZATION_WRITE,
+    ("POST", "/api/v1/claims"): Action.CLAIM_WRITE,
+    ("GET", "/api/v1/claims"): Action.CLAIM_READ,
+    ("GET", "/api/v1/claims/{claim_id}"): Action.CLAIM_READ,
+    ("GET", "/api/v1/claims/{claim_id}/events"): Action.CLAIM_READ,
+    ("POST", "/api/v1/claims/{claim_id}/transition"): Action.CLAIM_WRITE,
     ("POST", "/api/v1/estimates"): Action.ESTIMATE_CREATE,
     ("GET", "/api/v1/estimates"): Action.ESTIMATE_READ,
     ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,
@@ -274,6 +281,7 @@ def _build(session: Session, *, same_practice: bool) -> World:
     payer = make_payer(session, hidden_practice)
     plan = make_plan(session, payer)
     coverage = make_coverage(session, hidden_patient, plan).coverage
+    hidden_claim = claims_service.create_claim(session, SYSTEM, ClaimCreate(invoice_id=inv.id))
     authorization = make_authorization(session, hidden_patient, payer, approve=False)
     estimate = create_estimate(
         session,
@@ -356,6 +364,7 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "payment_plan_id": str(payment_plan.id),
         "method_id": str(card.id),
         "planned_invoice_id": str(planned.id),
+        "claim_id": str(hidden_claim.claim.id),
     }
     secrets = [
         ids[k]
@@ -376,6 +385,7 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "payment_plan_id",
             "method_id",
             "planned_invoice_id",
+            "claim_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -505,6 +515,8 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/authorizations/{authorization_id}/approve": {"number": "A1"},
         "/api/v1/authorizations/{authorization_id}/deny": {"reason": "No"},
         "/api/v1/authorizations/{authorization_id}/cancel": {"reason": "No"},
+        "/api/v1/claims": {"invoice_id": w.ids["invoice_id"]},
+        "/api/v1/claims/{claim_id}/transition": {"status": "held", "reason": "review"},
         "/api/v1/estimates": {
             "patient_id": w.ids["patient_id"],
             "service_date": today,

@@ -78,6 +78,18 @@ class Action(StrEnum):
     # Patient-responsibility and good-faith estimates (patients read their own).
     ESTIMATE_READ = "estimate:read"
     ESTIMATE_CREATE = "estimate:create"
+    # Claims (patients read their own): build, scrub, correct and move them by hand.
+    CLAIM_READ = "claim:read"
+    CLAIM_WRITE = "claim:write"
+    # Send claims (837P batches) and ask their status (276).
+    CLAIM_SUBMIT = "claim:submit"
+    # The scrubber's configurable tables (unbundling pairs, unit limits): admins.
+    CLAIM_RULES_WRITE = "claim_rules:write"
+    # Remittances (835): read them, post them, work the unmatched queue.
+    REMITTANCE_READ = "remittance:read"
+    REMITTANCE_POST = "remittance:post"
+    # Denials and appeals.
+    APPEAL_WRITE = "appeal:write"
 
 
 _READ_ALL = {
@@ -116,6 +128,11 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.FRAUD_READ,
             Action.RECONCILIATION_READ,
             Action.PAYER_READ,
+            Action.CLAIM_READ,
+            Action.CLAIM_WRITE,
+            Action.CLAIM_SUBMIT,
+            Action.REMITTANCE_READ,
+            Action.REMITTANCE_POST,
             Action.COVERAGE_READ,
             Action.COVERAGE_WRITE,
             Action.ELIGIBILITY_CHECK,
@@ -132,6 +149,12 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.PATIENT_WRITE,
             Action.MFA_MANAGE,
             Action.PAYER_READ,
+            Action.CLAIM_READ,
+            Action.CLAIM_WRITE,
+            Action.CLAIM_SUBMIT,
+            Action.REMITTANCE_READ,
+            Action.REMITTANCE_POST,
+            Action.APPEAL_WRITE,
             Action.PAYER_WRITE,
             Action.COVERAGE_READ,
             Action.COVERAGE_WRITE,
@@ -155,6 +178,7 @@ MATRIX: dict[Role, frozenset[Action]] = {
             Action.PAYMENT_METHOD_WRITE,
             Action.COVERAGE_READ,
             Action.ESTIMATE_READ,
+            Action.CLAIM_READ,
         }
     ),
 }

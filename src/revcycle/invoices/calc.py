@@ -120,7 +120,19 @@ def is_overdue(status: str, due: dt.date | None, today: dt.date) -> bool:
 
 
 # Refunds reopen the receivable: "paid" is what the patient paid net of what was refunded.
-PAYMENT_KINDS = {EntryKind.PAYMENT.value, EntryKind.REFUND.value, EntryKind.PAYMENT_RETURN.value}
+PAYMENT_KINDS = {
+    EntryKind.PAYMENT.value,
+    EntryKind.REFUND.value,
+    EntryKind.PAYMENT_RETURN.value,
+    # Insurance money (835 claim payments, and their reversals).
+    EntryKind.CLAIM_PAYMENT.value,
+}
+# Contractual and other payer adjustments reduce what is owed like a credit note.
+ADJUSTMENT_KINDS = {
+    EntryKind.CREDIT_NOTE.value,
+    EntryKind.CREDIT_NOTE_VOID.value,
+    EntryKind.CLAIM_ADJUSTMENT.value,
+}
 
 
 @dataclass(frozen=True)
@@ -142,9 +154,6 @@ def figures_from_movements(movements: list[tuple[str, int]]) -> InvoiceFigures:
         EntryKind.INVOICE_VOID.value, 0
     )
     paid = -sum(v for k, v in by_kind.items() if k in PAYMENT_KINDS)
-    adjusted = -(
-        by_kind.get(EntryKind.CREDIT_NOTE.value, 0)
-        + by_kind.get(EntryKind.CREDIT_NOTE_VOID.value, 0)
-    )
+    adjusted = -sum(v for k, v in by_kind.items() if k in ADJUSTMENT_KINDS)
     written_off = -by_kind.get(EntryKind.WRITE_OFF.value, 0)
     return InvoiceFigures(charged, paid, adjusted, written_off, sum(by_kind.values()))

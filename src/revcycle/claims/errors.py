@@ -1,0 +1,29 @@
+"""Stable error codes of the claims domain (docs/claims.md, "Errors")."""
+
+from __future__ import annotations
+
+from revcycle.errors import Conflict, InvalidInput, NotFound
+
+
+class ClaimNotFound(NotFound):
+    code = "claim.not_found"
+
+
+class IllegalClaimTransition(Conflict):
+    code = "claim.illegal_transition"
+
+
+class InvalidClaim(InvalidInput):
+    code = "claim.invalid"
+
+
+class NoCoverage(InvalidInput):
+    code = "claim.no_coverage"
+
+
+class LineAlreadyClaimed(Conflict):
+    code = "claim.line_already_claimed"
+
+
+class InvoiceNotBillable(Conflict):
+    code = "claim.invoice_not_billable"

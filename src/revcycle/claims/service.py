@@ -1,0 +1,408 @@
+"""Use-cases for claims: build one from an invoice's charges, read it, list them, and the ledger
+move when it is billed (docs/claims.md).
+
+Lock order (extends docs/architecture.md): invoice -> claim -> claim sequence. Creating a claim
+locks the invoice first, so two concurrent requests to claim the same lines cannot both pass
+the "already on a live claim" check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from revcycle.audit import service as audit
+from revcycle.auth.permissions import Action
+from revcycle.auth.principal import Principal
+from revcycle.authorizations.models import Authorization
+from revcycle.authorizations.repository import AuthorizationRepository
+from revcycle.claims import errors, states
+from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
+from revcycle.claims.repository import ClaimRepository
+from revcycle.claims.schemas import ClaimCreate
+from revcycle.errors import out_of_scope
+from revcycle.insurance import coverages as coverages_service
+from revcycle.insurance import service as insurance_service
+from revcycle.insurance.models import Coverage
+from revcycle.insurance.repository import InsuranceRepository
+from revcycle.invoices import service as invoices_service
+from revcycle.invoices.models import Invoice, InvoiceLine
+from revcycle.kit.clock import utcnow
+from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
+from revcycle.kit.uuids import parse_cursor_uuid
+from revcycle.ledger import service as ledger
+from revcycle.ledger.chart import AccountCode, EntryKind
+from revcycle.money import Money
+
+SEQUENCES = {1: "primary", 2: "secondary", 3: "tertiary"}
+RESPONSIBILITY = {"primary": "P", "secondary": "S", "tertiary": "T"}
+MAX_DIAGNOSES = 12
+MAX_LINES = 50
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    claim: Claim
+    lines: list[ClaimLine]
+
+
+def access_claim(
+    session: Session,
+    actor: Principal,
+    claim_id: uuid.UUID,
+    action: Action = Action.CLAIM_READ,
+    *,
+    for_update: bool = False,
+) -> Claim:
+    actor.require(action)
+    claim = ClaimRepository(session).get(claim_id, for_update=for_update)
+    if claim is None:
+        raise errors.ClaimNotFound("No such claim")
+    if not actor.sees_patient(claim.practice_id, claim.patient_id):
+        raise out_of_scope(errors.ClaimNotFound("No such claim"), "claim", claim.id)
+    return claim
+
+
+def view(session: Session, claim: Claim) -> ClaimView:
+    return ClaimView(claim, ClaimRepository(session).lines_of([claim.id])[claim.id])
+
+
+def normalise_diagnosis(code: str) -> str:
+    return code.replace(".", "").strip().upper()
+
+
+def line_charge_minor(line: InvoiceLine) -> int:
+    """What a line bills to the payer: units x price less the line's discount (the amount the
+    invoice put in receivables for it)."""
+    return line.units * line.unit_price_minor - line.discount_minor
+
+
+def _pick_lines(invoice: Invoice, line_ids: Sequence[uuid.UUID] | None) -> list[InvoiceLine]:
+    lines = sorted(invoice.lines, key=lambda ln: ln.position)
+    if line_ids is not None:
+        wanted = set(line_ids)
+        unknown = wanted - {ln.id for ln in lines}
+        if unknown:
+            raise errors.InvalidClaim(
+                "Some lines are not lines of this invoice",
+                line_ids=sorted(str(u) for u in unknown),
+            )
+        lines = [ln for ln in lines if ln.id in wanted]
+    lines = [ln for ln in lines if line_charge_minor(ln) > 0]
+    if not lines:
+        raise errors.InvalidClaim("The invoice has no charge to bill (every line is zero)")
+    if len(lines) > MAX_LINES:
+        raise errors.InvalidClaim(f"A professional claim has at most {MAX_LINES} service lines")
+    return lines
+
+
+def _diagnoses(lines: Sequence[InvoiceLine]) -> tuple[list[str], dict[uuid.UUID, list[int]]]:
+    """The claim's diagnosis list (first-seen order across lines, principal first) and each
+    line's pointers into it (at most 4 per line, as SV107 allows)."""
+    codes: list[str] = []
+    pointers: dict[uuid.UUID, list[int]] = {}
+    for line in lines:
+        mine: list[int] = []
+        for raw in line.diagnosis_codes:
+            code = normalise_diagnosis(raw)
+            if not code:
+                continue
+            if code not in codes:
+                codes.append(code)
+            pos = codes.index(code) + 1
+            if pos not in mine:
+                mine.append(pos)
+        pointers[line.id] = mine[:4]
+    if len(codes) > MAX_DIAGNOSES:
+        raise errors.InvalidClaim(
+            f"The lines carry {len(codes)} diagnosis codes; a claim holds at most "
+            f"{MAX_DIAGNOSES}: split the lines into two claims",
+            count=len(codes),
+        )
+    return codes, pointers
+
+
+def _coverage(
+    session: Session, patient_id: uuid.UUID, coverage_id: uuid.UUID | None, day: dt.date
+) -> tuple[Coverage, str]:
+    """The coverage billed and its order on the date of service (primary by default)."""
+    if coverage_id is None:
+        found = coverages_service.coverage_on(session, patient_id, day, 1)
+        if found is None:
+            raise errors.NoCoverage(
+                f"The patient has no primary coverage on {day.isoformat()}",
+                service_date=day.isoformat(),
+            )
+        return found.coverage, "primary"
+    coverage = InsuranceRepository(session).get_coverage(coverage_id)
+    if coverage is None or coverage.patient_id != patient_id:
+        raise errors.NoCoverage("The coverage is not one of this patient's")
+    for v in coverages_service.all_coverages(session, patient_id):
+        if v.coverage.id == coverage.id:
+            priority = v.priority_on(day)
+            if priority is None:
+                raise errors.NoCoverage(
+                    f"The coverage is not in force on {day.isoformat()}",
+                    service_date=day.isoformat(),
+                )
+            if priority not in SEQUENCES:
+                raise errors.NoCoverage("Only the first three coverages are billed")
+            return coverage, SEQUENCES[priority]
+    raise errors.NoCoverage("The coverage is not one of this patient's")
+
+
+def _prior_authorization(session: Session, lines: Sequence[InvoiceLine]) -> str | None:
+    """The payer's authorisation number the lines drew units from (REF*G1), if any."""
+    repo = AuthorizationRepository(session)
+    for line in lines:
+        usage = repo.usage_by_ref(f"invoice_line:{line.id}")
+        if usage is None or usage.status != "consumed" or usage.authorization_id is None:
+            continue
+        auth = session.get(Authorization, usage.authorization_id)
+        if auth is not None and auth.number:
+            return auth.number
+    return None
+
+
+def create_claim(session: Session, actor: Principal, data: ClaimCreate) -> ClaimView:
+    """Build a draft claim from an issued invoice's charges for one of the patient's coverages
+    (the primary on the first date of service unless ``coverage_id`` says otherwise)."""
+    invoice = invoices_service.access_invoice(
+        session, actor, data.invoice_id, Action.CLAIM_WRITE, for_update=True
+    )
+    if invoice.status in ("draft", "void"):
+        raise errors.InvoiceNotBillable(
+            f"A {invoice.status} invoice cannot be billed to a payer",
+            invoice_status=invoice.status,
+        )
+    lines = _pick_lines(invoice, data.invoice_line_ids)
+    first_day = min(ln.date_of_service for ln in lines)
+    last_day = max(ln.date_of_service for ln in lines)
+    coverage, sequence = _coverage(session, invoice.patient_id, data.coverage_id, first_day)
+    repo = ClaimRepository(session)
+    taken = repo.live_claimed_lines([ln.id for ln in lines], sequence)
+    if taken:
+        line_id, other = next(iter(taken.items()))
+        raise errors.LineAlreadyClaimed(
+            f"Line {line_id} is already on {sequence} claim {other.control_number} "
+            f"({other.status}); correct or void that claim instead",
+            claim_id=str(other.id),
+        )
+    plan = InsuranceRepository(session).get_plan(coverage.plan_id)
+    assert plan is not None
+    codes, pointers = _diagnoses(lines)
+    rendering = data.rendering_provider_id or next(
+        (ln.provider_id for ln in lines if ln.provider_id is not None), None
+    )
+    number = repo.take_claim_number(invoice.practice_id)
+    claim = Claim(
+        practice_id=invoice.practice_id,
+        patient_id=invoice.patient_id,
+        invoice_id=invoice.id,
+        coverage_id=coverage.id,
+        payer_id=coverage.payer_id,
+        plan_id=coverage.plan_id,
+        number=number,
+        control_number=f"RC{number:08d}",
+        sequence=sequence,
+        frequency_code="1",
+        status="draft",
+        place_of_service=data.place_of_service,
+        rendering_provider_id=rendering,
+        referring_provider_id=data.referring_provider_id,
+        prior_authorization=data.prior_authorization or _prior_authorization(session, lines),
+        diagnosis_codes=codes,
+        service_date_from=first_day,
+        service_date_to=last_day,
+        currency=invoice.currency,
+        charge_minor=sum(line_charge_minor(ln) for ln in lines),
+        created_by=actor.user_id,
+    )
+    session.add(claim)
+    session.flush()
+    claim_lines = []
+    expected: int | None = 0
+    for pos, line in enumerate(lines, start=1):
+        allowed = insurance_service.allowed_on(
+            session,
+            plan.id,
+            line.service_code,
+            line.modifiers[0] if line.modifiers else None,
+            line.date_of_service,
+        )
+        line_allowed = allowed.row.allowed_minor * line.units if allowed is not None else None
+        expected = None if expected is None or line_allowed is None else expected + line_allowed
+        claim_lines.append(
+            ClaimLine(
+                claim_id=claim.id,
+                position=pos,
+                invoice_line_id=line.id,
+                procedure=line.service_code,
+                modifiers=list(line.modifiers),
+                units=line.units,
+                charge_minor=line_charge_minor(line),
+                diagnosis_pointers=pointers[line.id],
+                service_date=line.date_of_service,
+                expected_allowed_minor=line_allowed,
+                line_control_number=f"C{claim.number}L{pos}",
+            )
+        )
+    claim.expected_allowed_minor = expected
+    session.add_all(claim_lines)
+    session.add(
+        ClaimEvent(
+            claim_id=claim.id,
+            kind="created",
+            from_status=None,
+            to_status="draft",
+            actor_user_id=actor.user_id,
+            actor_kind="user" if actor.user_id else "system",
+            reason=None,
+            detail={"invoice_id": str(invoice.id), "sequence": sequence},
+            at=utcnow(),
+        )
+    )
+    audit.record(
+        session,
+        actor,
+        "claim.create",
+        object_type="claim",
+        object_id=claim.id,
+        practice_id=claim.practice_id,
+        detail={"invoice_id": str(invoice.id), "sequence": sequence, "lines": len(lines)},
+    )
+    session.flush()
+    return ClaimView(claim, claim_lines)
+
+
+def get_claim(session: Session, actor: Principal, claim_id: uuid.UUID) -> ClaimView:
+    claim = access_claim(session, actor, claim_id)
+    audit.record_read(
+        session,
+        actor,
+        "claim:read",
+        object_type="claim",
+        object_id=claim.id,
+        practice_id=claim.practice_id,
+    )
+    return view(session, claim)
+
+
+def claim_events(session: Session, actor: Principal, claim_id: uuid.UUID) -> list[ClaimEvent]:
+    claim = access_claim(session, actor, claim_id)
+    audit.record_read(
+        session,
+        actor,
+        "claim:history",
+        object_type="claim",
+        object_id=claim.id,
+        practice_id=claim.practice_id,
+    )
+    return ClaimRepository(session).events_of(claim.id)
+
+
+def list_claims(
+    session: Session,
+    actor: Principal,
+    *,
+    practice_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    status: str | None = None,
+    payer_id: uuid.UUID | None = None,
+    invoice_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[ClaimView]:
+    actor.require(Action.CLAIM_READ)
+    limit = min(limit, MAX_LIMIT)
+    repo = ClaimRepository(session)
+    rows = repo.search(
+        practice_ids=actor.practice_ids,
+        patient_ids=actor.patient_ids if actor.is_patient else None,
+        practice_id=practice_id,
+        patient_id=patient_id,
+        statuses=None if status is None else [status],
+        payer_id=payer_id,
+        invoice_id=invoice_id,
+        after=parse_cursor_uuid(after_id(cursor)),
+        limit=limit + 1,
+    )
+    page = page_by_id(list(rows), limit)
+    audit.record_list_read(
+        session, actor, "claim:list", ((c.practice_id, c.patient_id) for c in page.items)
+    )
+    lines = repo.lines_of([c.id for c in page.items])
+    return Page([ClaimView(c, lines[c.id]) for c in page.items], page.next_cursor)
+
+
+def transition_claim(
+    session: Session,
+    actor: Principal,
+    claim_id: uuid.UUID,
+    to_status: str,
+    *,
+    reason: str,
+) -> ClaimView:
+    """A person moves a claim by hand: close it, hold/release it, void a never-sent one, reopen
+    a rejected one for correction. The payer-driven moves (accepted, rejected, adjudicated,
+    denied) come from acknowledgement and remittance files, not from here."""
+    if to_status not in MANUAL_TARGETS:
+        raise errors.IllegalClaimTransition(
+            f"A claim cannot be moved to {to_status} by hand",
+            target=to_status,
+        )
+    claim = access_claim(session, actor, claim_id, Action.CLAIM_WRITE, for_update=True)
+    if to_status == "void" and claim.billed_entry_id is not None:
+        raise errors.IllegalClaimTransition(
+            "The payer has this claim: send a void claim (frequency 8) instead",
+            current=claim.status,
+        )
+    states.transition(session, claim, to_status, actor=actor, actor_kind="user", reason=reason)
+    session.flush()
+    return view(session, claim)
+
+
+MANUAL_TARGETS = frozenset({"draft", "held", "void", "closed"})
+
+
+# -- ledger --------------------------------------------------------------------------------------
+def bill_to_payer(session: Session, claim: Claim, actor: Principal) -> uuid.UUID | None:
+    """Move the claim's charge from patient to insurance receivables on its invoice (once, at
+    the first submission; the caller holds the claim's lock). Up-front patient payments on the
+    invoice are left where they are: the patient's part of the invoice may go below zero until
+    the payer's answer moves the patient responsibility back (docs/claims.md, "Ledger")."""
+    if claim.billed_entry_id is not None:
+        return None
+    amount = Money(claim.charge_minor, claim.currency)
+    entry_id = ledger.post_entry(
+        session,
+        ledger.EntrySpec(
+            practice_id=claim.practice_id,
+            kind=EntryKind.CLAIM_BILL.value,
+            legs=[
+                ledger.debit(
+                    AccountCode.INSURANCE_AR,
+                    amount,
+                    patient_id=claim.patient_id,
+                    invoice_id=claim.invoice_id,
+                ),
+                ledger.credit(
+                    AccountCode.PATIENT_AR,
+                    amount,
+                    patient_id=claim.patient_id,
+                    invoice_id=claim.invoice_id,
+                ),
+            ],
+            effective_date=utcnow().date(),
+            memo=f"claim {claim.control_number} billed",
+            created_by=actor.user_id,
+            source_type="claim",
+            source_id=claim.id,
+        ),
+    )
+    claim.billed_entry_id = entry_id
+    return entry_id
