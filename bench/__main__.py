@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import autopay_bench, card_bench, http_bench, ledger_bench, pg, x12_bench
+from bench import autopay_bench, card_bench, era_bench, http_bench, ledger_bench, pg, x12_bench
 from revcycle.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument(
         "--only",
-        choices=("http", "ledger", "x12", "card", "autopay"),
+        choices=("http", "ledger", "x12", "card", "autopay", "era"),
         help="run one benchmark only (card and autopay are not part of the default run)",
     )
     p.add_argument("--duration", type=float, default=15.0, help="measured seconds (HTTP)")
@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--autopay-installments", type=int, default=2_000, help="due installments")
     p.add_argument("--autopay-workers", type=int, default=4, help="worker threads (autopay)")
     p.add_argument("--autopay-batch", type=int, default=50, help="installments per claim")
+    p.add_argument("--era-claims", type=int, default=200_000, help="835 claims to parse")
+    p.add_argument("--era-pyx12-claims", type=int, default=2_000, help="claims pyx12 reads")
+    p.add_argument("--era-build-claims", type=int, default=50_000, help="837P claims to build")
+    p.add_argument(
+        "--era-gb", type=float, default=0.0, help="also parse an 835 of this many GB (peak RSS)"
+    )
     p.add_argument("--pg-url", default=pg.DEFAULT_ADMIN_URL, help="admin URL (env BENCH_PG_URL)")
     p.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
@@ -57,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "autopay_installments",
         "autopay_workers",
         "autopay_batch",
+        "era_claims",
+        "era_pyx12_claims",
+        "era_build_claims",
     ):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
@@ -114,7 +123,7 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
             "platform": platform.platform(),
         },
         "versions": versions,
-        "postgresql": None if args.only == "x12" else pg.server_settings(args.pg_url),
+        "postgresql": None if args.only in ("x12", "era") else pg.server_settings(args.pg_url),
     }
 
 
@@ -235,6 +244,8 @@ def print_summary(results: dict[str, Any]) -> None:
         )
     if results.get("autopay"):
         autopay_bench.summary(results["autopay"])
+    if results.get("era"):
+        era_bench.summary(results["era"])
     print("=" * 78)
 
 
@@ -275,6 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.only in (None, "x12"):
         results["x12"] = x12_bench.run(responses=args.x12_responses, rounds=args.rounds)
+    if args.only in (None, "era"):
+        results["era"] = era_bench.run(
+            claims=args.era_claims,
+            pyx12_claims=args.era_pyx12_claims,
+            build_claims=args.era_build_claims,
+            gb=args.era_gb,
+        )
     if args.only == "card":
         results["card"] = card_bench.run(
             args.pg_url,
@@ -297,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     results["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
     results["pass"] = all(
-        results[k]["pass"] for k in ("http", "ledger", "x12", "card", "autopay") if k in results
+        results[k]["pass"]
+        for k in ("http", "ledger", "x12", "card", "autopay", "era")
+        if k in results
     )
     print_summary(results)
     if "card" in results:

@@ -143,7 +143,7 @@ class ClaimLine(Base):
     service_date: Mapped[dt.date] = mapped_column(Date)
     expected_allowed_minor: Mapped[int | None] = mapped_column(BigInteger)
     # REF*6R "C<claim number>L<position>": unique within the practice (a replacement claim, which
-    # keeps CLM01, gets new ones), echoed by the 835 (REF*6B under SVC) and the 277CA.
+    # keeps CLM01, gets new ones), echoed by the 835 (REF*6R under SVC) and the 277CA.
     line_control_number: Mapped[str] = mapped_column(String(30))
 
 
