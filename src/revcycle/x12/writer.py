@@ -13,6 +13,7 @@ counted while writing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -75,10 +76,14 @@ class Envelope:
         self.delimiters.check()
 
 
+# Joins plain values while a segment is assembled; never valid inside X12 data.
+_GLUE = "\x1c"
+
+
 class TransactionWriter:
     """Segments of one ST..SE set; SE01 is counted, never passed in."""
 
-    __slots__ = ("_clean", "_d", "_segments", "control_number", "set_id")
+    __slots__ = ("_bad", "_clean", "_d", "_segments", "control_number", "set_id")
 
     def __init__(
         self, set_id: str, control_number: str, version: str, delimiters: Delimiters
@@ -90,6 +95,8 @@ class TransactionWriter:
         if delimiters.repetition:
             bad.add(delimiters.repetition)
         self._clean = str.maketrans(dict.fromkeys(bad, None))
+        # Plain values are joined first and checked once for anything needing cleaning.
+        self._bad = re.compile("[" + re.escape("".join(sorted(bad))) + "]")
         self._segments: list[str] = []
         self.add("ST", set_id, control_number, version)
 
@@ -107,6 +114,22 @@ class TransactionWriter:
         return value.upper().translate(self._clean)
 
     def add(self, segment_id: str, *elements: Element) -> None:
+        joined: str | None
+        try:
+            joined = _GLUE.join([e or "" for e in elements])  # type: ignore[misc]
+        except TypeError:  # a Composite or Repeated value: the general path
+            joined = None
+        if (
+            joined is not None
+            and joined.count(_GLUE) == len(elements) - 1  # no value carries the glue itself
+            and self._bad.search(joined) is None
+        ):
+            # Nothing to clean: one pass for the whole segment.
+            joined = joined.rstrip(_GLUE)
+            if joined:
+                element = self._d.element
+                self._segments.append(segment_id + element + joined.upper().replace(_GLUE, element))
+                return
         values = [self._value(e) for e in elements]
         while values and not values[-1]:
             values.pop()
