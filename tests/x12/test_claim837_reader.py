@@ -62,7 +62,8 @@ def test_round_trip_of_the_builder() -> None:
     ]
     assert visit.patient is None
     assert (replacement.frequency, replacement.original_claim_number) == ("7", "ICN-0099")
-    assert replacement.patient is not None and replacement.patient.first_name == "SAM"
+    assert replacement.patient is not None
+    assert replacement.patient.first_name == "SAM"
     assert replacement.patient_relationship == "19"
     assert (replacement.rendering_npi, replacement.referring_npi) == ("1679576722", "1245319599")
     drug = replacement.lines[1]
@@ -137,7 +138,8 @@ def test_errors_name_segment_and_position(old: str, new: str, code: str, segment
         read_837(TEXT.replace(old, new, 1))
     assert exc.value.code == code
     assert exc.value.segment_id == segment
-    assert exc.value.position is not None and exc.value.position > 2
+    assert exc.value.position is not None
+    assert exc.value.position > 2
 
 
 def test_missing_sv1_and_wrong_set() -> None:
