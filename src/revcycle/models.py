@@ -6,6 +6,7 @@ from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.cash.models import BankDeposit, CashDrawer, CashDrawerItem
+from revcycle.clearinghouse.models import ChsimAccumulator, ChsimClaim, ChsimCounter, ChsimFile
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.eligibility.models import (
     EligibilityCheck,
@@ -67,6 +68,10 @@ __all__ = [
     "BankDeposit",
     "CashDrawer",
     "CashDrawerItem",
+    "ChsimAccumulator",
+    "ChsimClaim",
+    "ChsimCounter",
+    "ChsimFile",
     "CodeRelease",
     "Coverage",
     "CoverageAccumulator",
