@@ -136,7 +136,8 @@ def test_one_submission_gives_999_277ca_and_a_balanced_835(session: Session) -> 
         20000,
     )
     icn = claim.payer_claim_number
-    assert icn is not None and icn.startswith("SIM")
+    assert icn is not None
+    assert icn.startswith("SIM")
     (rem,) = remits(files)
     assert (rem.payer_id, rem.payee_npi, rem.payment_minor) == ("ACME01", "1234567893", 6000)
     paid = rem.claims[0]
@@ -483,6 +484,7 @@ def test_claim_status(session: Session) -> None:
         20000,
         6000,
     )
-    assert paid.payer_claim_number is not None and paid.patient_control_number == "INV-1001"
+    assert paid.payer_claim_number is not None
+    assert paid.patient_control_number == "INV-1001"
     with pytest.raises(ClearinghouseRejected):
         ch.claim_status("nonsense", timeout_seconds=5)

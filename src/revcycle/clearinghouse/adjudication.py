@@ -44,7 +44,17 @@ REVERSE = "XRV"  # paid, then reversed (CLP02 22) and re-adjudicated at 90% of t
 INTEREST = "XIT"  # paid late: interest (PLB L6) of 1% of the payment, at least 0.01
 RECOUP = "XWO"  # the payer recovers an earlier overpayment (PLB WO) of 25.00 at most
 SCENARIOS = (DENY_ALL, PARTIAL, REVERSE, INTEREST, RECOUP)
-REPRICE_RATE = Decimal("0.9")  # the XRV correction's share of the original allowed amount
+REPRICE_RATE = Decimal("0.9")
+# 835 CLP06 claim filing indicators (the 837's SBR09 is kept when it is one of them; CI and BL
+# are not, so the plan's product type decides: PPO 12, POS 13, EPO 14, HMO HM, indemnity 15).
+CLP06 = frozenset("12 13 14 15 16 17 AM CH DS HM LM MA MB MC OF TV VA WC ZZ".split())
+PRODUCT_FILING = {
+    "ppo": "12",
+    "pos": "13",
+    "epo": "14",
+    "hmo": "HM",
+    "indemnity": "15",
+}  # the XRV correction's share of the original allowed amount
 
 
 def scenario_of(member_id: str) -> str | None:
@@ -229,6 +239,7 @@ def payment_out(
     status_code: str | None = None,
     sign: int = 1,
     original_reference: str | None = None,
+    filing_indicator: str = "12",
 ) -> ClaimPaymentOut:
     """The 835 CLP loop for an outcome: CLP01 echoes CLM01, CLP07 is the payer's claim number,
     each SVC echoes the line's procedure, modifiers and REF*6R. ``sign=-1`` writes the reversal
@@ -262,7 +273,7 @@ def payment_out(
         patient_last_name=patient.last_name,
         patient_first_name=patient.first_name,
         member_id=claim.member_id,
-        filing_indicator=claim.filing_code or "CI",
+        filing_indicator=claim.filing_code if claim.filing_code in CLP06 else filing_indicator,
         facility_code=claim.place_of_service,
         frequency_code=claim.frequency,
         received_on=received_on,

@@ -716,6 +716,7 @@ def _claim(
             )
             return ack
     scenario = adj.scenario_of(claim.member_id)
+    filing = adj.PRODUCT_FILING.get(m.plan.product_type.lower(), "12")
     year_start = _year_start(day, m.plan.benefit_year_start_month)
     accumulated, sim = _accumulated(session, m, year_start, day)
     digests = _duplicate_digest(claim)
@@ -737,7 +738,7 @@ def _claim(
         duplicate=duplicate,
         scenario=scenario,
     )
-    payment = adj.payment_out(claim, outcome, icn, received_on=received)
+    payment = adj.payment_out(claim, outcome, icn, received_on=received, filing_indicator=filing)
     remit.first.append(payment)
     remit.first_plb.extend(_plb(scenario, icn, outcome.paid_minor))
     sim.deductible_minor += outcome.deductible_minor
@@ -772,7 +773,9 @@ def _claim(
             received_on=received,
             scenario=None,
         )
-        again = adj.payment_out(claim, corrected, icn, received_on=received)
+        again = adj.payment_out(
+            claim, corrected, icn, received_on=received, filing_indicator=filing
+        )
         remit.later.extend([reversal_of(payment), again])
         sim.deductible_minor += corrected.deductible_minor - outcome.deductible_minor
         sim.oop_minor += corrected.patient_minor - outcome.patient_minor
