@@ -47,7 +47,10 @@ SCENARIOS = (DENY_ALL, PARTIAL, REVERSE, INTEREST, RECOUP)
 REPRICE_RATE = Decimal("0.9")
 # 835 CLP06 claim filing indicators (the 837's SBR09 is kept when it is one of them; CI and BL
 # are not, so the plan's product type decides: PPO 12, POS 13, EPO 14, HMO HM, indemnity 15).
-CLP06 = frozenset("12 13 14 15 16 17 AM CH DS HM LM MA MB MC OF TV VA WC ZZ".split())
+CLP06 = frozenset(
+    ("12", "13", "14", "15", "16", "17", "AM", "CH", "DS", "HM")
+    + ("LM", "MA", "MB", "MC", "OF", "TV", "VA", "WC", "ZZ")
+)
 PRODUCT_FILING = {
     "ppo": "12",
     "pos": "13",
