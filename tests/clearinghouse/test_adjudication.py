@@ -150,3 +150,23 @@ def test_every_outcome_balances(
         assert x.patient_minor == sum(a.amount_minor for a in x.adjustments if a.group == "PR")
     assert sum(x.patient_minor for x in out.lines) <= max(0, 300000 - oop_met)
     assert Decimal(out.paid_minor) >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2000), st.text(max_size=6) | st.sampled_from(["|", "*", "~", ":"]))
+def test_any_submitted_content_gets_a_readable_999(cut: int, junk: str) -> None:
+    """Whatever arrives, the simulator's reading never raises and its 999 reads back."""
+    import datetime as _dt
+
+    from revcycle.clearinghouse import payer
+    from revcycle.x12.acks import iter_999
+    from revcycle.x12.payer_files import build_999
+    from revcycle.x12.writer import Envelope
+
+    text = sample_837()
+    data = (text[:cut] + junk + text[cut:]).encode("utf-8", "replace")
+    result = payer._read(data)
+    sender = result.header.sender_id if result.header else "UNKNOWN"
+    env = Envelope("CHSIM", payer.clean_receiver(sender), 1, 1, _dt.datetime(2026, 1, 1))
+    acks = list(iter_999(build_999(payer._verdicts(result), env)))
+    assert len(acks) == 1

@@ -149,8 +149,17 @@ def new_file(
 
 
 def _envelope(session: Session, receiver: str, now: dt.datetime) -> Envelope:
+    """A fresh ISA13/GS06 pair for a file addressed to ``receiver`` (the 837's ISA06: letters,
+    digits and spaces only, else ``UNKNOWN``)."""
     n = next_number(session, "isa")
-    return Envelope(SIM_ID, (receiver or "UNKNOWN")[:15], n, n, now, usage="T")
+    return Envelope(SIM_ID, clean_receiver(receiver), n, n, now, usage="T")
+
+
+def clean_receiver(receiver: str) -> str:
+    clean = receiver.strip()[:15]
+    if not clean or not clean.isascii() or not all(c.isalnum() or c == " " for c in clean):
+        return "UNKNOWN"
+    return clean
 
 
 # -- 999: reading the file -----------------------------------------------------------------------

@@ -73,6 +73,8 @@ T = TypeVar("T")
 # A plan without an out-of-pocket maximum: the 271 always carries one; this stands for "none".
 NO_OOP_MAX = Decimal("999999.99")
 
+MAX_FILE_BYTES = 50 * 1024 * 1024  # what the simulated clearinghouse accepts per upload
+
 SCENARIOS = ("XIN", "XTM", "XDM", "X72", "X75", "X42", "XTO", "XUN", "XBAD")
 
 
@@ -175,6 +177,8 @@ class SimulatorClearinghouse:
             raise ClearinghouseRejected(f"the simulator does not take {kind!r} files")
         if not idempotency_key or len(idempotency_key) > 255:
             raise ClearinghouseRejected("an idempotency key of 1-255 characters is required")
+        if len(content) > MAX_FILE_BYTES:
+            raise ClearinghouseRejected(f"files over {MAX_FILE_BYTES} bytes are not accepted")
         existing = self._read(partial(_submitted, key=idempotency_key))
         if existing is not None:
             return existing
