@@ -129,7 +129,7 @@ def test_directory_drop_poll_and_acknowledge(session: Session, tmp_path: Path) -
         ("answer1.x12", "277CA"),
         ("answer0.x12", "835"),
     ]
-    assert polled[0].available_at == dt.datetime.fromtimestamp(1_800_000_000, tz=dt.UTC)
+    assert polled[0].available_at == dt.datetime(2027, 1, 15, 8, 0, tzinfo=dt.UTC)
     assert [f.kind for f in ch.poll_files(kinds=("835",), limit=10)] == ["835"]
     ch.acknowledge_file("answer2.x12")
     ch.acknowledge_file("answer2.x12")

@@ -66,8 +66,13 @@ def kind_of(content: bytes) -> str:
     return "unknown"
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def _mtime(path: Path) -> dt.datetime:
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+    """The file's modification time (a file's data, not the clock: kit.clock stays the only
+    reader of the current time)."""
+    return _EPOCH + dt.timedelta(microseconds=path.stat().st_mtime_ns // 1000)
 
 
 class DirectoryClearinghouse:
