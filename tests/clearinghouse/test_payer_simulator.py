@@ -488,3 +488,36 @@ def test_claim_status(session: Session) -> None:
     assert paid.patient_control_number == "INV-1001"
     with pytest.raises(ClearinghouseRejected):
         ch.claim_status("nonsense", timeout_seconds=5)
+
+
+def test_a_repeated_st02_is_rejected_in_the_999(session: Session) -> None:
+    setup_member(session)
+    ch = sim(session)
+    group = SubscriberGroup(Subscriber(JANE, "W100001"), ACME, (VISIT,))
+    other = SubscriberGroup(
+        Subscriber(JANE, "W100001"), ACME, (dataclasses.replace(VISIT, claim_id="INV-2"),)
+    )
+    env = Envelope("REVCYCLE", "CHSIM", 5, 5, NOW.replace(tzinfo=None), usage="T")
+    text = build_837p(batch(("0001", "B1", (group,)), ("0002", "B2", (other,))), env).text
+    text = text.replace("ST*837*0002", "ST*837*0001").replace("SE*30*0002", "SE*30*0001")
+    ch.submit_file(text.encode(), kind="837P", idempotency_key="dup-st")
+    files = ch.poll_files(kinds=KINDS, limit=10)
+    assert [f.kind for f in files] == ["999", "277CA", "835"]
+    (g,) = list(iter_999(files[0].content))[0].groups
+    assert [(s.control_number, s.status, s.codes) for s in g.sets] == [
+        ("0001", "A", []),
+        ("0001", "R", ["23"]),
+    ]
+    assert g.status == "P"
+
+
+def test_replacing_a_denied_claim_reverses_nothing(session: Session) -> None:
+    setup_member(session, "W1XDN")
+    ch = sim(session)
+    ch.submit_file(x837("W1XDN", VISIT), kind="837P", idempotency_key="o")
+    (orig,) = remits(ch.poll_files(kinds=("835",), limit=5))
+    icn = orig.claims[0].payer_claim_number
+    fixed = dataclasses.replace(VISIT, frequency="7", original_claim_number=icn)
+    ch.submit_file(x837("W1XDN", fixed, isa13=102), kind="837P", idempotency_key="7")
+    _, rep = remits(ch.poll_files(kinds=("835",), limit=5))
+    assert [c.status_code for c in rep.claims] == ["4"]

@@ -224,6 +224,7 @@ def _read(content: bytes) -> _ReadResult:
     groups: dict[str, list[SetVerdict]] = {}
     sets: list[Read837] = []
     header: InterchangeHeader | None = None
+    seen_st: dict[str, set[str]] = {}
     try:
         for tx in _transactions(reader):
             header = header or tx.interchange
@@ -235,6 +236,13 @@ def _read(content: bytes) -> _ReadResult:
                 before = [cid for pos, cid in clm if pos <= rel]
                 return before[-1] if before else None
 
+            seen = seen_st.setdefault(gs06, set())
+            if tx.control_number in seen:
+                groups.setdefault(gs06, []).append(
+                    SetVerdict(tx.control_number, "R", st[3] or "005010X222A1", codes=("23",))
+                )
+                continue
+            seen.add(tx.control_number)
             try:
                 parsed = parse_837_set(tx)
             except X12Error as exc:
@@ -708,7 +716,7 @@ def _claim(
     if claim.frequency in ("7", "8"):
         original = _original(session, claim)
         assert original is not None
-        if original.payment:
+        if original.payment and original.status == "paid":  # a denial moved no money
             remit.first.append(reversal_of(_payment_from_json(original.payment)))
         _give_back(session, original)
         original.status = "voided" if claim.frequency == "8" else "replaced"
