@@ -521,3 +521,36 @@ def test_replacing_a_denied_claim_reverses_nothing(session: Session) -> None:
     ch.submit_file(x837("W1XDN", fixed, isa13=102), kind="837P", idempotency_key="7")
     _, rep = remits(ch.poll_files(kinds=("835",), limit=5))
     assert [c.status_code for c in rep.claims] == ["4"]
+
+
+def test_a_wrong_segment_count_rejects_that_set_only(session: Session) -> None:
+    setup_member(session)
+    ch = sim(session)
+    group = SubscriberGroup(Subscriber(JANE, "W100001"), ACME, (VISIT,))
+    other = SubscriberGroup(
+        Subscriber(JANE, "W100001"), ACME, (dataclasses.replace(VISIT, claim_id="INV-2"),)
+    )
+    env = Envelope("REVCYCLE", "CHSIM", 5, 5, NOW.replace(tzinfo=None), usage="T")
+    text = build_837p(batch(("0001", "B1", (group,)), ("0002", "B2", (other,))), env).text
+    ch.submit_file(
+        text.replace("SE*30*0002", "SE*31*0002").encode(), kind="837P", idempotency_key="count"
+    )
+    files = ch.poll_files(kinds=KINDS, limit=10)
+    (g,) = list(iter_999(files[0].content))[0].groups
+    assert [(s.control_number, s.status, s.codes) for s in g.sets] == [
+        ("0001", "A", []),
+        ("0002", "R", ["4"]),
+    ]
+    (ca,) = [list(iter_277ca(f.content))[0] for f in files if f.kind == "277CA"]
+    assert [c.patient_control_number for c in ca.claims] == ["INV-1001"]
+    # A wrong group count (after the last set) rejects the whole file.
+    bad = text.replace("GE*2*5", "GE*3*5")
+    ch.submit_file(bad.encode(), kind="837P", idempotency_key="count2")
+    new = [
+        f
+        for f in ch.poll_files(kinds=KINDS, limit=20)
+        if f.file_id not in {x.file_id for x in files}
+    ]
+    assert [f.kind for f in new] == ["999"]
+    (g2,) = list(iter_999(new[0].content))[0].groups
+    assert (g2.status, [s.status for s in g2.sets]) == ("R", ["R", "R"])

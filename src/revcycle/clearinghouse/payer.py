@@ -225,8 +225,10 @@ def _read(content: bytes) -> _ReadResult:
     sets: list[Read837] = []
     header: InterchangeHeader | None = None
     seen_st: dict[str, set[str]] = {}
+    attached = 0  # envelope errors that belong to a set (that set alone is rejected)
     try:
         for tx in _transactions(reader):
+            attached += len(tx.errors)
             header = header or tx.interchange
             gs06 = tx.group.control_number if tx.group else "0"
             st = tx.segments[0]
@@ -259,7 +261,7 @@ def _read(content: bytes) -> _ReadResult:
             sets.append(parsed)
     except X12Error:
         return _ReadResult(header or reader.interchange, groups, [], True)
-    if reader.errors or not sets and not groups:
+    if len(reader.errors) > attached or not sets and not groups:
         return _ReadResult(header or reader.interchange, groups, [], True)
     return _ReadResult(header, groups, sets, False)
 
