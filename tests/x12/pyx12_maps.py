@@ -67,15 +67,20 @@ def envelope_errors(text: str) -> list[tuple[str, ...]]:
 
 def validate(text: str) -> list[tuple[str, str, str]]:
     out = io.StringIO()
-    log = logging.getLogger("pyx12")
-    was, log.disabled = log.disabled, True
+    # pyx12 logs segment text (PHI) through "pyx12" and its children: silence them all.
+    names = ["pyx12", *(n for n in logging.root.manager.loggerDict if n.startswith("pyx12."))]
+    logs = [logging.getLogger(n) for n in names]
+    before = [log.disabled for log in logs]
+    for log in logs:
+        log.disabled = True
     params = pyx12.params.params()
     try:
         pyx12.x12n_document.x12n_document(
             params, io.StringIO(text), None, None, fd_json=out, map_path=_maps_with_x212()
         )
     finally:
-        log.disabled = was
+        for log, was in zip(logs, before, strict=True):
+            log.disabled = was
     found: list[tuple[str, str, str]] = []
 
     def walk(node: Any, seg_id: str | None) -> None:
