@@ -178,3 +178,90 @@ def test_fuzz_truncated_and_mutated(cut: int, junk: str) -> None:
 @given(st.integers(0, len(TEXT) - 1), st.sampled_from(list("*:~^0A-. ")))
 def test_fuzz_one_character_replaced(at: int, char: str) -> None:
     consume(TEXT[:at] + char + TEXT[at + 1 :])
+
+
+LINE = st.builds(
+    lambda code, charge, mods, units, ptr, day: (code, charge, mods, units, ptr, day),
+    st.sampled_from(["99213", "99214", "83036", "J0696", "70553", "G0439"]),
+    st.integers(0, 9_999_999),
+    st.lists(st.sampled_from(["25", "59", "LT", "RT", "GT"]), max_size=4, unique=True),
+    st.decimals(min_value=Decimal("0.5"), max_value=Decimal(99), places=1),
+    st.integers(1, 3),
+    st.dates(dt.date(2025, 1, 1), dt.date(2026, 12, 31)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(LINE, min_size=1, max_size=6),
+    st.sampled_from(["1", "7", "8"]),
+    st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ0123456789-", min_size=1, max_size=20),
+    st.booleans(),
+)
+def test_round_trip_of_generated_claims(
+    lines: list[tuple[str, int, list[str], Decimal, int, dt.date]],
+    frequency: str,
+    claim_id: str,
+    dependant: bool,
+) -> None:
+    from revcycle.x12.claim837 import (
+        Claim,
+        Patient,
+        ServiceLine,
+        Subscriber,
+        SubscriberGroup,
+        build_837p,
+    )
+    from tests.x12.claim_samples import ACME, JANE, SAM, batch, envelope
+
+    service_lines = tuple(
+        ServiceLine(code, charge, units, day, (ptr,), f"LC{n}", modifiers=tuple(mods))
+        for n, (code, charge, mods, units, ptr, day) in enumerate(lines, 1)
+    )
+    claim = Claim(
+        claim_id,
+        sum(ln.charge_minor for ln in service_lines),
+        "11",
+        ("E11.65", "I10", "J02.9"),
+        service_lines,
+        frequency=frequency,
+        original_claim_number="ICN-1" if frequency != "1" else None,
+        prior_authorization="PA-9" if dependant else None,
+    )
+    group = SubscriberGroup(
+        Subscriber(JANE, "M-77"), ACME, (claim,), patient=Patient(SAM, "19") if dependant else None
+    )
+    text = build_837p(batch(("0001", "B1", (group,))), envelope()).text
+    ((read,),) = [s.claims for s in read_837(text)]
+    assert (read.claim_id, read.charge_minor, read.frequency) == (
+        claim_id,
+        claim.charge_minor,
+        frequency,
+    )
+    assert read.original_claim_number == claim.original_claim_number
+    assert read.prior_authorization == claim.prior_authorization
+    assert (read.patient is not None) == dependant
+    assert read.diagnoses == [("ABK", "E1165"), ("ABF", "I10"), ("ABF", "J029")]
+    assert [
+        (
+            ln.procedure,
+            ln.charge_minor,
+            tuple(ln.modifiers),
+            ln.units,
+            ln.diagnosis_pointers,
+            ln.service_date,
+            ln.line_control_number,
+        )
+        for ln in read.lines
+    ] == [
+        (
+            ln.procedure,
+            ln.charge_minor,
+            ln.modifiers,
+            ln.units.normalize(),
+            [ln.diagnosis_pointers[0]],
+            ln.service_date,
+            ln.line_control_number,
+        )
+        for ln in service_lines
+    ]
