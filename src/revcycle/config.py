@@ -129,8 +129,20 @@ class Settings(BaseSettings):
 
     # --- Eligibility (issue #5; docs/eligibility.md) ---------------------------------------------
     # Which clearinghouse 270/271 go through; "simulator" answers from the plans in the database.
-    clearinghouse: Literal["simulator"] = "simulator"
+    clearinghouse: Literal["simulator", "directory"] = "simulator"
     clearinghouse_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    # Payer simulator batch files (docs/payer-simulator.md): seconds after a submission at which
+    # its 999, 277CA and 835 become available (0: at once, the whole cycle in one worker pass),
+    # and how much later the second payment run (reversals) comes.
+    clearinghouse_999_delay_seconds: float = Field(default=0, ge=0, le=86400 * 30)
+    clearinghouse_277ca_delay_seconds: float = Field(default=0, ge=0, le=86400 * 30)
+    clearinghouse_835_delay_seconds: float = Field(default=0, ge=0, le=86400 * 30)
+    clearinghouse_reversal_delay_seconds: float = Field(default=0, ge=0, le=86400 * 30)
+    # Directory drop (REVCYCLE_CLEARINGHOUSE=directory): 837s written to the outbox, answers read
+    # from the inbox and moved to the archive once acknowledged.
+    clearinghouse_outbox_dir: str = "var/clearinghouse/outbox"
+    clearinghouse_inbox_dir: str = "var/clearinghouse/inbox"
+    clearinghouse_archive_dir: str = "var/clearinghouse/archive"
     # A coverage whose latest check is older than this (or missing) is flagged ``stale``.
     eligibility_stale_days: int = Field(default=30, ge=1, le=365)
     # The daily re-verification re-checks tomorrow's appointments unless checked this recently.

@@ -15,6 +15,7 @@ from revcycle.claims.models import (
     ClaimSubmission,
     X12ControlCounter,
 )
+from revcycle.clearinghouse.models import ChsimAccumulator, ChsimClaim, ChsimCounter, ChsimFile
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.eligibility.models import (
     EligibilityCheck,
@@ -83,6 +84,10 @@ __all__ = [
     "BankDeposit",
     "CashDrawer",
     "CashDrawerItem",
+    "ChsimAccumulator",
+    "ChsimClaim",
+    "ChsimCounter",
+    "ChsimFile",
     "CodeRelease",
     "Coverage",
     "CoverageAccumulator",

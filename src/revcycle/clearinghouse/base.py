@@ -3,16 +3,18 @@
 Two styles of exchange exist, and real clearinghouses (Availity, Change Healthcare, Waystar,
 Office Ally...) offer both:
 
-* **Real time** (eligibility today, claim status later): one 270 interchange out, one 271
+* **Real time** (eligibility and claim status): one 270 (276) interchange out, one 271 (277)
   interchange back within seconds, over one HTTPS/SOAP (CAQH CORE) call.
-  :meth:`ClearinghouseClient.eligibility` is that call. It never writes to revcycle's database
+  :meth:`ClearinghouseClient.eligibility` and :meth:`ClearinghouseClient.claim_status` are
+  those calls. It never writes to revcycle's database
   and is called *outside* any database transaction (docs/eligibility.md, "Flow").
 * **Batch files** (claims, for the claims issue): an 837 file is submitted
   (:meth:`~ClearinghouseClient.submit_file`, idempotent by a key the caller derives from its
   batch id); acknowledgements and responses (TA1, 999, 277CA, 835) arrive later as files the
   caller polls for (:meth:`~ClearinghouseClient.poll_files`), downloads and then confirms
-  (:meth:`~ClearinghouseClient.acknowledge_file`) so they are not offered again. The calls are
-  designed here; the simulator does not implement them yet.
+  (:meth:`~ClearinghouseClient.acknowledge_file`) so they are not offered again. The payer
+  simulator (``simulator``) and the directory drop (``directory``) implement them
+  (docs/payer-simulator.md).
 
 Failures are exceptions with stable codes: :class:`ClearinghouseTimeout` (no answer in time:
 the query may or may not have reached the payer), :class:`ClearinghouseUnavailable` (refused
@@ -74,6 +76,10 @@ class ClearinghouseClient(Protocol):
     def eligibility(self, x270: str, *, timeout_seconds: float) -> str:
         """Send one 270 interchange, return the 271 interchange as received (text, unparsed:
         the caller stores it raw and parses it itself)."""
+        ...
+
+    def claim_status(self, x276: str, *, timeout_seconds: float) -> str:
+        """Send one 276 interchange, return the 277 interchange as received (unparsed)."""
         ...
 
     def submit_file(self, content: bytes, *, kind: str, idempotency_key: str) -> SubmittedFile:

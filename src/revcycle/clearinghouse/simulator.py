@@ -30,6 +30,7 @@ with AAA 75; a coverage whose end date is before the service date is answered as
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -37,8 +38,10 @@ from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.clearinghouse import payer
 from revcycle.clearinghouse.base import (
     ClearinghouseRejected,
     ClearinghouseTimeout,
@@ -46,6 +49,7 @@ from revcycle.clearinghouse.base import (
     InboundFile,
     SubmittedFile,
 )
+from revcycle.clearinghouse.models import CHSIM_MEMBER_INDEX, ChsimClaim, ChsimFile
 from revcycle.crypto import blind_index as bidx
 from revcycle.crypto import keyring as phi_keyring
 from revcycle.db import unit_of_work
@@ -57,14 +61,19 @@ from revcycle.insurance.models import (
     InsurancePlan,
     Payer,
 )
-from revcycle.x12.core import X12Error
+from revcycle.kit.clock import utcnow
+from revcycle.x12.claim_status import StatusAnswer, StatusInquiry, build_277, parse_276
+from revcycle.x12.core import X12Error, iter_segments
 from revcycle.x12.eligibility import parse_270
 from revcycle.x12.simulator import MemberConfig, Plan, SimulatorConfig, simulate_271
+from revcycle.x12.writer import Envelope
 
 T = TypeVar("T")
 
 # A plan without an out-of-pocket maximum: the 271 always carries one; this stands for "none".
 NO_OOP_MAX = Decimal("999999.99")
+
+MAX_FILE_BYTES = 50 * 1024 * 1024  # what the simulated clearinghouse accepts per upload
 
 SCENARIOS = ("XIN", "XTM", "XDM", "X72", "X75", "X42", "XTO", "XUN", "XBAD")
 
@@ -90,12 +99,19 @@ class SimulatorClearinghouse:
     name = "simulator"
 
     def __init__(
-        self, factory: sessionmaker[Session] | None = None, *, session: Session | None = None
+        self,
+        factory: sessionmaker[Session] | None = None,
+        *,
+        session: Session | None = None,
+        delays: payer.Delays | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         if (factory is None) == (session is None):
             raise ValueError("give the simulator a session factory or a session")
         self._factory = factory
         self._session = session
+        self._delays = delays or payer.Delays()
+        self._clock = clock
 
     def _read(self, work: Callable[[Session], T]) -> T:
         if self._session is not None:
@@ -142,15 +158,77 @@ class SimulatorClearinghouse:
             return out[: len(out) * 2 // 3]  # cut mid-interchange: no SE, GE or IEA
         return out
 
-    # batch files: designed for the claims issue, not offered by the simulator yet ------------
+    # batch files (docs/payer-simulator.md) --------------------------------------------------
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """The caller's session (nested in a savepoint), or one transaction of our own."""
+        if self._session is not None:
+            with self._session.begin_nested():
+                return work(self._session)
+        assert self._factory is not None
+        with unit_of_work(self._factory) as s:
+            return work(s)
+
     def submit_file(self, content: bytes, *, kind: str, idempotency_key: str) -> SubmittedFile:
-        raise NotImplementedError("the simulator does not take batch files yet (claims issue)")
+        """Take an 837 file and answer it (999, 277CA per set, 835 per payer and payee, all
+        stored now and available after the configured delays). Idempotent by
+        ``idempotency_key`` (a unique constraint): the same key returns the first receipt and
+        nothing is processed again, also when two callers race."""
+        if kind not in ("837P", "837I"):
+            raise ClearinghouseRejected(f"the simulator does not take {kind!r} files")
+        if not idempotency_key or len(idempotency_key) > 255:
+            raise ClearinghouseRejected("an idempotency key of 1-255 characters is required")
+        if len(content) > MAX_FILE_BYTES:
+            raise ClearinghouseRejected(f"files over {MAX_FILE_BYTES} bytes are not accepted")
+        existing = self._read(partial(_submitted, key=idempotency_key))
+        if existing is not None:
+            return existing
+        now = self._clock()
+        try:
+            return self._write(
+                partial(
+                    _submit,
+                    content=content,
+                    kind=kind,
+                    key=idempotency_key,
+                    now=now,
+                    delays=self._delays,
+                )
+            )
+        except IntegrityError:
+            found = self._read(partial(_submitted, key=idempotency_key))
+            if found is None:  # pragma: no cover - the unique key is the only constraint hit
+                raise
+            return found
 
     def poll_files(self, *, kinds: tuple[str, ...], limit: int) -> list[InboundFile]:
-        raise NotImplementedError("the simulator does not offer batch files yet (claims issue)")
+        """Answers available now and not yet acknowledged, oldest first."""
+        now = self._clock()
+        return self._read(partial(_poll, kinds=kinds, limit=limit, now=now))
 
     def acknowledge_file(self, file_id: str) -> None:
-        raise NotImplementedError("the simulator does not offer batch files yet (claims issue)")
+        now = self._clock()
+        self._write(partial(_acknowledge, file_id=file_id, now=now))
+
+    def claim_status(self, x276: str, *, timeout_seconds: float) -> str:  # noqa: ARG002
+        """Answer a 276 from the simulator's claims (docs/payer-simulator.md, claim status)."""
+        try:
+            inquiries = parse_276(x276)
+        except X12Error as exc:
+            raise ClearinghouseRejected(f"the 276 was rejected: {exc.code}") from None
+        if not inquiries:
+            raise ClearinghouseRejected("the 276 holds no inquiries")
+        now = self._clock()
+        answers = self._read(partial(_status_answers, inquiries=inquiries, now=now))
+        first = inquiries[0]
+        env = Envelope(
+            payer.SIM_ID,
+            (first.receiver_id or "UNKNOWN")[:15],
+            _status_control_number(x276),
+            _status_control_number(x276) or 1,
+            now,
+            usage="T",
+        )
+        return build_277(answers, env)
 
 
 def _payer_view(
@@ -220,3 +298,117 @@ def _payer_view(
         end = coverage.effective_to or day - dt.timedelta(days=1)
         return sim_plan, MemberConfig(status="terminated", plan_end=end)
     return sim_plan, MemberConfig()
+
+
+# -- batch files ---------------------------------------------------------------------------------
+def _receipt(row: ChsimFile) -> SubmittedFile:
+    return SubmittedFile(row.id, row.created_at)
+
+
+def _submitted(session: Session, key: str) -> SubmittedFile | None:
+    row = session.scalars(select(ChsimFile).where(ChsimFile.idempotency_key == key)).first()
+    return None if row is None else _receipt(row)
+
+
+def _submit(
+    session: Session, content: bytes, kind: str, key: str, now: dt.datetime, delays: payer.Delays
+) -> SubmittedFile:
+    file_id = f"chf_{uuid.uuid4().hex}"
+    row = payer.new_file(
+        session,
+        direction="in",
+        kind=kind,
+        name=f"{kind}_{file_id}.x12",
+        text=content.decode("latin-1"),
+        available_at=now,
+        idempotency_key=key,
+        file_id=file_id,
+    )
+    row.created_at = now
+    session.flush()  # the unique idempotency key is checked here, before any work
+    payer.receive_837(session, row, content, now, delays)
+    return _receipt(row)
+
+
+def _poll(
+    session: Session, kinds: tuple[str, ...], limit: int, now: dt.datetime
+) -> list[InboundFile]:
+    rows = session.scalars(
+        select(ChsimFile)
+        .where(
+            ChsimFile.direction == "out",
+            ChsimFile.acknowledged_at.is_(None),
+            ChsimFile.available_at <= now,
+            ChsimFile.kind.in_(kinds),
+        )
+        .order_by(ChsimFile.available_at, ChsimFile.sequence)
+        .limit(max(0, limit))
+    ).all()
+    return [
+        InboundFile(r.id, r.kind, r.name, r.content.encode("latin-1"), r.available_at) for r in rows
+    ]
+
+
+def _acknowledge(session: Session, file_id: str, now: dt.datetime) -> None:
+    row = session.get(ChsimFile, file_id, with_for_update=True)
+    if row is None or row.direction != "out":
+        raise ClearinghouseRejected(f"no file {file_id!r} to acknowledge")
+    if row.acknowledged_at is None:
+        row.acknowledged_at = now
+
+
+def _status_control_number(x276: str) -> int:
+    for seg in iter_segments(x276):
+        if seg.id == "ISA":
+            value = seg[13].strip()
+            return int(value) if value.isdigit() else 1
+    return 1  # pragma: no cover - parse_276 already required an ISA
+
+
+def _status_answers(
+    session: Session, inquiries: list[StatusInquiry], now: dt.datetime
+) -> list[StatusAnswer]:
+    out = []
+    for q in inquiries:
+        digests = bidx.candidates(
+            phi_keyring.installed(), CHSIM_MEMBER_INDEX, q.payer_id, q.member_id
+        )
+        rows = payer.claims_of(session, digests)
+        match = [
+            r
+            for r in rows
+            if (q.payer_claim_number and r.payer_claim_number == q.payer_claim_number)
+            or (
+                not q.payer_claim_number
+                and (
+                    q.patient_control_number is None
+                    or r.patient_control_number == q.patient_control_number
+                )
+                and r.service_date >= q.service_date
+                and r.service_date <= (q.service_date_to or q.service_date)
+            )
+        ]
+        out.append(_answer(q, match[0] if match else None, now))
+    return out
+
+
+def _answer(q: StatusInquiry, row: ChsimClaim | None, now: dt.datetime) -> StatusAnswer:
+    """Not found A4:35; received, 277CA not out yet A1:19; rejected with its 277CA status;
+    accepted, 835 not out yet P1:20; then the adjudication: paid F1:65, denied F2:107 (F2:88
+    when the coverage was not in force), voided or replaced F3:107."""
+    if row is None:
+        return StatusAnswer(q, "A4", "35", now.date())
+    icn = row.payer_claim_number
+    if row.acknowledged_at > now:
+        return StatusAnswer(q, "A1", "19", now.date(), "PR", row.charge_minor, None, icn)
+    if row.status == "rejected":
+        when = row.acknowledged_at.date()
+        return StatusAnswer(q, row.status_category, row.status_code, when, None, row.charge_minor)
+    if row.adjudicated_at is None or row.adjudicated_at > now:
+        return StatusAnswer(q, "P1", "20", now.date(), "PR", row.charge_minor, None, icn)
+    category, code = row.status_category, row.status_code
+    if row.status in ("voided", "replaced"):
+        category, code = "F3", "107"
+    day = row.adjudicated_at.date()
+    paid = row.paid_minor if row.status == "paid" else 0
+    return StatusAnswer(q, category, code, day, None, row.charge_minor, paid, icn, day)
