@@ -152,6 +152,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/claims/{claim_id}"): Action.CLAIM_READ,
     ("GET", "/api/v1/claims/{claim_id}/events"): Action.CLAIM_READ,
     ("POST", "/api/v1/claims/{claim_id}/transition"): Action.CLAIM_WRITE,
+    ("POST", "/api/v1/claims/{claim_id}/status-inquiries"): Action.CLAIM_SUBMIT,
     ("POST", "/api/v1/estimates"): Action.ESTIMATE_CREATE,
     ("GET", "/api/v1/estimates"): Action.ESTIMATE_READ,
     ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,

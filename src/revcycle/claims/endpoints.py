@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
 from revcycle.auth.principal import Principal
 from revcycle.claims import service
+from revcycle.claims import status as claim_status
 from revcycle.claims.schemas import (
     ClaimCreate,
     ClaimEventList,
@@ -142,3 +143,23 @@ def transition_claim(claim_id: uuid.UUID, body: ClaimTransitionIn, ctx: CtxDep) 
             service.transition_claim(s, p, claim_id, body.status, reason=body.reason)
         )
     )
+
+
+@router.post(
+    "/claims/{claim_id}/status-inquiries",
+    status_code=201,
+    response_model=ClaimEventRead,
+    responses={502: {"description": "clearinghouse.* (the attempt is recorded on the claim)"}},
+)
+def inquire_status(claim_id: uuid.UUID, ctx: CtxDep) -> Response:
+    """Ask the payer where the claim is (276/277) and record the answer as a claim event."""
+    client = ctx.request.app.state.clearinghouse
+    timeout = ctx.settings.clearinghouse_timeout_seconds
+
+    def work(factory: sessionmaker[Session], principal: Principal) -> tuple[BaseModel, int]:
+        view = claim_status.inquire_status(
+            factory, client, principal, claim_id, timeout_seconds=timeout
+        )
+        return ClaimEventRead.model_validate(view.event), 201
+
+    return ctx.write_phased(work)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revcycle.errors import Conflict, InvalidInput, NotFound
+from revcycle.errors import Conflict, DomainError, InvalidInput, NotFound
 
 
 class ClaimNotFound(NotFound):
@@ -27,3 +27,12 @@ class LineAlreadyClaimed(Conflict):
 
 class InvoiceNotBillable(Conflict):
     code = "claim.invoice_not_billable"
+
+
+class ClaimStatusFailed(DomainError):
+    """The clearinghouse did not answer or refused a 276 (the attempt is recorded on the claim);
+    ``code`` is the clearinghouse's (``clearinghouse.timeout``, ``.unavailable``, ``.rejected``)."""
+
+    code = "clearinghouse.error"
+    status = 502
+    title = "Clearinghouse failure"
