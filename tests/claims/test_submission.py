@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,11 +37,12 @@ from revcycle.clearinghouse.base import (
 from revcycle.config import Settings
 from revcycle.db import unit_of_work
 from revcycle.errors import DomainError
+from tests.factories.auth import auth_header, make_user
 from tests.factories.claims import World, make_claim, make_world
 from tests.factories.insurance import make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
 from tests.factories.patients import make_patient
-from tests.factories.practices import SYSTEM
+from tests.factories.practices import SYSTEM, make_practice
 
 pytest.importorskip("pyx12", reason="pyx12 (dev extra) is not installed")
 from tests.claims837.test_build_837p import pyx12_errors  # noqa: E402
@@ -787,3 +789,146 @@ def test_concurrent_submitters_never_send_a_claim_twice_nor_reuse_an_isa13(
         icns = list(s.scalars(select(ClaimBatch.interchange_control_number)))
         assert sorted(icns) == list(range(1, len(icns) + 1))
         assert s.scalar(select(func.count()).select_from(ClaimSubmission)) == 6
+
+
+# -- routes -------------------------------------------------------------------------------------
+def test_submit_route_batch_route_rejections_and_corrections(
+    session: Session, client: TestClient
+) -> None:
+    w = billable(session)
+    a = scrubbed(session, w, invoice_line_ids=[w.invoice.lines[0].id])
+    b = scrubbed(session, w, invoice_line_ids=[w.invoice.lines[1].id])
+    headers = auth_header(session, make_user(session, "billing_staff", practices=[w.practice]))
+    session.commit()
+    fake = FakeClearinghouse()
+    client.app.state.clearinghouse = fake  # type: ignore[attr-defined]
+    body = {"practice_id": str(w.practice.id)}
+
+    before = counts(session)
+    r = client.post("/api/v1/claims/submit", json=body, headers=headers)
+    assert (r.status_code, r.json()["code"]) == (428, "claim.idempotency_key_required")
+    assert counts(session) == before
+    assert fake.calls == []
+
+    keyed = {**headers, "Idempotency-Key": "submit-1"}
+    r = client.post("/api/v1/claims/submit", json=body, headers=keyed)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    batch = out["batch"]
+    assert sorted(out["claim_ids"]) == sorted([str(a.id), str(b.id)])
+    assert out["returned_to_draft"] == []
+    assert {
+        k: batch[k]
+        for k in (
+            "interchange_control_number",
+            "status",
+            "claim_count",
+            "total_charge",
+            "currency",
+            "file_id",
+            "error",
+        )
+    } == {
+        "interchange_control_number": 1,
+        "status": "submitted",
+        "claim_count": 2,
+        "total_charge": "210.00",
+        "currency": "USD",
+        "file_id": "F1",
+        "error": None,
+    }
+    assert batch["batch_reference"] == f"{w.practice.npi}-000000001"
+    replay = client.post("/api/v1/claims/submit", json=body, headers=keyed)
+    assert (replay.status_code, replay.json()) == (201, out)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert len(fake.calls) == 1
+
+    r = client.get(f"/api/v1/claim-batches/{batch['id']}", headers=headers)
+    assert r.status_code == 200
+    assert [
+        (c["control_number"], c["attempt"], c["set_control_number"]) for c in r.json()["claims"]
+    ] == [
+        (a.control_number, 1, "0001"),
+        (b.control_number, 1, "0001"),
+    ]
+    assert "content" not in r.json()
+
+    # Nothing left: 200 without a batch.
+    r = client.post(
+        "/api/v1/claims/submit", json=body, headers={**headers, "Idempotency-Key": "submit-2"}
+    )
+    assert (r.status_code, r.json()["batch"]) == (200, None)
+
+    fake.inbound.append(
+        inbound(
+            "CA1",
+            "277CA",
+            ack_277(
+                w.practice.npi,
+                batch["batch_reference"],
+                [
+                    [f"TRN*2*{a.control_number}", "STC*A2:20*20261127*WQ*150", "REF*1K*ICN-1"],
+                    [f"TRN*2*{b.control_number}", "STC*A8:562:85*20261127*U*60"],
+                ],
+            ),
+        )
+    )
+    submission.process_inbound(client.app.state.session_factory, fake)  # type: ignore[attr-defined]
+    r = client.get(
+        "/api/v1/claims/rejections", params={"practice_id": str(w.practice.id)}, headers=headers
+    )
+    assert r.status_code == 200
+    (item,) = r.json()["items"]
+    assert {k: item[k] for k in ("claim_id", "source", "codes", "segment", "position")} == {
+        "claim_id": str(b.id),
+        "source": "277CA",
+        "codes": ["A8:562:85"],
+        "segment": "STC",
+        "position": None,
+    }
+    assert item["message"] == (
+        "Acknowledgement/Rejected for relational field in error (Billing Provider)"
+    )
+
+    r = client.post(f"/api/v1/claims/{a.id}/correct", headers=headers)
+    assert r.status_code == 201, r.text
+    assert (r.json()["frequency_code"], r.json()["replaces_claim_id"], r.json()["status"]) == (
+        "7",
+        str(a.id),
+        "draft",
+    )
+    before = counts(session)
+    r = client.post(f"/api/v1/claims/{b.id}/void", headers=headers)
+    assert (r.status_code, r.json()["code"]) == (409, "claim.not_correctable")
+    assert counts(session) == before
+
+
+def test_submit_route_refuses_bad_input_without_writing(
+    session: Session, client: TestClient
+) -> None:
+    w = billable(session)
+    scrubbed(session, w)
+    headers = auth_header(session, make_user(session, "billing_staff", practices=[w.practice]))
+    other = make_practice(session, name="Elsewhere")
+    session.commit()
+    fake = FakeClearinghouse()
+    client.app.state.clearinghouse = fake  # type: ignore[attr-defined]
+    before = counts(session)
+    for n, (body, status, code) in enumerate(
+        [
+            ({}, 422, "request.missing_field"),
+            ({"practice_id": "nope"}, 422, "request.invalid"),
+            ({"practice_id": str(w.practice.id), "claim_ids": []}, 422, "request.invalid"),
+            ({"practice_id": str(other.id)}, 404, "practice.not_found"),
+        ]
+    ):
+        r = client.post(
+            "/api/v1/claims/submit",
+            json=body,
+            headers={**headers, "Idempotency-Key": f"bad-{n}"},
+        )
+        assert (r.status_code, r.json()["code"]) == (status, code), body
+    assert counts(session) == before
+    assert fake.calls == []
+    r = client.get("/api/v1/claim-batches/not-a-uuid", headers=headers)
+    assert r.status_code == 422

@@ -118,6 +118,15 @@ def _return_to_draft(
     return Returned(claim.id, claim.control_number, reason)
 
 
+def access_practice(session: Session, actor: Principal, practice_id: uuid.UUID) -> Practice:
+    actor.require(Action.CLAIM_SUBMIT)
+    practice = session.get(Practice, practice_id)
+    if practice is None:
+        raise PracticeNotFound("No such practice")
+    actor.check_practice(practice.id)
+    return practice
+
+
 def build_batch(  # noqa: C901, PLR0912, PLR0915 - one saga phase, kept in one place
     session: Session,
     actor: Principal,
@@ -129,11 +138,7 @@ def build_batch(  # noqa: C901, PLR0912, PLR0915 - one saga phase, kept in one p
     limit: int | None = None,
 ) -> BuildResult:
     """Phase 1 (docstring of the module). Returns no batch when no scrubbed claim was free."""
-    actor.require(Action.CLAIM_SUBMIT)
-    practice = session.get(Practice, practice_id)
-    if practice is None:
-        raise PracticeNotFound("No such practice")
-    actor.check_practice(practice.id)
+    practice = access_practice(session, actor, practice_id)
     repo = ClaimRepository(session)
     claims = repo.scrubbed_for_submission(
         practice.id, claim_ids, min(limit or settings.claims_batch_size, 5000)
