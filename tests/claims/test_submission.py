@@ -16,6 +16,8 @@ import datetime as dt
 import hashlib
 import re
 import threading
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +26,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from revcycle.claims import commands as claims_commands
 from revcycle.claims import states, submission
+from revcycle.claims import tasks as claims_tasks
 from revcycle.claims.models import Claim, ClaimBatch, ClaimEvent, ClaimSubmission
 from revcycle.clearinghouse.base import (
     ClearinghouseError,
@@ -34,7 +39,9 @@ from revcycle.clearinghouse.base import (
     InboundFile,
     SubmittedFile,
 )
-from revcycle.config import Settings
+from revcycle.cli import runtime
+from revcycle.cli.main import app
+from revcycle.config import Settings, get_settings
 from revcycle.db import unit_of_work
 from revcycle.errors import DomainError
 from tests.factories.auth import auth_header, make_user
@@ -932,3 +939,126 @@ def test_submit_route_refuses_bad_input_without_writing(
     assert fake.calls == []
     r = client.get("/api/v1/claim-batches/not-a-uuid", headers=headers)
     assert r.status_code == 422
+
+
+def test_999_group_rejected_without_set_loops_rejects_every_claim_of_the_batch(
+    factory: sessionmaker[Session],
+) -> None:
+    w, a, b, batch = _submitted_pair(factory)
+    text = ack_999(w.practice.npi, batch.interchange_control_number, [], "R")
+    res = submission.process_inbound(
+        factory, FakeClearinghouse(inbound=[inbound("GRP", "999", text)])
+    )
+    assert (res.rejected, res.unmatched) == (2, 0)
+    with unit_of_work(factory) as s:
+        for claim in (a, b):
+            c = s.get(Claim, claim.id)
+            assert c is not None
+            assert c.status == "rejected"
+            assert events(s, c)[-1].detail["codes"] == ["IK5:R"]
+
+
+def test_999_for_an_unknown_interchange_is_unmatched_and_acknowledged(
+    factory: sessionmaker[Session],
+) -> None:
+    w, _, _, batch = _submitted_pair(factory)
+    text = ack_999(w.practice.npi, 999, [["AK2*837*0001*005010X222A1", "IK5*R*5"]], "R")
+    with unit_of_work(factory) as s:
+        before = counts(s)
+    client = FakeClearinghouse(inbound=[inbound("X", "999", text)])
+    res = submission.process_inbound(factory, client)
+    assert (res.unmatched, res.acknowledged, client.acknowledged) == (1, 1, ["X"])
+    with unit_of_work(factory) as s:
+        assert counts(s) == before
+
+
+# -- worker tasks and CLI -----------------------------------------------------------------------
+def test_worker_tasks_submit_and_read_acknowledgements(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with unit_of_work(factory) as s:
+        w = billable(s)
+        claim = scrubbed(s, w)
+    fake = FakeClearinghouse()
+    monkeypatch.setattr(claims_tasks, "build_clearinghouse", lambda _s, _f: fake)
+    now = dt.datetime(2026, 11, 27, 9, tzinfo=dt.UTC)
+    assert claims_tasks.submit_run_once(factory, SETTINGS, now) == 1
+    assert claims_tasks.submit_run_once(factory, SETTINGS, now) == 0
+    with unit_of_work(factory) as s:
+        batch = s.scalars(select(ClaimBatch)).one()
+        reference = batch.batch_reference
+    fake.inbound.append(
+        inbound(
+            "CA",
+            "277CA",
+            ack_277(
+                w.practice.npi,
+                reference,
+                [[f"TRN*2*{claim.control_number}", "STC*A1:19*20261127*WQ*210"]],
+            ),
+        )
+    )
+    assert claims_tasks.acknowledgements_run_once(factory, SETTINGS, now) == 1
+    assert claims_tasks.acknowledgements_run_once(factory, SETTINGS, now) == 0
+    with unit_of_work(factory) as s:
+        c = s.get(Claim, claim.id)
+        assert c is not None
+        assert c.status == "accepted"
+
+
+@pytest.fixture
+def cli(
+    committed_db: tuple[str, Engine, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[CliRunner, FakeClearinghouse]]:
+    url, _, _ = committed_db
+    monkeypatch.setenv("REVCYCLE_DATABASE_URL", url)
+    fake = FakeClearinghouse()
+    monkeypatch.setattr(claims_commands, "build_clearinghouse", lambda _s, _f: fake)
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+    yield CliRunner(), fake
+    runtime.session_factory().kw["bind"].dispose()
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+
+
+def test_cli_submit_and_acks(
+    cli: tuple[CliRunner, FakeClearinghouse],
+    committed_db: tuple[str, Engine, sessionmaker[Session]],
+) -> None:
+    runner, fake = cli
+    _, _, factory = committed_db
+    with unit_of_work(factory) as s:
+        w = billable(s)
+        claim = scrubbed(s, w)
+    r = runner.invoke(app, ["claims", "submit", "--practice", str(w.practice.id)])
+    assert r.exit_code == 0, r.output
+    with unit_of_work(factory) as s:
+        batch = s.scalars(select(ClaimBatch)).one()
+    assert r.output == f"batch {batch.id}: ISA13 1, 1 claims, status submitted\n"
+    r = runner.invoke(app, ["claims", "submit", "--practice", str(w.practice.id)])
+    assert (r.exit_code, r.output) == (0, "no scrubbed claim to send\n")
+    r = runner.invoke(app, ["claims", "submit", "--practice", "nope"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, ["claims", "submit", "--practice", str(uuid.uuid4())])
+    assert r.exit_code == 1
+    assert "error [practice.not_found]" in r.output
+    fake.inbound.append(
+        inbound(
+            "CA",
+            "277CA",
+            ack_277(
+                w.practice.npi,
+                batch.batch_reference,
+                [[f"TRN*2*{claim.control_number}", "STC*A7:562:85*20261127*U*210"]],
+            ),
+        )
+    )
+    r = runner.invoke(app, ["claims", "acks"])
+    assert (r.exit_code, r.output) == (
+        0,
+        "1 files, 0 claims accepted, 1 rejected, 0 noted, 0 unmatched\n",
+    )
+    fake.inbound.append(inbound("BAD", "999", "garbage"))
+    r = runner.invoke(app, ["claims", "acks"])
+    assert r.exit_code == 1
