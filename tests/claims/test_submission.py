@@ -1062,3 +1062,37 @@ def test_cli_submit_and_acks(
     fake.inbound.append(inbound("BAD", "999", "garbage"))
     r = runner.invoke(app, ["claims", "acks"])
     assert r.exit_code == 1
+
+
+def test_the_same_file_processed_concurrently_applies_once(
+    committed_db: tuple[str, Engine, sessionmaker[Session]],
+) -> None:
+    _, _, factory = committed_db
+    w, a, b, batch = _submitted_pair(factory)
+    text = ack_277(
+        w.practice.npi,
+        batch.batch_reference,
+        [
+            [f"TRN*2*{a.control_number}", "STC*A2:20*20261127*WQ*150", "REF*1K*ICN-1"],
+            [f"TRN*2*{b.control_number}", "STC*A7:562:85*20261127*U*60"],
+        ],
+    )
+    barrier = threading.Barrier(4)
+
+    def attempt(_: int) -> tuple[int, int]:
+        barrier.wait()
+        res = submission.process_inbound(
+            factory, FakeClearinghouse(inbound=[inbound("SAME", "277CA", text)])
+        )
+        return res.accepted, res.rejected
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(attempt, range(4)))
+    assert sum(acc for acc, _ in results) == 1
+    assert sum(rej for _, rej in results) == 1
+    with unit_of_work(factory) as s:
+        for claim, status in ((a, "accepted"), (b, "rejected")):
+            c = s.get(Claim, claim.id)
+            assert c is not None
+            assert c.status == status
+            assert sum(1 for e in events(s, c) if e.detail.get("file_id") == "SAME") == 1

@@ -79,6 +79,18 @@ def _actor_kind(actor: Principal) -> states.ActorKind:
     return "user" if actor.user_id is not None else "system"
 
 
+def _lock_claim(session: Session, claim_id: uuid.UUID) -> Claim:
+    """The claim row-locked and re-read (a copy loaded earlier in this session may be stale)."""
+    claim = session.scalar(
+        select(Claim)
+        .where(Claim.id == claim_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert claim is not None
+    return claim
+
+
 # -- phase 1: build and store -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Returned:
@@ -298,8 +310,7 @@ def record_receipt(
         batch.status = "failed"
         batch.error = f"{failure.code}: {failure.message}"[:300]
         for _, claim in repo.submissions_in_batch(batch.id):
-            locked = repo.get(claim.id, for_update=True)
-            assert locked is not None
+            locked = _lock_claim(session, claim.id)
             if locked.status == "submitted":
                 states.transition(
                     session,
@@ -645,8 +656,7 @@ class _Apply:
         """The claim, locked, when this file was not applied to it yet and the submission it
         answers is its latest one."""
         repo = self.repo
-        claim = repo.get(claim_id, for_update=True)
-        assert claim is not None
+        claim = _lock_claim(self.session, claim_id)
         latest = repo.latest_submission(claim.id)
         if latest is None or latest.id != submission_id:
             return None
