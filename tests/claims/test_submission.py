@@ -1096,3 +1096,104 @@ def test_the_same_file_processed_concurrently_applies_once(
             assert c is not None
             assert c.status == status
             assert sum(1 for e in events(s, c) if e.detail.get("file_id") == "SAME") == 1
+
+
+# -- secondary claims (COB) -----------------------------------------------------------------------
+def _adjudicate(session: Session, claim: Claim) -> None:
+    """What 835 posting records on the primary claim (docs/claims.md, event details)."""
+    claim.payer_claim_number = "ICN-P1"
+    lcn = [f"C{claim.number}L1", f"C{claim.number}L2"]
+    states.transition(
+        session,
+        claim,
+        "adjudicated",
+        actor=SYSTEM,
+        actor_kind="payer",
+        detail={
+            "payer_claim_number": "ICN-P1",
+            "adjudicated_on": "2026-01-20",
+            "status_code": "1",
+            "paid_minor": 11200,
+            "patient_responsibility_minor": 2800,
+            "adjustments": [],
+            "remarks": [],
+            "lines": [
+                {
+                    "line_control_number": lcn[0],
+                    "procedure": "99213",
+                    "modifiers": [],
+                    "units": 1,
+                    "paid_minor": 8000,
+                    "adjustments": [
+                        {"group": "CO", "reason": "45", "amount_minor": 5000},
+                        {"group": "PR", "reason": "2", "amount_minor": 2000},
+                    ],
+                },
+                {
+                    "line_control_number": lcn[1],
+                    "procedure": "80053",
+                    "modifiers": [],
+                    "units": 1,
+                    "paid_minor": 3200,
+                    "adjustments": [
+                        {"group": "CO", "reason": "45", "amount_minor": 2000},
+                        {"group": "PR", "reason": "2", "amount_minor": 800},
+                    ],
+                },
+            ],
+        },
+    )
+    session.flush()
+
+
+def test_secondary_claim_carries_the_primary_adjudication_and_validates(
+    session: Session,
+) -> None:
+    w = billable(session)
+    primary = scrubbed(session, w)
+    assert build(session, w).batch is not None
+    payer2 = make_payer(session, w.practice, name="Second Mutual")
+    plan2 = make_plan(session, payer2, product_type="other")
+    cov2 = make_coverage(session, w.patient, plan2, priority=2, member_id="S445")
+    secondary = make_claim(session, w, coverage_id=cov2.coverage.id).claim
+    assert secondary.sequence == "secondary"
+    secondary.primary_claim_id = primary.id
+    states.transition(session, secondary, "scrubbed", actor=SYSTEM, actor_kind="system")
+    session.flush()
+
+    # Not adjudicated yet: back to draft with the reason.
+    res = build(session, w)
+    assert res.batch is None
+    assert [r.reason for r in res.returned] == [
+        f"837P: claim {secondary.control_number}: other_payers: the primary payer has not "
+        "adjudicated the primary claim yet"
+    ]
+    states.transition(session, secondary, "scrubbed", actor=SYSTEM, actor_kind="system")
+    session.flush()
+    _adjudicate(session, primary)
+
+    batch = build(session, w).batch
+    assert batch is not None
+    text = batch.content
+    assert pyx12_errors(text) == []
+    s = segs(text)
+    assert f"NM1*PR*2*SECOND MUTUAL*****PI*{payer2.edi_payer_id}" in s
+    assert "SBR*S*18*******CI" in s
+    loop = claim_segments(text, secondary.control_number)
+    assert loop[loop.index("SBR*P*18*******12") :][:7] == [
+        "SBR*P*18*******12",
+        "AMT*D*112",
+        "AMT*EAF*28",
+        "OI***Y***Y",
+        f"NM1*IL*1*CASEY*JORDAN****MI*{w.coverage.coverage.member_id}",
+        f"NM1*PR*2*LAKESHORE HEALTH PLAN*****PI*{w.payer.edi_payer_id}",
+        "REF*F8*ICN-P1",
+    ]
+    i = loop.index(f"REF*6R*C{secondary.number}L1")
+    assert loop[i + 1 : i + 5] == [
+        f"SVD*{w.payer.edi_payer_id}*80*HC:99213**1",
+        "CAS*CO*45*50",
+        "CAS*PR*2*20",
+        "DTP*573*D8*20260120",
+    ]
+    assert secondary.billed_entry_id is not None  # a secondary original is billed too

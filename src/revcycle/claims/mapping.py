@@ -16,10 +16,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from revcycle.claims.models import Claim, ClaimLine
+from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
 from revcycle.config import Settings
 from revcycle.insurance.models import Coverage, InsurancePlan
 from revcycle.insurance.models import Payer as PayerRow
@@ -177,13 +179,115 @@ def subscriber_and_patient(session: Session, claim: Claim) -> tuple[x.Subscriber
     )
 
 
+def _adjustments(items: object) -> tuple[x.Adjustment, ...]:
+    out = []
+    for a in items if isinstance(items, list) else []:
+        amount = int(a["amount_minor"])
+        if amount:
+            out.append(x.Adjustment(str(a["group"]), str(a["reason"]), amount))
+    return tuple(out)
+
+
+def _primary_adjudication(
+    session: Session, claim: Claim
+) -> tuple[Claim, dict[str, Any], x.OtherPayer]:
+    """The prior payer's answer for a secondary/tertiary claim (loops 2320/2330), from the
+    primary claim's latest 835 event (docs/claims.md, "Event details other parts rely on")."""
+    cid = claim.control_number
+    primary = (
+        session.get(Claim, claim.primary_claim_id) if claim.primary_claim_id is not None else None
+    )
+    if primary is None:
+        raise x.ClaimBuildError(
+            cid, "other_payers", "a secondary claim needs its primary claim (primary_claim_id)"
+        )
+    event = session.scalar(
+        select(ClaimEvent)
+        .where(
+            ClaimEvent.claim_id == primary.id,
+            ClaimEvent.kind == "transition",
+            ClaimEvent.to_status.in_(("adjudicated", "denied")),
+        )
+        .order_by(ClaimEvent.at.desc(), ClaimEvent.id.desc())
+        .limit(1)
+    )
+    if event is None:
+        raise x.ClaimBuildError(
+            cid, "other_payers", "the primary payer has not adjudicated the primary claim yet"
+        )
+    d = dict(event.detail)
+    coverage = session.get(Coverage, primary.coverage_id)
+    payer_row = session.get(PayerRow, primary.payer_id)
+    plan = session.get(InsurancePlan, primary.plan_id)
+    assert coverage is not None and payer_row is not None and plan is not None
+    sub, pat = subscriber_and_patient(session, primary)
+    try:
+        adjudicated_on = dt.date.fromisoformat(str(d["adjudicated_on"]))
+        paid = int(d["paid_minor"])
+        other = x.OtherPayer(
+            responsibility=RESPONSIBILITY[primary.sequence],
+            relationship="18" if pat is None else pat.relationship,
+            filing_code=FILING_CODES.get(plan.product_type, "CI"),
+            subscriber=x.Party(sub.person.last_name, sub.person.first_name),
+            member_id=coverage.member_id,
+            payer=x.Payer(_upper(payer_row.name), payer_row.edi_payer_id),
+            paid_minor=paid,
+            adjudicated_on=adjudicated_on,
+            claim_number=primary.payer_claim_number or d.get("payer_claim_number") or None,
+            adjustments=_adjustments(d.get("adjustments")),
+            remaining_patient_liability_minor=d.get("patient_responsibility_minor"),
+            group_number=coverage.group_number,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise x.ClaimBuildError(
+            cid, "other_payers", f"the primary claim's adjudication is incomplete ({exc})"
+        ) from None
+    return primary, d, other
+
+
+def _line_payments(
+    session: Session,
+    primary: Claim,
+    detail: dict[str, Any],
+    other: x.OtherPayer,
+    line: ClaimLine,
+) -> tuple[x.LineAdjudication, ...]:
+    """The prior payer's answer for this line (loop 2430): the primary claim's line for the same
+    invoice line, found in the 835 detail by its line control number."""
+    mine = session.scalar(
+        select(ClaimLine).where(
+            ClaimLine.claim_id == primary.id, ClaimLine.invoice_line_id == line.invoice_line_id
+        )
+    )
+    if mine is None or other.adjudicated_on is None:
+        return ()
+    for ln in detail.get("lines") or []:
+        if ln.get("line_control_number") == mine.line_control_number:
+            return (
+                x.LineAdjudication(
+                    payer_id=other.payer.payer_id,
+                    paid_minor=int(ln["paid_minor"]),
+                    procedure=str(ln.get("procedure") or line.procedure),
+                    modifiers=tuple(ln.get("modifiers") or ()),
+                    units=Decimal(str(ln.get("units") or line.units)),
+                    adjudicated_on=other.adjudicated_on,
+                    adjustments=_adjustments(ln.get("adjustments")),
+                ),
+            )
+    return ()
+
+
 def claim_of(
     session: Session,
     claim: Claim,
     lines: Sequence[ClaimLine],
     billing_npi: str,
 ) -> x.Claim:
-    """Loop 2300 with its 2400 lines."""
+    """Loop 2300 with its 2400 lines (and, on a secondary/tertiary claim, the primary payer's
+    adjudication in 2320/2330/2430)."""
+    cob: tuple[Claim, dict[str, Any], x.OtherPayer] | None = None
+    if claim.sequence != "primary":
+        cob = _primary_adjudication(session, claim)
     original: str | None = None
     if claim.frequency_code in ("7", "8"):
         replaced = (
@@ -224,6 +328,7 @@ def claim_of(
                 diagnosis_pointers=tuple(ln.diagnosis_pointers),
                 line_control_number=ln.line_control_number,
                 modifiers=tuple(ln.modifiers),
+                prior_payments=_line_payments(session, *cob, ln) if cob else (),
             )
             for ln in lines
         ),
@@ -232,6 +337,7 @@ def claim_of(
         prior_authorization=claim.prior_authorization or None,
         referring=referring,
         rendering=rendering,
+        other_payers=(cob[2],) if cob else (),
     )
 
 
