@@ -377,8 +377,14 @@ def test_submit_stores_batch_submissions_and_bills_once(
         payer2 = make_payer(s, w.practice, name="Second Mutual")
         plan2 = make_plan(s, payer2)
         a = scrubbed(s, w, invoice_line_ids=[w.invoice.lines[0].id])
-        cov2 = make_coverage(s, w.patient, plan2, priority=2)
-        b = scrubbed(s, w, invoice_line_ids=[w.invoice.lines[1].id], coverage_id=cov2.coverage.id)
+        other = make_patient(s, w.practice, first_name="Robin")
+        make_coverage(s, other, plan2)
+        w.invoice = make_invoice(
+            s,
+            other,
+            lines=[line("80053", "60.00", provider_id=w.provider.id, diagnosis_codes=["E11.9"])],
+        )
+        b = scrubbed(s, w)
     client = FakeClearinghouse()
     res = submission.submit_claims(
         factory, SYSTEM, client, practice_id=w.practice.id, settings=SETTINGS
