@@ -72,6 +72,9 @@ class FakeClearinghouse:
     def eligibility(self, x270: str, *, timeout_seconds: float) -> str:  # pragma: no cover
         raise NotImplementedError
 
+    def claim_status(self, x276: str, *, timeout_seconds: float) -> str:  # pragma: no cover
+        raise NotImplementedError
+
     def submit_file(self, content: bytes, *, kind: str, idempotency_key: str) -> SubmittedFile:
         with self.lock:
             self.calls.append((content, kind, idempotency_key))
