@@ -33,6 +33,7 @@ from revcycle.auth.service import make_hasher
 from revcycle.authorizations.endpoints import router as authorizations_router
 from revcycle.cash.endpoints import router as cash_router
 from revcycle.claims.endpoints import router as claims_router
+from revcycle.claims.endpoints import submission_router as claim_submission_router
 from revcycle.clearinghouse.factory import build_clearinghouse
 from revcycle.codesets.endpoints import router as codesets_router
 from revcycle.config import Settings, get_settings
@@ -141,6 +142,7 @@ def create_app(
         appointments_router,
         receipts_router,
         cash_router,
+        claim_submission_router,  # before claims_router: /claims/rejections
         claims_router,
     ):
         api.include_router(router)

@@ -148,6 +148,20 @@ class Settings(BaseSettings):
     # The daily re-verification re-checks tomorrow's appointments unless checked this recently.
     eligibility_reverify_fresh_hours: int = Field(default=24, ge=1, le=24 * 30)
     # --- end eligibility --------------------------------------------------------------------
+    # --- Claim submission (docs/claim-submission.md) -------------------------------------------
+    # Who we are to the clearinghouse: the submitter id it assigned (1000A NM109, the ETIN), the
+    # contact on the files, and the receiver (ISA08 and 1000B). ISA06 is the practice's NPI.
+    submitter_id: str = Field(default="REVCYCLE", min_length=2, max_length=80)
+    submitter_contact_name: str = Field(default="BILLING OFFICE", min_length=1, max_length=60)
+    submitter_phone: str = Field(default="8005550100", pattern=r"^[0-9]{10,15}$")
+    claims_receiver_id: str = Field(default="CLEARINGHOUSE", min_length=2, max_length=15)
+    claims_receiver_name: str = Field(default="CLEARINGHOUSE", min_length=1, max_length=60)
+    # ISA15: P production, T test files.
+    claims_x12_usage: Literal["P", "T"] = "P"
+    # At most this many claims per 837P batch; acknowledgement files read per poll.
+    claims_batch_size: int = Field(default=500, ge=1, le=5000)
+    claims_poll_limit: int = Field(default=50, ge=1, le=1000)
+    # --- end claim submission -------------------------------------------------------------------
     # --- Payment plans and autopay (docs/payment-plans.md, docs/worker.md) ----------------------
     # Days after the due date on which a declined autopay installment is retried ("3,7").
     plan_retry_days: str = Field(default="3,7", pattern=r"^[0-9]{1,3}(,[0-9]{1,3}){0,9}$")

@@ -980,6 +980,16 @@ ROUTES: dict[tuple[str, str], Route] = {
         1,
         _claim_moved,
     ),
+    ("POST", "/api/v1/claims/submit"): Route(
+        lambda w: _p(
+            w,
+            "/api/v1/claims/submit",
+            {"practice_id": str(w.practice.id), "claim_ids": [str(_draft_claim(w).id)]},
+            headers={**w.admin, "Idempotency-Key": f"bad-input-submit-{next(_n)}"},
+        ),
+        "claim_batches",
+        0,  # the claim is a draft: nothing to send
+    ),
     ("POST", "/api/v1/estimates"): Route(
         lambda w: _p(
             w,

@@ -27,6 +27,7 @@ from revcycle.auth.permissions import Action, allowed
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DepositCreate, DrawerClose, DrawerOpen
 from revcycle.claims import service as claims_service
+from revcycle.claims.models import ClaimBatch
 from revcycle.claims.schemas import ClaimCreate
 from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
@@ -153,6 +154,11 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/claims/{claim_id}/events"): Action.CLAIM_READ,
     ("POST", "/api/v1/claims/{claim_id}/transition"): Action.CLAIM_WRITE,
     ("POST", "/api/v1/claims/{claim_id}/status-inquiries"): Action.CLAIM_SUBMIT,
+    ("POST", "/api/v1/claims/submit"): Action.CLAIM_SUBMIT,
+    ("GET", "/api/v1/claim-batches/{batch_id}"): Action.CLAIM_WRITE,
+    ("GET", "/api/v1/claims/rejections"): Action.CLAIM_WRITE,
+    ("POST", "/api/v1/claims/{claim_id}/correct"): Action.CLAIM_WRITE,
+    ("POST", "/api/v1/claims/{claim_id}/void"): Action.CLAIM_WRITE,
     ("POST", "/api/v1/estimates"): Action.ESTIMATE_CREATE,
     ("GET", "/api/v1/estimates"): Action.ESTIMATE_READ,
     ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,
@@ -283,6 +289,21 @@ def _build(session: Session, *, same_practice: bool) -> World:
     plan = make_plan(session, payer)
     coverage = make_coverage(session, hidden_patient, plan).coverage
     hidden_claim = claims_service.create_claim(session, SYSTEM, ClaimCreate(invoice_id=inv.id))
+    hidden_batch = ClaimBatch(
+        practice_id=hidden_practice.id,
+        interchange_control_number=1,
+        batch_reference="HIDDEN-1",
+        idempotency_key="matrix-batch",
+        status="built",
+        claim_count=1,
+        total_charge_minor=9000,
+        currency="USD",
+        content_sha256="0" * 64,
+        content="ISA*HIDDEN~",
+        clearinghouse="simulator",
+    )
+    session.add(hidden_batch)
+    session.flush()
     authorization = make_authorization(session, hidden_patient, payer, approve=False)
     estimate = create_estimate(
         session,
@@ -366,6 +387,7 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "method_id": str(card.id),
         "planned_invoice_id": str(planned.id),
         "claim_id": str(hidden_claim.claim.id),
+        "batch_id": str(hidden_batch.id),
     }
     secrets = [
         ids[k]
@@ -387,6 +409,7 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "method_id",
             "planned_invoice_id",
             "claim_id",
+            "batch_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -518,6 +541,7 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/authorizations/{authorization_id}/cancel": {"reason": "No"},
         "/api/v1/claims": {"invoice_id": w.ids["invoice_id"]},
         "/api/v1/claims/{claim_id}/transition": {"status": "held", "reason": "review"},
+        "/api/v1/claims/submit": {"practice_id": w.ids["practice_id"]},
         "/api/v1/estimates": {
             "patient_id": w.ids["patient_id"],
             "service_date": today,

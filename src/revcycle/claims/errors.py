@@ -36,3 +36,26 @@ class ClaimStatusFailed(DomainError):
     code = "clearinghouse.error"
     status = 502
     title = "Clearinghouse failure"
+
+
+class CannotSubmit(Conflict):
+    """The batch as a whole cannot be written (the practice's billing provider data)."""
+
+    code = "claim.cannot_submit"
+
+
+class BatchNotFound(NotFound):
+    code = "claim_batch.not_found"
+
+
+class NotCorrectable(Conflict):
+    """A corrected (7) or void (8) claim needs an original the payer has, with its claim number,
+    and no other live replacement."""
+
+    code = "claim.not_correctable"
+
+
+class IdempotencyKeyRequired(DomainError):
+    code = "claim.idempotency_key_required"
+    status = 428
+    title = "Idempotency-Key required"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -166,4 +167,87 @@ class ClaimRepository:
                 .where(ClaimSubmission.claim_id == claim_id)
                 .order_by(ClaimSubmission.attempt)
             )
+        )
+
+    # -- submission (docs/claim-submission.md) -------------------------------------------------
+    def scrubbed_for_submission(
+        self,
+        practice_id: uuid.UUID,
+        claim_ids: Sequence[uuid.UUID] | None,
+        limit: int,
+    ) -> list[Claim]:
+        """Scrubbed claims of the practice, row-locked; on PostgreSQL ``SKIP LOCKED`` so a
+        concurrent submitter takes other claims instead of waiting for these."""
+        q = select(Claim).where(Claim.practice_id == practice_id, Claim.status == "scrubbed")
+        if claim_ids is not None:
+            q = q.where(Claim.id.in_(claim_ids))
+        q = q.order_by(Claim.id).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        else:
+            q = q.with_for_update()
+        return list(self.session.scalars(q))
+
+    def last_attempts(self, claim_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not claim_ids:
+            return {}
+        rows = self.session.execute(
+            select(ClaimSubmission.claim_id, func.max(ClaimSubmission.attempt))
+            .where(ClaimSubmission.claim_id.in_(claim_ids))
+            .group_by(ClaimSubmission.claim_id)
+        ).all()
+        return {cid: int(n) for cid, n in rows}
+
+    def batch_for_update(self, batch_id: uuid.UUID) -> ClaimBatch | None:
+        return self.session.scalar(
+            select(ClaimBatch).where(ClaimBatch.id == batch_id).with_for_update()
+        )
+
+    def batch_by_control_number(
+        self, practice_id: uuid.UUID, interchange_control_number: int
+    ) -> ClaimBatch | None:
+        return self.session.scalar(
+            select(ClaimBatch).where(
+                ClaimBatch.practice_id == practice_id,
+                ClaimBatch.interchange_control_number == interchange_control_number,
+            )
+        )
+
+    def batch_by_reference(self, reference: str) -> ClaimBatch | None:
+        return self.session.scalar(
+            select(ClaimBatch).where(ClaimBatch.batch_reference == reference).limit(1)
+        )
+
+    def unsent_batches(self, created_before: dt.datetime, limit: int) -> list[uuid.UUID]:
+        return list(
+            self.session.scalars(
+                select(ClaimBatch.id)
+                .where(ClaimBatch.status == "built", ClaimBatch.created_at < created_before)
+                .order_by(ClaimBatch.created_at, ClaimBatch.id)
+                .limit(limit)
+            )
+        )
+
+    def submissions_in_batch(self, batch_id: uuid.UUID) -> list[tuple[ClaimSubmission, Claim]]:
+        rows = self.session.execute(
+            select(ClaimSubmission, Claim)
+            .join(Claim, Claim.id == ClaimSubmission.claim_id)
+            .where(ClaimSubmission.batch_id == batch_id)
+            .order_by(ClaimSubmission.set_control_number, ClaimSubmission.first_segment)
+        ).all()
+        return [(s, c) for s, c in rows]
+
+    def latest_submission(self, claim_id: uuid.UUID) -> ClaimSubmission | None:
+        return self.session.scalar(
+            select(ClaimSubmission)
+            .where(ClaimSubmission.claim_id == claim_id)
+            .order_by(ClaimSubmission.attempt.desc())
+            .limit(1)
+        )
+
+    def live_replacement_of(self, claim_id: uuid.UUID) -> Claim | None:
+        return self.session.scalar(
+            select(Claim)
+            .where(Claim.replaces_claim_id == claim_id, Claim.status != "void")
+            .limit(1)
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.claims import tasks as claims_tasks
 from revcycle.config import Settings
 from revcycle.eligibility import tasks as eligibility_tasks
 from revcycle.fraud import tasks as fraud_tasks
@@ -74,4 +75,6 @@ def default_tasks() -> list[Task]:
         Task("testgw.settle_bank", _settle_bank),
         Task("fraud.after_the_fact", _fraud_rules),
         Task("eligibility.reverify_tomorrow", eligibility_tasks.run_once),
+        Task("claims.submit", claims_tasks.submit_run_once),
+        Task("claims.acknowledgements", claims_tasks.acknowledgements_run_once),
     ]
