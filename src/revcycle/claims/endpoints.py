@@ -22,6 +22,7 @@ from revcycle.claims.schemas import (
     ClaimStatus,
     ClaimTransitionIn,
 )
+from revcycle.claims.scrub_endpoints import router as scrub_router
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
@@ -142,3 +143,7 @@ def transition_claim(claim_id: uuid.UUID, body: ClaimTransitionIn, ctx: CtxDep) 
             service.transition_claim(s, p, claim_id, body.status, reason=body.reason)
         )
     )
+
+
+# The scrubber's routes (claims/scrub_endpoints.py): POST /claims/{claim_id}/scrub and the tables.
+router.include_router(scrub_router)

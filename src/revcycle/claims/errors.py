@@ -27,3 +27,11 @@ class LineAlreadyClaimed(Conflict):
 
 class InvoiceNotBillable(Conflict):
     code = "claim.invoice_not_billable"
+
+
+class ClaimRuleNotFound(NotFound):
+    code = "claim_rules.not_found"
+
+
+class ClaimRuleDuplicate(Conflict):
+    code = "claim_rules.duplicate"

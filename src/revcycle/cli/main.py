@@ -15,6 +15,7 @@ from revcycle.audit.commands import audit_app
 from revcycle.auth.commands import auth_app
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
+from revcycle.claims.commands import claims_app
 from revcycle.cli.runtime import run
 from revcycle.codesets.commands import codes_app
 from revcycle.config import get_settings
@@ -58,6 +59,7 @@ for sub, name in [
     (eligibility_app, "eligibility"),
     (receipts_app, "receipts"),
     (worker_app, "worker"),
+    (claims_app, "claims"),
 ]:
     app.add_typer(sub, name=name)
 
