@@ -26,8 +26,10 @@ from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DepositCreate, DrawerClose, DrawerOpen
+from revcycle.claims import scrubber
 from revcycle.claims import service as claims_service
 from revcycle.claims.schemas import ClaimCreate
+from revcycle.claims.scrub_schemas import EditPairCreate, UnitLimitCreate
 from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
 from revcycle.eligibility import service as service_elig
@@ -152,6 +154,13 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/claims/{claim_id}"): Action.CLAIM_READ,
     ("GET", "/api/v1/claims/{claim_id}/events"): Action.CLAIM_READ,
     ("POST", "/api/v1/claims/{claim_id}/transition"): Action.CLAIM_WRITE,
+    ("POST", "/api/v1/claims/{claim_id}/scrub"): Action.CLAIM_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/claim-edit-pairs"): Action.CLAIM_READ,
+    ("POST", "/api/v1/practices/{practice_id}/claim-edit-pairs"): Action.CLAIM_RULES_WRITE,
+    ("DELETE", "/api/v1/claim-edit-pairs/{pair_id}"): Action.CLAIM_RULES_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/claim-unit-limits"): Action.CLAIM_READ,
+    ("POST", "/api/v1/practices/{practice_id}/claim-unit-limits"): Action.CLAIM_RULES_WRITE,
+    ("DELETE", "/api/v1/claim-unit-limits/{limit_id}"): Action.CLAIM_RULES_WRITE,
     ("POST", "/api/v1/estimates"): Action.ESTIMATE_CREATE,
     ("GET", "/api/v1/estimates"): Action.ESTIMATE_READ,
     ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,
@@ -282,6 +291,15 @@ def _build(session: Session, *, same_practice: bool) -> World:
     plan = make_plan(session, payer)
     coverage = make_coverage(session, hidden_patient, plan).coverage
     hidden_claim = claims_service.create_claim(session, SYSTEM, ClaimCreate(invoice_id=inv.id))
+    edit_pair = scrubber.add_edit_pair(
+        session,
+        SYSTEM,
+        hidden_practice.id,
+        EditPairCreate(column1_code="80053", column2_code="80048"),
+    )
+    unit_limit = scrubber.add_unit_limit(
+        session, SYSTEM, hidden_practice.id, UnitLimitCreate(code="97110", max_units=4)
+    )
     authorization = make_authorization(session, hidden_patient, payer, approve=False)
     estimate = create_estimate(
         session,
@@ -365,6 +383,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "method_id": str(card.id),
         "planned_invoice_id": str(planned.id),
         "claim_id": str(hidden_claim.claim.id),
+        "pair_id": str(edit_pair.id),
+        "limit_id": str(unit_limit.id),
     }
     secrets = [
         ids[k]
@@ -517,6 +537,11 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/authorizations/{authorization_id}/cancel": {"reason": "No"},
         "/api/v1/claims": {"invoice_id": w.ids["invoice_id"]},
         "/api/v1/claims/{claim_id}/transition": {"status": "held", "reason": "review"},
+        "/api/v1/practices/{practice_id}/claim-edit-pairs": {
+            "column1_code": "97140",
+            "column2_code": "97530",
+        },
+        "/api/v1/practices/{practice_id}/claim-unit-limits": {"code": "97112", "max_units": 2},
         "/api/v1/estimates": {
             "patient_id": w.ids["patient_id"],
             "service_date": today,
