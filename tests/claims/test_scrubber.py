@@ -5,8 +5,10 @@ refusals that write nothing, the edit-pair / unit-limit tables, the route and th
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -871,3 +873,32 @@ def test_cli_scrub(cli: CliRunner, committed_db: tuple[str, Engine, sessionmaker
     r = cli.invoke(app, ["claims", "scrub", str(uuid.uuid4())])
     assert r.exit_code == 1
     assert "claim.not_found" in r.output
+
+
+def test_concurrent_adds_of_one_pair_make_one_row(
+    committed_db: tuple[str, Engine, sessionmaker[Session]],
+) -> None:
+    _, _, factory = committed_db
+    with unit_of_work(factory) as s:
+        practice_id = make_practice(s).id
+    barrier = threading.Barrier(4)
+
+    def attempt(_: int) -> str:
+        barrier.wait()
+        try:
+            with unit_of_work(factory) as s:
+                scrubber.add_edit_pair(
+                    s,
+                    SYSTEM,
+                    practice_id,
+                    EditPairCreate(column1_code="80053", column2_code="80048"),
+                )
+            return "ok"
+        except DomainError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(attempt, range(4)))
+    assert sorted(results) == ["claim_rules.duplicate"] * 3 + ["ok"]
+    with unit_of_work(factory) as s:
+        assert s.scalar(select(func.count()).select_from(ClaimEditPair)) == 1
