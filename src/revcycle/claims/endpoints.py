@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from revcycle.api.context import CtxDep
 from revcycle.auth.principal import Principal
-from revcycle.claims import service
+from revcycle.claims import scrubber, service
 from revcycle.claims.schemas import (
     ClaimCreate,
     ClaimEventList,
@@ -22,7 +22,16 @@ from revcycle.claims.schemas import (
     ClaimStatus,
     ClaimTransitionIn,
 )
-from revcycle.claims.scrub_endpoints import router as scrub_router
+from revcycle.claims.scrub_schemas import (
+    EditPairCreate,
+    EditPairList,
+    EditPairRead,
+    FindingRead,
+    ScrubRead,
+    UnitLimitCreate,
+    UnitLimitList,
+    UnitLimitRead,
+)
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
@@ -145,5 +154,75 @@ def transition_claim(claim_id: uuid.UUID, body: ClaimTransitionIn, ctx: CtxDep) 
     )
 
 
-# The scrubber's routes (claims/scrub_endpoints.py): POST /claims/{claim_id}/scrub and the tables.
-router.include_router(scrub_router)
+# -- the scrubber (docs/claims-scrubber.md) ----------------------------------------------------
+
+
+def scrub_read(result: scrubber.ScrubResult) -> ScrubRead:
+    return ScrubRead(
+        claim_id=result.claim.id,
+        previous_status=result.previous_status,
+        status=result.status,
+        errors=result.count("error"),
+        warnings=result.count("warning"),
+        holds=result.count("hold"),
+        findings=[FindingRead(**f.as_dict()) for f in result.findings],
+    )
+
+
+@router.post("/claims/{claim_id}/scrub", response_model=ScrubRead)
+def scrub_claim(claim_id: uuid.UUID, ctx: CtxDep) -> Response:
+    """Run every scrubber rule; the claim becomes draft (errors), held (holds) or scrubbed."""
+    return ctx.write(lambda s, p: scrub_read(scrubber.scrub_claim(s, p, claim_id)))
+
+
+@router.get("/practices/{practice_id}/claim-edit-pairs", response_model=EditPairList)
+def list_edit_pairs(practice_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(
+        lambda s, p: EditPairList(
+            items=[
+                EditPairRead.model_validate(r) for r in scrubber.list_edit_pairs(s, p, practice_id)
+            ]
+        )
+    )
+
+
+@router.post(
+    "/practices/{practice_id}/claim-edit-pairs", status_code=201, response_model=EditPairRead
+)
+def add_edit_pair(practice_id: uuid.UUID, body: EditPairCreate, ctx: CtxDep) -> Response:
+    return ctx.write(
+        lambda s, p: EditPairRead.model_validate(scrubber.add_edit_pair(s, p, practice_id, body)),
+        status_code=201,
+    )
+
+
+@router.delete("/claim-edit-pairs/{pair_id}", status_code=204)
+def delete_edit_pair(pair_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return ctx.write(lambda s, p: scrubber.delete_edit_pair(s, p, pair_id), status_code=204)
+
+
+@router.get("/practices/{practice_id}/claim-unit-limits", response_model=UnitLimitList)
+def list_unit_limits(practice_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(
+        lambda s, p: UnitLimitList(
+            items=[
+                UnitLimitRead.model_validate(r)
+                for r in scrubber.list_unit_limits(s, p, practice_id)
+            ]
+        )
+    )
+
+
+@router.post(
+    "/practices/{practice_id}/claim-unit-limits", status_code=201, response_model=UnitLimitRead
+)
+def add_unit_limit(practice_id: uuid.UUID, body: UnitLimitCreate, ctx: CtxDep) -> Response:
+    return ctx.write(
+        lambda s, p: UnitLimitRead.model_validate(scrubber.add_unit_limit(s, p, practice_id, body)),
+        status_code=201,
+    )
+
+
+@router.delete("/claim-unit-limits/{limit_id}", status_code=204)
+def delete_unit_limit(limit_id: uuid.UUID, ctx: CtxDep) -> Response:
+    return ctx.write(lambda s, p: scrubber.delete_unit_limit(s, p, limit_id), status_code=204)
