@@ -10,9 +10,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+import revcycle.claims.scrubber as scrubber
 from revcycle.api.context import CtxDep
 from revcycle.auth.principal import Principal
-from revcycle.claims import scrubber, service
+from revcycle.claims import service
 from revcycle.claims.schemas import (
     ClaimCreate,
     ClaimEventList,
@@ -96,64 +97,6 @@ def claim_read(v: service.ClaimView) -> ClaimRead:
     )
 
 
-@router.post("/claims", status_code=201, response_model=ClaimRead)
-def create_claim(body: ClaimCreate, ctx: CtxDep) -> Response:
-    return ctx.write(lambda s, p: claim_read(service.create_claim(s, p, body)), status_code=201)
-
-
-@router.get("/claims", response_model=PageRead[ClaimRead])
-def list_claims(
-    ctx: CtxDep,
-    practice_id: uuid.UUID | None = None,
-    patient_id: uuid.UUID | None = None,
-    payer_id: uuid.UUID | None = None,
-    invoice_id: uuid.UUID | None = None,
-    status: ClaimStatus | None = None,
-    cursor: str | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-) -> object:
-    def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_claims(
-            s,
-            p,
-            practice_id=practice_id,
-            patient_id=patient_id,
-            status=status,
-            payer_id=payer_id,
-            invoice_id=invoice_id,
-            cursor=cursor,
-            limit=limit,
-        )
-        return PageRead[ClaimRead](
-            items=[claim_read(v) for v in page.items], next_cursor=page.next_cursor
-        )
-
-    return ctx.read(work)
-
-
-@router.get("/claims/{claim_id}", response_model=ClaimRead)
-def get_claim(claim_id: uuid.UUID, ctx: CtxDep) -> object:
-    return ctx.read(lambda s, p: claim_read(service.get_claim(s, p, claim_id)))
-
-
-@router.get("/claims/{claim_id}/events", response_model=ClaimEventList)
-def claim_events(claim_id: uuid.UUID, ctx: CtxDep) -> object:
-    return ctx.read(
-        lambda s, p: ClaimEventList(
-            items=[ClaimEventRead.model_validate(e) for e in service.claim_events(s, p, claim_id)]
-        )
-    )
-
-
-@router.post("/claims/{claim_id}/transition", response_model=ClaimRead)
-def transition_claim(claim_id: uuid.UUID, body: ClaimTransitionIn, ctx: CtxDep) -> Response:
-    return ctx.write(
-        lambda s, p: claim_read(
-            service.transition_claim(s, p, claim_id, body.status, reason=body.reason)
-        )
-    )
-
-
 # -- the scrubber (docs/claims-scrubber.md) ----------------------------------------------------
 
 
@@ -226,3 +169,61 @@ def add_unit_limit(practice_id: uuid.UUID, body: UnitLimitCreate, ctx: CtxDep) -
 @router.delete("/claim-unit-limits/{limit_id}", status_code=204)
 def delete_unit_limit(limit_id: uuid.UUID, ctx: CtxDep) -> Response:
     return ctx.write(lambda s, p: scrubber.delete_unit_limit(s, p, limit_id), status_code=204)
+
+
+@router.post("/claims", status_code=201, response_model=ClaimRead)
+def create_claim(body: ClaimCreate, ctx: CtxDep) -> Response:
+    return ctx.write(lambda s, p: claim_read(service.create_claim(s, p, body)), status_code=201)
+
+
+@router.get("/claims", response_model=PageRead[ClaimRead])
+def list_claims(
+    ctx: CtxDep,
+    practice_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    payer_id: uuid.UUID | None = None,
+    invoice_id: uuid.UUID | None = None,
+    status: ClaimStatus | None = None,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> object:
+    def work(s: Session, p: Principal) -> BaseModel:
+        page = service.list_claims(
+            s,
+            p,
+            practice_id=practice_id,
+            patient_id=patient_id,
+            status=status,
+            payer_id=payer_id,
+            invoice_id=invoice_id,
+            cursor=cursor,
+            limit=limit,
+        )
+        return PageRead[ClaimRead](
+            items=[claim_read(v) for v in page.items], next_cursor=page.next_cursor
+        )
+
+    return ctx.read(work)
+
+
+@router.get("/claims/{claim_id}", response_model=ClaimRead)
+def get_claim(claim_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(lambda s, p: claim_read(service.get_claim(s, p, claim_id)))
+
+
+@router.get("/claims/{claim_id}/events", response_model=ClaimEventList)
+def claim_events(claim_id: uuid.UUID, ctx: CtxDep) -> object:
+    return ctx.read(
+        lambda s, p: ClaimEventList(
+            items=[ClaimEventRead.model_validate(e) for e in service.claim_events(s, p, claim_id)]
+        )
+    )
+
+
+@router.post("/claims/{claim_id}/transition", response_model=ClaimRead)
+def transition_claim(claim_id: uuid.UUID, body: ClaimTransitionIn, ctx: CtxDep) -> Response:
+    return ctx.write(
+        lambda s, p: claim_read(
+            service.transition_claim(s, p, claim_id, body.status, reason=body.reason)
+        )
+    )
