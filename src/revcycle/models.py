@@ -15,6 +15,7 @@ from revcycle.claims.models import (
     ClaimSubmission,
     X12ControlCounter,
 )
+from revcycle.claims.scrub_models import ClaimEditPair, ClaimUnitLimit
 from revcycle.clearinghouse.models import ChsimAccumulator, ChsimClaim, ChsimCounter, ChsimFile
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.eligibility.models import (
@@ -72,6 +73,8 @@ __all__ = [
     "ClaimEvent",
     "ClaimBatch",
     "Claim",
+    "ClaimEditPair",
+    "ClaimUnitLimit",
     "Account",
     "ApiToken",
     "Appointment",

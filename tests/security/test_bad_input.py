@@ -462,6 +462,15 @@ def _claim_moved(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
     return {"reason": resp["status_reason"]}
 
 
+def _cpt() -> str:
+    """A fresh 5-digit procedure code (the scrubber tables refuse a second row per code)."""
+    return f"{10000 + next(_n) % 89000:05d}"
+
+
+def _note(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    return {"note": resp["note"]}
+
+
 def _requested_auth(w: World) -> Any:
     payer, _ = _ins(w)
     view = make_authorization(w.session, w.patient, payer, approve=False)
@@ -989,6 +998,31 @@ ROUTES: dict[tuple[str, str], Route] = {
         ),
         "claim_batches",
         0,  # the claim is a draft: nothing to send
+    ),
+    ("POST", "/api/v1/practices/{practice_id}/claim-edit-pairs"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/practices/{w.practice.id}/claim-edit-pairs",
+            {
+                "column1_code": _cpt(),
+                "column2_code": _cpt(),
+                "modifier_bypass": True,
+                "note": "Distinct sessions only",
+            },
+        ),
+        "claim_edit_pairs",
+        1,
+        _note,
+    ),
+    ("POST", "/api/v1/practices/{practice_id}/claim-unit-limits"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/practices/{w.practice.id}/claim-unit-limits",
+            {"code": _cpt(), "max_units": 4, "plan_id": str(_ins(w)[1].id), "note": "Plan cap"},
+        ),
+        "claim_unit_limits",
+        1,
+        _note,
     ),
     ("POST", "/api/v1/estimates"): Route(
         lambda w: _p(
@@ -1597,6 +1631,9 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "deposit_id": w.draft.id,
         "method_id": w.draft.id,
         "claim_id": w.draft.id,
+        "pair_id": w.draft.id,
+        "limit_id": w.draft.id,
+        "batch_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

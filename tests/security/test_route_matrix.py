@@ -26,9 +26,11 @@ from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DepositCreate, DrawerClose, DrawerOpen
+from revcycle.claims import scrubber
 from revcycle.claims import service as claims_service
 from revcycle.claims.models import ClaimBatch
 from revcycle.claims.schemas import ClaimCreate
+from revcycle.claims.scrub_schemas import EditPairCreate, UnitLimitCreate
 from revcycle.clearinghouse.simulator import SimulatorClearinghouse
 from revcycle.db import Base
 from revcycle.eligibility import service as service_elig
@@ -168,6 +170,14 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
     ("GET", "/api/v1/code-sets/icd10cm/{code}"): Action.CATALOG_READ,
+    # The claim scrubber (docs/claims-scrubber.md).
+    ("POST", "/api/v1/claims/{claim_id}/scrub"): Action.CLAIM_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/claim-edit-pairs"): Action.CLAIM_READ,
+    ("POST", "/api/v1/practices/{practice_id}/claim-edit-pairs"): Action.CLAIM_RULES_WRITE,
+    ("DELETE", "/api/v1/claim-edit-pairs/{pair_id}"): Action.CLAIM_RULES_WRITE,
+    ("GET", "/api/v1/practices/{practice_id}/claim-unit-limits"): Action.CLAIM_READ,
+    ("POST", "/api/v1/practices/{practice_id}/claim-unit-limits"): Action.CLAIM_RULES_WRITE,
+    ("DELETE", "/api/v1/claim-unit-limits/{limit_id}"): Action.CLAIM_RULES_WRITE,
     ("GET", "/api/v1/fraud/reviews"): Action.FRAUD_READ,
     ("GET", "/api/v1/fraud/reviews/{review_id}"): Action.FRAUD_READ,
     ("POST", "/api/v1/fraud/reviews/{review_id}/decide"): Action.FRAUD_REVIEW,
@@ -304,6 +314,15 @@ def _build(session: Session, *, same_practice: bool) -> World:
     )
     session.add(hidden_batch)
     session.flush()
+    edit_pair = scrubber.add_edit_pair(
+        session,
+        SYSTEM,
+        hidden_practice.id,
+        EditPairCreate(column1_code="80053", column2_code="80048"),
+    )
+    unit_limit = scrubber.add_unit_limit(
+        session, SYSTEM, hidden_practice.id, UnitLimitCreate(code="97110", max_units=4)
+    )
     authorization = make_authorization(session, hidden_patient, payer, approve=False)
     estimate = create_estimate(
         session,
@@ -388,6 +407,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "planned_invoice_id": str(planned.id),
         "claim_id": str(hidden_claim.claim.id),
         "batch_id": str(hidden_batch.id),
+        "pair_id": str(edit_pair.id),
+        "limit_id": str(unit_limit.id),
     }
     secrets = [
         ids[k]
@@ -542,6 +563,11 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/claims": {"invoice_id": w.ids["invoice_id"]},
         "/api/v1/claims/{claim_id}/transition": {"status": "held", "reason": "review"},
         "/api/v1/claims/submit": {"practice_id": w.ids["practice_id"]},
+        "/api/v1/practices/{practice_id}/claim-edit-pairs": {
+            "column1_code": "97140",
+            "column2_code": "97530",
+        },
+        "/api/v1/practices/{practice_id}/claim-unit-limits": {"code": "97112", "max_units": 2},
         "/api/v1/estimates": {
             "patient_id": w.ids["patient_id"],
             "service_date": today,

@@ -17,6 +17,14 @@ class InvalidClaim(InvalidInput):
     code = "claim.invalid"
 
 
+class ClaimRuleNotFound(NotFound):
+    code = "claim_rules.not_found"
+
+
+class ClaimRuleDuplicate(Conflict):
+    code = "claim_rules.duplicate"
+
+
 class NoCoverage(InvalidInput):
     code = "claim.no_coverage"
 
