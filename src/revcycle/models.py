@@ -62,6 +62,13 @@ from revcycle.reconciliation.models import (
     SettlementPayout,
 )
 from revcycle.refunds.models import Refund, RefundPart
+from revcycle.remittances.models import (
+    Remittance,
+    RemittanceClaim,
+    RemittanceQuarantine,
+    RemittanceUnmatched,
+    Underpayment,
+)
 
 __all__ = [
     "X12ControlCounter",
@@ -125,6 +132,11 @@ __all__ = [
     "ReconciliationRun",
     "Refund",
     "RefundPart",
+    "Remittance",
+    "RemittanceClaim",
+    "RemittanceQuarantine",
+    "RemittanceUnmatched",
+    "Underpayment",
     "ServiceItem",
     "SettlementPayout",
     "TestgwBankDebit",
