@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.auth.permissions import Role
+from revcycle.auth.principal import Principal
 from revcycle.claims import states
 from revcycle.claims.models import Claim, ClaimEvent
 from revcycle.errors import DomainError
+from revcycle.integrity import service as integrity
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
 from revcycle.ledger import service as ledger
@@ -33,6 +37,7 @@ from revcycle.remittances.models import (
     RemittanceUnmatched,
     Underpayment,
 )
+from tests.factories.auth import auth_header, make_user
 from tests.factories.claims import World, make_claim, make_world
 from tests.factories.invoices import line, make_invoice
 from tests.factories.practices import SYSTEM
@@ -57,24 +62,25 @@ PAY_DAY = "20260210"
 
 
 # -- building 835 text -------------------------------------------------------------------------
-def era(
-    w: World,
+def era_text(
+    payer_id: str,
+    payee_npi: str,
     claims: list[list[str]],
     amount: str,
     *,
     trace: str = "EFT0001",
     method: str = "ACH",
     plb: list[str] | None = None,
-    payer_id: str | None = None,
     control: str = "000000101",
+    payer_name: str = "LAKESHORE HEALTH PLAN",
 ) -> str:
     body = [
         f"BPR*I*{amount}*C*{method}*CCP*01*011000015*DA*123456*1999999999**01*021000021*DA*98765"
         f"*{PAY_DAY}",
         f"TRN*1*{trace}*1999999999",
-        f"N1*PR*{w.payer.name.upper()}",
-        f"REF*2U*{payer_id or w.payer.edi_payer_id}",
-        f"N1*PE*RIVERSIDE CLINIC*XX*{w.practice.npi}",
+        f"N1*PR*{payer_name}",
+        f"REF*2U*{payer_id}",
+        f"N1*PE*RIVERSIDE CLINIC*XX*{payee_npi}",
         "LX*1",
     ]
     for c in claims:
@@ -93,6 +99,17 @@ def era(
         + "GE*1*1~"
         + f"IEA*1*{control}~"
     )
+
+
+def era(
+    w: World,
+    claims: list[list[str]],
+    amount: str,
+    *,
+    payer_id: str | None = None,
+    **kw: Any,
+) -> str:
+    return era_text(payer_id or w.payer.edi_payer_id, w.practice.npi, claims, amount, **kw)
 
 
 def paid_claim(pcn: str, icn: str, number: int = 1) -> list[str]:
@@ -216,7 +233,8 @@ def test_full_cycle_posts_exact_amounts(session: Session) -> None:
         "status_code": "1",
     }
     assert (d["paid_minor"], d["patient_responsibility_minor"]) == (10000, 3000)
-    assert d["adjustments"] == [] and d["remarks"] == []
+    assert d["adjustments"] == []
+    assert d["remarks"] == []
     assert d["remittance_id"] == str(s.remittance_id)
     assert [
         (ln["line_control_number"], ln["procedure"], ln["modifiers"], ln["units"], ln["paid_minor"])
@@ -327,7 +345,8 @@ def test_reversal_and_correction_undo_and_repost_exactly(session: Session) -> No
     rows = session.scalars(select(RemittanceClaim).order_by(RemittanceClaim.id)).all()
     assert [r.outcome for r in rows] == ["adjudicated", "reversal", "adjudicated"]
     original, rev, corrected = rows
-    assert rev.reverses_id == original.id and rev.claim_id == claim.id
+    assert rev.reverses_id == original.id
+    assert rev.claim_id == claim.id
     # Each original entry has exactly one reversal that negates it (checked by revcycle check).
     lrepo = LedgerRepository(session)
     assert sorted(
@@ -567,9 +586,6 @@ def test_an_unknown_payer_leaves_every_claim_unmatched(session: Session) -> None
 
 
 def test_posting_needs_the_permission_and_the_practice(session: Session) -> None:
-    from revcycle.auth.principal import Principal
-    from revcycle.auth.permissions import Role
-
     w = make_world(session)
     outsider = Principal(
         user_id=uuid.uuid4(), username="x", role=Role.ADMIN, practice_ids=frozenset(), mfa=True
@@ -617,9 +633,8 @@ def test_four_concurrent_imports_of_one_file_post_once(
             == 1
         )
         c = s.get(Claim, claim.id)
-        assert c is not None and c.status == "adjudicated"
-        from revcycle.integrity import service as integrity
-
+        assert c is not None
+        assert c.status == "adjudicated"
         assert integrity.run(s).ok
 
 
@@ -645,3 +660,108 @@ def test_every_corpus_835_goes_through_posting(session: Session, name: str) -> N
     assert [s.outcome for s in again.sets] == [
         "duplicate" if s.outcome == "posted" else s.outcome for s in result.sets
     ]
+
+
+# -- the API -----------------------------------------------------------------------------------
+def test_api_post_list_read_match_and_underpayments(session: Session, client: TestClient) -> None:
+    w = make_world(session)
+    claim = submitted(session, w)
+    admin = auth_header(session, make_user(session, "admin", practices=[w.practice]))
+    session.commit()
+    content = era(w, [paid_claim(claim.control_number, "ICN1")], "100")
+    body = {"practice_id": str(w.practice.id), "content": content}
+    r = client.post("/api/v1/remittances", json=body, headers=admin)
+    assert (r.status_code, r.json()["code"]) == (428, "remittance.idempotency_key_required")
+    assert count(session, Remittance) == 0
+    keyed = {**admin, "Idempotency-Key": "era-1"}
+    r = client.post("/api/v1/remittances", json=body, headers=keyed)
+    assert r.status_code == 200, r.text
+    [s] = r.json()["sets"]
+    assert {k: s[k] for k in ("outcome", "payment", "claims", "unmatched", "trace_number")} == {
+        "outcome": "posted",
+        "payment": "100.00",
+        "claims": 1,
+        "unmatched": 0,
+        "trace_number": "EFT0001",
+    }
+    replay = client.post("/api/v1/remittances", json=body, headers=keyed)
+    assert (replay.json(), replay.headers.get("Idempotent-Replayed")) == (r.json(), "true")
+    again = client.post(
+        "/api/v1/remittances", json=body, headers={**admin, "Idempotency-Key": "era-2"}
+    )
+    assert again.json()["sets"][0]["outcome"] == "duplicate"
+    listed = client.get(
+        "/api/v1/remittances", params={"practice_id": str(w.practice.id)}, headers=admin
+    ).json()
+    assert [x["id"] for x in listed["items"]] == [s["remittance_id"]]
+    one = client.get(f"/api/v1/remittances/{s['remittance_id']}", headers=admin).json()
+    [c] = one["claims"]
+    assert {
+        k: c[k] for k in ("claim_id", "outcome", "paid", "adjusted", "patient_responsibility")
+    } == {
+        "claim_id": str(claim.id),
+        "outcome": "adjudicated",
+        "paid": "100.00",
+        "adjusted": "80.00",
+        "patient_responsibility": "30.00",
+    }
+    under = client.get("/api/v1/remittances/underpayments", headers=admin).json()["items"]
+    assert [(u["claim_id"], u["difference"]) for u in under] == [(str(claim.id), "10.00")]
+
+    # An unmatched claim, then matched by hand through the API.
+    inv2 = make_invoice(session, w.patient, lines=[line("99213", "150.00")])
+    w2 = World(w.practice, w.provider, w.payer, w.plan, w.patient, w.coverage, inv2)
+    c2 = submitted(session, w2)
+    session.commit()
+    clp = ["CLP*NOSUCH*1*150*100*0*12*ICN8*11*1", "CAS*CO*45*50"]
+    body2 = {"practice_id": str(w.practice.id), "content": era(w, [clp], "100", trace="E2")}
+    r = client.post("/api/v1/remittances", json=body2, headers={**admin, "Idempotency-Key": "e3"})
+    assert r.json()["sets"][0]["unmatched"] == 1
+    [held] = client.get(
+        "/api/v1/remittances/unmatched", params={"status": "open"}, headers=admin
+    ).json()["items"]
+    assert (held["patient_control_number"], held["held"]) == ("NOSUCH", "100.00")
+    url = f"/api/v1/remittances/unmatched/{held['id']}/match"
+    r = client.post(url, json={"claim_id": str(c2.id)}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["matched_claim_id"]) == ("matched", str(c2.id))
+    r = client.post(url, json={"claim_id": str(c2.id)}, headers=admin)
+    assert (r.status_code, r.json()["code"]) == (409, "remittance.already_matched")
+    session.expire_all()
+    assert figures(session, inv2) == (10000, 5000, 0, "paid")
+
+
+def test_api_refuses_what_cannot_be_read_and_writes_nothing(
+    session: Session, client: TestClient
+) -> None:
+    w = make_world(session)
+    admin = auth_header(session, make_user(session, "admin", practices=[w.practice]))
+    session.commit()
+    before = snapshot(session)
+    garbage = "ISA*" + "x" * 200
+    r = client.post(
+        "/api/v1/remittances",
+        json={"practice_id": str(w.practice.id), "content": garbage},
+        headers={**admin, "Idempotency-Key": "g1"},
+    )
+    assert (r.status_code, r.json()["code"]) == (400, "remittance.unreadable")
+    r = client.post(
+        "/api/v1/remittances",
+        json={"practice_id": str(w.practice.id), "content": "<script>" * 20},
+        headers={**admin, "Idempotency-Key": "g2"},
+    )
+    assert r.status_code == 422
+    r = client.post(
+        "/api/v1/remittances",
+        json={"practice_id": str(uuid.uuid4()), "content": era(w, [], "0")},
+        headers={**admin, "Idempotency-Key": "g3"},
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "practice.not_found")
+    r = client.post(
+        f"/api/v1/remittances/unmatched/{uuid.uuid4()}/match",
+        json={"claim_id": str(uuid.uuid4())},
+        headers=admin,
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "remittance.unmatched_not_found")
+    session.expire_all()
+    assert snapshot(session) == before

@@ -145,8 +145,7 @@ def post_file(
     practice_id: uuid.UUID,
 ) -> PostResult:
     """Post every 835 set of ``src`` (a path, or the file's bytes/text) for ``practice_id``."""
-    actor.require(Action.REMITTANCE_POST)
-    actor.check_practice(practice_id)
+    check_can_post(actor, practice_id)
     result = PostResult()
     if isinstance(src, Path):
         with src.open("rb") as fh:
@@ -155,6 +154,12 @@ def post_file(
         data = src.encode("utf-8") if isinstance(src, str) else src
         _post_stream(target, actor, Reader835(io.BytesIO(data)), practice_id, result)
     return result
+
+
+def check_can_post(actor: Principal, practice_id: uuid.UUID) -> None:
+    """The permission and the practice (404 outside the caller's practices)."""
+    actor.require(Action.REMITTANCE_POST)
+    actor.check_practice(practice_id)
 
 
 def _post_stream(
@@ -185,9 +190,9 @@ def refusal(rem: Parsed835) -> tuple[str, str] | None:
     if problems:
         return problems[0].code, "; ".join(p.message for p in problems[:5])
     if not rem.balanced:
-        return "remittance.unbalanced", "unbalanced: " + "; ".join(
-            b.message for b in rem.balance_errors[:10]
-        )
+        # The set's own equation (with its difference) first, then the claims and lines.
+        ordered = sorted(rem.balance_errors, key=lambda b: b.level != "transaction")
+        return "remittance.unbalanced", "unbalanced: " + "; ".join(b.message for b in ordered[:10])
     if rem.payment_date is None:
         return "remittance.no_payment_date", "no payment date (BPR16): cannot identify the set"
     if rem.credit_debit not in ("C", ""):
@@ -902,10 +907,9 @@ def get_remittance(session: Session, actor: Principal, remittance_id: uuid.UUID)
     return RemittanceView(rem, repo.claims_of(rem.id))
 
 
-def _scope(actor: Principal, practice_id: uuid.UUID | None) -> None:
+def _scope(actor: Principal) -> None:
+    """Lists are filtered to the caller's practices (another practice's id lists nothing)."""
     actor.require(Action.REMITTANCE_READ)
-    if practice_id is not None:
-        actor.check_practice(practice_id)
 
 
 def list_remittances(
@@ -916,7 +920,7 @@ def list_remittances(
     cursor: str | None,
     limit: int,
 ) -> Page[Remittance]:
-    _scope(actor, practice_id)
+    _scope(actor)
     limit = min(limit, MAX_LIMIT)
     rows = RemittanceRepository(session).search(
         practice_ids=actor.practice_ids,
@@ -936,7 +940,7 @@ def list_unmatched(
     cursor: str | None,
     limit: int,
 ) -> Page[tuple[RemittanceUnmatched, RemittanceClaim]]:
-    _scope(actor, practice_id)
+    _scope(actor)
     limit = min(limit, MAX_LIMIT)
     rows = RemittanceRepository(session).unmatched(
         practice_ids=actor.practice_ids,
@@ -957,7 +961,7 @@ def list_underpayments(
     cursor: str | None,
     limit: int,
 ) -> Page[Underpayment]:
-    _scope(actor, practice_id)
+    _scope(actor)
     limit = min(limit, MAX_LIMIT)
     rows = RemittanceRepository(session).underpayments(
         practice_ids=actor.practice_ids,
