@@ -38,6 +38,8 @@ from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.invoices.service import add_credit_note
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
+from revcycle.remittances import service as remittances_service
+from revcycle.remittances.models import RemittanceUnmatched
 from tests.factories.auth import auth_header, make_user, principal
 from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
@@ -45,6 +47,7 @@ from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
 from tests.plans.helpers import accept, propose, stored_card
 from tests.refunds.helpers import limits, refund
+from tests.remittances.test_posting import era_text
 
 # (method, path) -> the action the route needs; None = any signed-in user.
 ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
@@ -152,6 +155,12 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/claims/{claim_id}"): Action.CLAIM_READ,
     ("GET", "/api/v1/claims/{claim_id}/events"): Action.CLAIM_READ,
     ("POST", "/api/v1/claims/{claim_id}/transition"): Action.CLAIM_WRITE,
+    ("POST", "/api/v1/remittances"): Action.REMITTANCE_POST,
+    ("GET", "/api/v1/remittances"): Action.REMITTANCE_READ,
+    ("GET", "/api/v1/remittances/unmatched"): Action.REMITTANCE_READ,
+    ("POST", "/api/v1/remittances/unmatched/{unmatched_id}/match"): Action.REMITTANCE_POST,
+    ("GET", "/api/v1/remittances/underpayments"): Action.REMITTANCE_READ,
+    ("GET", "/api/v1/remittances/{remittance_id}"): Action.REMITTANCE_READ,
     ("POST", "/api/v1/estimates"): Action.ESTIMATE_CREATE,
     ("GET", "/api/v1/estimates"): Action.ESTIMATE_READ,
     ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,
@@ -282,6 +291,14 @@ def _build(session: Session, *, same_practice: bool) -> World:
     plan = make_plan(session, payer)
     coverage = make_coverage(session, hidden_patient, plan).coverage
     hidden_claim = claims_service.create_claim(session, SYSTEM, ClaimCreate(invoice_id=inv.id))
+    posted = remittances_service.post_file(
+        session,
+        SYSTEM,
+        era_text("X1", "1234567893", [["CLP*NOSUCH*1*10*10*0*12*ICN1*11*1"]], "10"),
+        practice_id=hidden_practice.id,
+    )
+    remittance_id = posted.sets[0].remittance_id
+    unmatched = session.scalars(select(RemittanceUnmatched)).one()
     authorization = make_authorization(session, hidden_patient, payer, approve=False)
     estimate = create_estimate(
         session,
@@ -365,6 +382,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "method_id": str(card.id),
         "planned_invoice_id": str(planned.id),
         "claim_id": str(hidden_claim.claim.id),
+        "remittance_id": str(remittance_id),
+        "unmatched_id": str(unmatched.id),
     }
     secrets = [
         ids[k]
@@ -386,6 +405,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "method_id",
             "planned_invoice_id",
             "claim_id",
+            "remittance_id",
+            "unmatched_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -517,6 +538,11 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
         "/api/v1/authorizations/{authorization_id}/cancel": {"reason": "No"},
         "/api/v1/claims": {"invoice_id": w.ids["invoice_id"]},
         "/api/v1/claims/{claim_id}/transition": {"status": "held", "reason": "review"},
+        "/api/v1/remittances": {
+            "practice_id": w.ids["practice_id"],
+            "content": era_text("X1", "1234567893", [], "0", trace="M2"),
+        },
+        "/api/v1/remittances/unmatched/{unmatched_id}/match": {"claim_id": w.ids["claim_id"]},
         "/api/v1/estimates": {
             "patient_id": w.ids["patient_id"],
             "service_date": today,
