@@ -1628,6 +1628,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "deposit_id": w.draft.id,
         "method_id": w.draft.id,
         "claim_id": w.draft.id,
+        "remittance_id": w.draft.id,
+        "unmatched_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0
