@@ -17,11 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.claims import states
 from revcycle.claims.models import Claim, ClaimEvent
+from revcycle.cli import runtime
+from revcycle.cli.main import app
+from revcycle.config import get_settings
 from revcycle.errors import DomainError
 from revcycle.integrity import service as integrity
 from revcycle.invoices import service as invoices_service
@@ -765,3 +769,47 @@ def test_api_refuses_what_cannot_be_read_and_writes_nothing(
     assert (r.status_code, r.json()["code"]) == (404, "remittance.unmatched_not_found")
     session.expire_all()
     assert snapshot(session) == before
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+def test_cli_era_post_exit_codes(
+    committed_db: tuple[str, Engine, sessionmaker[Session]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    url, _engine, factory = committed_db
+    monkeypatch.setenv("REVCYCLE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    runtime.session_factory.cache_clear()
+    try:
+        with factory() as s, s.begin():
+            w = make_world(s)
+            claim = submitted(s, w)
+            good = era(w, [paid_claim(claim.control_number, "ICN1")], "100")
+            bad = era(w, [paid_claim(claim.control_number, "ICN1")], "99", trace="E9")
+            practice = str(w.practice.id)
+        (tmp_path / "good.835").write_text(good)
+        (tmp_path / "bad.835").write_text(bad)
+        runner = CliRunner()
+
+        def run(*args: str) -> tuple[int, str]:
+            r = runner.invoke(app, ["era", "post", *args])
+            return r.exit_code, r.output
+
+        code, out = run(str(tmp_path / "good.835"), "--practice", practice)
+        assert code == 0, out
+        assert out.startswith("set 0001: posted ")
+        assert "trace EFT0001 100.00; posted 1 claims" in out
+        code, out = run(str(tmp_path / "good.835"), "--practice", practice)
+        assert (code, "duplicate" in out) == (0, True)
+        code, out = run(str(tmp_path / "bad.835"), "--practice", practice)
+        assert (code, "refused" in out, "difference -1.00" in out) == (1, True, True)
+        assert run(str(tmp_path / "none.835"), "--practice", practice)[0] == 2
+        assert run(str(tmp_path / "good.835"), "--practice", "nope")[0] == 2
+        with factory() as s:
+            assert count(s, Remittance) == 1
+            assert integrity.run(s).ok
+    finally:
+        runtime.session_factory().kw["bind"].dispose()
+        get_settings.cache_clear()
+        runtime.session_factory.cache_clear()
