@@ -69,7 +69,7 @@ from tests.factories.practices import (
 )
 from tests.gateway.helpers import APPROVED, EXP_YEAR
 from tests.refunds.helpers import limits, refund
-from tests.remittances.test_posting import era_text
+from tests.remittances.helpers import era_text
 from tests.security.bad_input import (
     PAYLOADS,
     Payload,

@@ -47,7 +47,7 @@ from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
 from tests.plans.helpers import accept, propose, stored_card
 from tests.refunds.helpers import limits, refund
-from tests.remittances.test_posting import era_text
+from tests.remittances.helpers import era_text
 
 # (method, path) -> the action the route needs; None = any signed-in user.
 ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
