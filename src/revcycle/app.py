@@ -55,6 +55,7 @@ from revcycle.practices.endpoints import router as practices_router
 from revcycle.receipts.endpoints import router as receipts_router
 from revcycle.reconciliation.endpoints import router as reconciliation_router
 from revcycle.refunds.endpoints import router as refunds_router
+from revcycle.remittances.endpoints import router as remittances_router
 from revcycle.web.views import install as install_web
 
 DESCRIPTION = """
@@ -144,6 +145,7 @@ def create_app(
         cash_router,
         claim_submission_router,  # before claims_router: /claims/rejections
         claims_router,
+        remittances_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -64,6 +64,13 @@ from revcycle.reconciliation.models import (
     SettlementPayout,
 )
 from revcycle.refunds.models import Refund, RefundPart
+from revcycle.remittances.models import (
+    Remittance,
+    RemittanceClaim,
+    RemittanceQuarantine,
+    RemittanceUnmatched,
+    Underpayment,
+)
 
 __all__ = [
     "X12ControlCounter",
@@ -133,6 +140,11 @@ __all__ = [
     "ReconciliationRun",
     "Refund",
     "RefundPart",
+    "Remittance",
+    "RemittanceClaim",
+    "RemittanceQuarantine",
+    "RemittanceUnmatched",
+    "Underpayment",
     "ServiceItem",
     "SettlementPayout",
     "TestgwBankDebit",

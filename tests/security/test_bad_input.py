@@ -41,6 +41,7 @@ from revcycle.auth.models import User
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DrawerClose, DrawerOpen
 from revcycle.claims import service as claims_service
+from revcycle.claims import states as claim_states
 from revcycle.claims.schemas import ClaimCreate
 from revcycle.config import Settings
 from revcycle.fraud.models import FraudReview
@@ -52,6 +53,8 @@ from revcycle.payments.models import Payment
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
 from revcycle.practices.models import Practice, Provider, ServiceItem
+from revcycle.remittances import service as remittances_service
+from revcycle.remittances.models import RemittanceClaim, RemittanceUnmatched
 from tests.auth.helpers import client_with, code, secret_of
 from tests.factories.auth import PASSWORD, auth_header, make_user, principal
 from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
@@ -66,6 +69,7 @@ from tests.factories.practices import (
 )
 from tests.gateway.helpers import APPROVED, EXP_YEAR
 from tests.refunds.helpers import limits, refund
+from tests.remittances.helpers import era_text
 from tests.security.bad_input import (
     PAYLOADS,
     Payload,
@@ -456,6 +460,39 @@ def _draft_claim(w: World) -> Any:
     )
     w.session.commit()
     return view.claim
+
+
+def _remittance_upload(w: World) -> Prepared:
+    """A fresh (empty, balanced) 835 set with its own trace number, posted with a fresh key."""
+    content = era_text("BADIN", w.practice.npi, [], "0", trace=f"BI{next(_n)}")
+    return Prepared(
+        "/api/v1/remittances",
+        {"practice_id": str(w.practice.id), "content": content},
+        {**w.admin, "Idempotency-Key": f"bad-input-{next(_n)}"},
+    )
+
+
+def _remittance_match(w: World) -> Prepared:
+    """A held (unmatched) remittance claim and a submitted claim to match it to."""
+    claim = _draft_claim(w)
+    for status in ("scrubbed", "submitted"):
+        claim_states.transition(w.session, claim, status, actor=SYSTEM, actor_kind="system")
+    payer, _ = _ins(w)
+    clp = [f"CLP*NOSUCH{next(_n)}*1*10*10*0*12*ICN1*11*1"]
+    posted = remittances_service.post_file(
+        w.session,
+        SYSTEM,
+        era_text(payer.edi_payer_id, w.practice.npi, [clp], "10", trace=f"BM{next(_n)}"),
+        practice_id=w.practice.id,
+    )
+    rc = posted.sets[0].remittance_id
+    held = w.session.scalars(
+        select(RemittanceUnmatched)
+        .join(RemittanceClaim, RemittanceClaim.id == RemittanceUnmatched.remittance_claim_id)
+        .where(RemittanceClaim.remittance_id == rc)
+    ).one()
+    w.session.commit()
+    return _p(w, f"/api/v1/remittances/unmatched/{held.id}/match", {"claim_id": str(claim.id)})
 
 
 def _claim_moved(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
@@ -978,6 +1015,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda w: _p(w, "/api/v1/claims", {"invoice_id": str(_claimable_invoice(w).id)}),
         "claims",
         1,
+    ),
+    ("POST", "/api/v1/remittances"): Route(_remittance_upload, "remittances", 1),
+    ("POST", "/api/v1/remittances/unmatched/{unmatched_id}/match"): Route(
+        _remittance_match, "remittance_unmatched", 0
     ),
     ("POST", "/api/v1/claims/{claim_id}/transition"): Route(
         lambda w: _p(
@@ -1634,6 +1675,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "pair_id": w.draft.id,
         "limit_id": w.draft.id,
         "batch_id": w.draft.id,
+        "remittance_id": w.draft.id,
+        "unmatched_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

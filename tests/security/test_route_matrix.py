@@ -41,6 +41,8 @@ from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.invoices.service import add_credit_note
 from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
+from revcycle.remittances import service as remittances_service
+from revcycle.remittances.models import RemittanceUnmatched
 from tests.factories.auth import auth_header, make_user, principal
 from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
@@ -48,6 +50,7 @@ from tests.factories.patients import make_patient
 from tests.factories.practices import SYSTEM, make_practice, make_provider, make_service_item
 from tests.plans.helpers import accept, propose, stored_card
 from tests.refunds.helpers import limits, refund
+from tests.remittances.helpers import era_text
 
 # (method, path) -> the action the route needs; None = any signed-in user.
 ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
@@ -166,6 +169,12 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/estimates/{estimate_id}"): Action.ESTIMATE_READ,
     ("GET", "/api/v1/practices/{practice_id}/estimate-settings"): Action.ESTIMATE_CREATE,
     ("PUT", "/api/v1/practices/{practice_id}/estimate-settings"): Action.PRACTICE_UPDATE,
+    ("POST", "/api/v1/remittances"): Action.REMITTANCE_POST,
+    ("GET", "/api/v1/remittances"): Action.REMITTANCE_READ,
+    ("GET", "/api/v1/remittances/unmatched"): Action.REMITTANCE_READ,
+    ("POST", "/api/v1/remittances/unmatched/{unmatched_id}/match"): Action.REMITTANCE_POST,
+    ("GET", "/api/v1/remittances/underpayments"): Action.REMITTANCE_READ,
+    ("GET", "/api/v1/remittances/{remittance_id}"): Action.REMITTANCE_READ,
     # Public like the token route: the gateway's signature is the authentication
     # (tests/gateway/test_webhooks.py: every role without a valid signature is refused).
     ("POST", "/api/v1/webhooks/gateway"): None,
@@ -323,6 +332,14 @@ def _build(session: Session, *, same_practice: bool) -> World:
     unit_limit = scrubber.add_unit_limit(
         session, SYSTEM, hidden_practice.id, UnitLimitCreate(code="97110", max_units=4)
     )
+    posted = remittances_service.post_file(
+        session,
+        SYSTEM,
+        era_text("X1", "1234567893", [["CLP*NOSUCH*1*10*10*0*12*ICN1*11*1"]], "10"),
+        practice_id=hidden_practice.id,
+    )
+    remittance_id = posted.sets[0].remittance_id
+    unmatched = session.scalars(select(RemittanceUnmatched)).one()
     authorization = make_authorization(session, hidden_patient, payer, approve=False)
     estimate = create_estimate(
         session,
@@ -409,6 +426,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "batch_id": str(hidden_batch.id),
         "pair_id": str(edit_pair.id),
         "limit_id": str(unit_limit.id),
+        "remittance_id": str(remittance_id),
+        "unmatched_id": str(unmatched.id),
     }
     secrets = [
         ids[k]
@@ -431,6 +450,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "planned_invoice_id",
             "claim_id",
             "batch_id",
+            "remittance_id",
+            "unmatched_id",
         )
     ]
     secrets += ["Hiddenperson", "Hiddendoc"]
@@ -568,6 +589,11 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
             "column2_code": "97530",
         },
         "/api/v1/practices/{practice_id}/claim-unit-limits": {"code": "97112", "max_units": 2},
+        "/api/v1/remittances": {
+            "practice_id": w.ids["practice_id"],
+            "content": era_text("X1", "1234567893", [], "0", trace="M2"),
+        },
+        "/api/v1/remittances/unmatched/{unmatched_id}/match": {"claim_id": w.ids["claim_id"]},
         "/api/v1/estimates": {
             "patient_id": w.ids["patient_id"],
             "service_date": today,

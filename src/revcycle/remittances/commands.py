@@ -1,4 +1,4 @@
-"""`revcycle era ...`: read 835 remittance files.
+"""`revcycle era ...`: read and post 835 remittance files.
 
 ``era parse FILE --json`` prints the documented summary (docs/remittance.md) as it reads: one set
 at a time, so memory does not grow with the file. Exit status: 0 when every set was read, 1 when
@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
 
+from revcycle.auth.principal import Principal
+from revcycle.cli.runtime import session_factory
+from revcycle.errors import DomainError
+from revcycle.remittances import service
 from revcycle.x12.core import X12Error
 from revcycle.x12.remittance import (
     Reader835,
@@ -96,4 +101,41 @@ def parse(
         raise typer.Exit(code=2)
     ok = write_json(file, sys.stdout) if as_json else _summary(file)
     if not ok:
+        raise typer.Exit(code=1)
+
+
+@era_app.command("post")
+def post(
+    file: Annotated[Path, typer.Argument(help="An 835 file (any number of interchanges)")],
+    practice: Annotated[str, typer.Option("--practice", help="The practice the payments are for")],
+) -> None:
+    """Post an 835 (docs/remittance-posting.md): each set atomically and idempotently. Exit 0
+    when every set was posted or already posted, 1 when a set was refused or quarantined (or
+    the file has errors), 2 for a usage error."""
+    if not file.is_file():
+        typer.echo(f"error: {file}: no such file", err=True)
+        raise typer.Exit(code=2)
+    try:
+        practice_id = uuid.UUID(practice)
+    except ValueError:
+        typer.echo(f"error: --practice {practice!r} is not a practice id", err=True)
+        raise typer.Exit(code=2) from None
+    actor = Principal.system(username="era")
+    try:
+        result = service.post_file(session_factory(), actor, file, practice_id=practice_id)
+    except DomainError as exc:
+        typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
+    for s in result.sets:
+        amount = service.fmt(s.payment_minor)
+        ident = f" {s.remittance_id}" if s.remittance_id else ""
+        typer.echo(
+            f"set {s.control_number}: {s.outcome}{ident}; trace {s.trace_number or '-'} "
+            f"{amount}; {s.message}"
+        )
+    for problem in result.errors:
+        typer.echo(f"error: {problem}")
+    if not result.sets and not result.errors:
+        typer.echo("no 835 transaction sets in the file")
+    if not result.ok:
         raise typer.Exit(code=1)
