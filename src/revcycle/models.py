@@ -1,6 +1,7 @@
 """Imports every domain's models so Alembic and tests see the whole metadata."""
 
 from revcycle.appointments.models import Appointment
+from revcycle.appeals.models import Appeal, AppealAttachment, AppealEvent, AppealReminder
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
@@ -15,6 +16,7 @@ from revcycle.claims.models import (
     ClaimSubmission,
     X12ControlCounter,
 )
+from revcycle.claims.cob_models import ClaimCob
 from revcycle.codesets.models import CodeRelease, Icd10cmCode
 from revcycle.eligibility.models import (
     EligibilityCheck,
@@ -64,6 +66,11 @@ from revcycle.reconciliation.models import (
 from revcycle.refunds.models import Refund, RefundPart
 
 __all__ = [
+    "Appeal",
+    "AppealAttachment",
+    "AppealEvent",
+    "AppealReminder",
+    "ClaimCob",
     "X12ControlCounter",
     "ClaimSubmission",
     "ClaimSequence",
