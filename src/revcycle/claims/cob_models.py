@@ -1,7 +1,7 @@
 """What happened after a primary claim was adjudicated, once per primary claim: a secondary
-claim was built (with the primary payer's adjudication saved for the 837's COB loops), or the
-primary payer forwards it itself (crossover). UNIQUE(primary_claim_id) makes building
-idempotent (docs/denials-appeals.md, "Secondary claims")."""
+claim was built (with the primary payer's adjudication saved for the 837's COB loops), the
+primary payer forwards it itself (crossover), or (the worker) there was nothing to build.
+UNIQUE(primary_claim_id) makes building idempotent (docs/denials-appeals.md, "Secondary claims")."""
 
 from __future__ import annotations
 
@@ -21,14 +21,16 @@ class ClaimCob(Base):
     __table_args__ = (
         UniqueConstraint("primary_claim_id"),
         UniqueConstraint("secondary_claim_id"),
-        CheckConstraint("outcome IN ('secondary', 'crossover')", name="outcome_known"),
+        CheckConstraint("outcome IN ('secondary', 'crossover', 'none')", name="outcome_known"),
     )
 
     id: Mapped[UUIDPk]
     practice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("practices.id"))
     primary_claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.id"))
     secondary_claim_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("claims.id"))
-    outcome: Mapped[str] = mapped_column(String(20))  # secondary | crossover
+    # secondary | crossover | none (the worker found nothing to build: no secondary coverage or
+    # no patient responsibility left; building by hand replaces it)
+    outcome: Mapped[str] = mapped_column(String(20))
     # The primary payer's adjudication (the 835 detail of the primary's adjudicated event:
     # payer_claim_number, adjudicated_on, paid_minor, adjustments, lines ...).
     prior_adjudication: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -27,3 +27,15 @@ class LineAlreadyClaimed(Conflict):
 
 class InvoiceNotBillable(Conflict):
     code = "claim.invoice_not_billable"
+
+
+class NotAdjudicated(Conflict):
+    code = "claim.not_adjudicated"
+
+
+class NoSecondaryCoverage(InvalidInput):
+    code = "claim.no_secondary_coverage"
+
+
+class NotPrimary(Conflict):
+    code = "claim.not_primary"

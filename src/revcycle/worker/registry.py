@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.appeals import tasks as appeals_tasks
 from revcycle.config import Settings
 from revcycle.eligibility import tasks as eligibility_tasks
 from revcycle.fraud import tasks as fraud_tasks
@@ -74,4 +75,6 @@ def default_tasks() -> list[Task]:
         Task("testgw.settle_bank", _settle_bank),
         Task("fraud.after_the_fact", _fraud_rules),
         Task("eligibility.reverify_tomorrow", eligibility_tasks.run_once),
+        Task("appeals.reminders", appeals_tasks.run_reminders),
+        Task("claims.build_secondaries", appeals_tasks.build_secondaries),
     ]

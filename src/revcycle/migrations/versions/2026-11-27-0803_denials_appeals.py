@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.CheckConstraint(
-            "outcome IN ('secondary', 'crossover')", name=op.f("ck_claim_cob_outcome_known")
+            "outcome IN ('secondary', 'crossover', 'none')", name=op.f("ck_claim_cob_outcome_known")
         ),
         sa.ForeignKeyConstraint(
             ["practice_id"], ["practices.id"], name=op.f("fk_claim_cob_practice_id_practices")
