@@ -46,7 +46,7 @@ def remind(session: Session, day: dt.date) -> int:
         threshold = min(t for t in THRESHOLDS if left <= t)
         if any(d <= threshold for a, d in done if a == appeal.id):
             continue
-        result = session.execute(
+        new_id = session.scalar(
             insert(AppealReminder)
             .values(
                 id=uuid7(),
@@ -57,8 +57,9 @@ def remind(session: Session, day: dt.date) -> int:
                 status="pending",
             )
             .on_conflict_do_nothing(index_elements=["appeal_id", "days_before"])
+            .returning(AppealReminder.id)
         )
-        written += int(getattr(result, "rowcount", 0) or 0)
+        written += new_id is not None
     session.flush()
     return written
 
