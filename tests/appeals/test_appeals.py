@@ -181,7 +181,8 @@ def test_won_appeal_awaits_the_new_835(session: Session) -> None:
     last = session.scalars(
         select(ClaimEvent).where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.id.desc())
     ).first()
-    assert last is not None and last.detail == {
+    assert last is not None
+    assert last.detail == {
         "appeal_id": str(a.id),
         "level": 1,
         "outcome": "won",
