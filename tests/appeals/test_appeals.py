@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, Text, func, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -343,7 +344,7 @@ def test_attachments(session: Session) -> None:
 
     def body(content: bytes, **kw: Any) -> AttachmentCreate:
         values = {
-            "filename": "C:\\scans\\notes.pdf",
+            "filename": "notes.pdf",
             "content_type": "application/pdf",
             "content_base64": base64.b64encode(content).decode(),
         }
@@ -369,14 +370,16 @@ def test_attachments(session: Session) -> None:
     assert base64.b64encode(PDF).decode() not in raw  # sealed
     for bad in (
         body(b"GIF89a not a pdf"),
-        body(PDF, content_base64="!!!not base64!!!"),
+        body(PDF, content_base64="abcde"),
         body(b"\xff\xfe\x00bad", content_type="text/plain"),
-        body(PDF, filename="../"),
         body(b"%PDF-" + b"x" * service.MAX_ATTACHMENT_BYTES),
     ):
         _refused(
             session, "appeal.attachment_invalid", service.add_attachment, session, SYSTEM, a.id, bad
         )
+    for name in ("../etc/passwd", "C:\\scans\\x.pdf", "<b>.pdf", ".hidden"):
+        with pytest.raises(ValidationError):
+            body(PDF, filename=name)
     service.send_appeal(session, SYSTEM, a.id)
     service.record_outcome(session, SYSTEM, a.id, AppealOutcomeIn(outcome="won"))
     _refused(

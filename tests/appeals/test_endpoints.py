@@ -119,8 +119,10 @@ def test_an_appeal_over_http(client: TestClient, session: Session, w: dict[str, 
         "application/pdf",
     )
     assert r.headers["content-disposition"].startswith('attachment; filename="notes.pdf"')
-    bad = client.post(f"{url}/attachments", json={**att, "content_base64": "@@@@"}, headers=h)
+    bad = client.post(f"{url}/attachments", json={**att, "content_base64": "abcde"}, headers=h)
     assert (bad.status_code, bad.json()["code"]) == (400, "appeal.attachment_invalid")
+    bad = client.post(f"{url}/attachments", json={**att, "content_base64": "@@@@"}, headers=h)
+    assert bad.status_code == 422
 
     page = client.get(f"{url}/letter", headers=h)
     assert page.status_code == 200

@@ -51,14 +51,14 @@ class AppealOutcomeIn(Schema):
 
 
 class AttachmentCreate(Schema):
-    filename: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-        AfterValidator(_no_control_chars),
-    ]
+    # A plain file name: letters, digits, spaces and . _ ( ) - (no folders, no markup).
+    filename: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,119}$")]
     content_type: ContentType
     # The file, base64 (standard alphabet, padded); at most 2 MiB once decoded.
-    content_base64: Annotated[str, StringConstraints(min_length=4, max_length=2_800_000)]
+    content_base64: Annotated[
+        str,
+        StringConstraints(min_length=4, max_length=2_800_000, pattern=r"^[A-Za-z0-9+/]+={0,2}$"),
+    ]
 
 
 class CodeRead(BaseModel):

@@ -155,7 +155,7 @@ def create_appeal(session: Session, actor: Principal, data: AppealCreate) -> App
         claim_status_before=claim.status,
         adjudicated_on=denial.adjudicated_on,
         deadline=denial.deadline,
-        late_reason=data.late_reason if day > denial.deadline else None,
+        late_reason=data.late_reason,
         argument=data.argument,
         currency=claim.currency,
         at_stake_minor=denial.at_stake_minor,
@@ -178,7 +178,7 @@ def create_appeal(session: Session, actor: Principal, data: AppealCreate) -> App
         "created",
         actor,
         from_status=None,
-        detail={"level": data.level, "late": appeal.late_reason is not None},
+        detail={"level": data.level, "late": day > denial.deadline},
     )
     audit.record(
         session,
@@ -461,13 +461,6 @@ def _decode(data: AttachmentCreate) -> bytes:
     return content
 
 
-def _filename(raw: str) -> str:
-    name = raw.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if not name or name in (".", ".."):
-        raise errors.InvalidAttachment("The file name is empty once its folders are removed")
-    return name
-
-
 def add_attachment(
     session: Session, actor: Principal, appeal_id: uuid.UUID, data: AttachmentCreate
 ) -> AppealAttachment:
@@ -480,7 +473,6 @@ def add_attachment(
             status_now=appeal.status,
         )
     content = _decode(data)
-    filename = _filename(data.filename)
     digest = hashlib.sha256(content).hexdigest()
     repo = AppealRepository(session)
     existing = repo.attachment_by_hash(appeal.id, digest)
@@ -492,7 +484,7 @@ def add_attachment(
         )
     row = AppealAttachment(
         appeal_id=appeal.id,
-        filename=filename,
+        filename=data.filename,
         content_type=data.content_type,
         size_bytes=len(content),
         sha256=digest,

@@ -227,6 +227,7 @@ def latest_denial_events(
     session: Session, claim_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, ClaimEvent]:
     """Per claim, its latest transition event (the one that put it where it is)."""
+    session.flush()  # sessions do not autoflush: see this transaction's events too
     out: dict[uuid.UUID, ClaimEvent] = {}
     for i in range(0, len(claim_ids), 500):
         chunk = claim_ids[i : i + 500]

@@ -51,6 +51,7 @@ class SecondaryResult:
 
 def adjudication_event(session: Session, claim: Claim) -> ClaimEvent | None:
     """The latest 835 event that adjudicated the claim (its detail is the COB source)."""
+    session.flush()
     found: ClaimEvent | None = None
     for event in session.scalars(
         select(ClaimEvent)
