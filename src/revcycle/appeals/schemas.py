@@ -23,7 +23,7 @@ def _no_control_chars(value: str) -> str:
 # The staff's argument: paragraphs (newlines allowed), bounded.
 ArgumentText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=8_000),
     AfterValidator(_no_control_chars),
 ]
 AppealStatus = Literal["draft", "sent", "won", "lost", "partially_won"]

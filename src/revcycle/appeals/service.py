@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
     "image/tiff": (b"II*\x00", b"MM\x00*"),
 }
 DECIDED = frozenset({"won", "lost", "partially_won"})
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -455,9 +457,11 @@ def _decode(data: AttachmentCreate) -> bytes:
         )
     if data.content_type == "text/plain":
         try:
-            content.decode("utf-8")
+            text = content.decode("utf-8")
         except UnicodeDecodeError:
             raise errors.InvalidAttachment("A text/plain file must be UTF-8 text") from None
+        if CONTROL.search(text):
+            raise errors.InvalidAttachment("A text/plain file must not hold control characters")
     return content
 
 
