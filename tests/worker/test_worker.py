@@ -27,6 +27,8 @@ def test_registry() -> None:
         "testgw.settle_bank",
         "fraud.after_the_fact",
         "eligibility.reverify_tomorrow",
+        "appeals.reminders",
+        "claims.build_secondaries",
     ]
 
 
