@@ -466,3 +466,33 @@ def test_concurrent_reminder_runs_write_once(
     assert sum(results) == 1
     with unit_of_work(factory) as s:
         assert s.scalar(select(func.count()).select_from(AppealReminder)) == 1
+
+
+def test_appeal_of_denied_lines_on_a_paid_claim(session: Session) -> None:
+    w, claim = decided_claim(session, to="adjudicated", days_ago=30)
+    first = _open(session, claim).appeal
+    assert (first.claim_status_before, first.at_stake_minor, first.deadline) == (
+        "adjudicated",
+        6000,
+        today() + dt.timedelta(days=30),
+    )
+    service.send_appeal(session, SYSTEM, first.id)
+    service.record_outcome(session, SYSTEM, first.id, AppealOutcomeIn(outcome="lost"))
+    assert claim.status == "adjudicated"
+    [d] = denials.queue(session, SYSTEM).items
+    assert (d.claim.id, d.at_stake_minor, d.paid_minor, d.deadline) == (
+        claim.id,
+        6000,
+        9600,
+        today() + dt.timedelta(days=60),
+    )
+    second = _open(session, claim, level=2).appeal
+    service.send_appeal(session, SYSTEM, second.id)
+    v = service.record_outcome(
+        session, SYSTEM, second.id, AppealOutcomeIn(outcome="lost", lost_action="write_off")
+    )
+    assert claim.status == "closed"
+    # The billed 210.00 is still all in insurance receivables (no 835 money was posted in this
+    # test): only the 60.00 at stake is written off.
+    assert _accounts(session, v.appeal.outcome_entry_id) == [("1210", -6000), ("4200", 6000)]
+    assert AppealRepository(session).insurance_ar(w.invoice.id) == 15000

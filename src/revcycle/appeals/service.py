@@ -324,8 +324,9 @@ def record_outcome(
 ) -> AppealView:
     """The payer's decision. Won / partially won: the claim goes back to ``adjudicated`` to
     await the payer's new 835, with the expected amount recorded. Lost: the claim goes back to
-    ``denied`` (a second level may follow), or is ``closed`` with the amount at stake written
-    off (``claim.adjustment``) or moved to the patient (``claim.patient_responsibility``)."""
+    where it was, ``denied`` or ``adjudicated`` (a second level may follow), or is ``closed``
+    with the amount at stake written off (``claim.adjustment``) or moved to the patient
+    (``claim.patient_responsibility``)."""
     first = access_appeal(session, actor, appeal_id, Action.APPEAL_WRITE)
     claim_peek = ClaimRepository(session).get(first.claim_id)
     assert claim_peek is not None
@@ -367,7 +368,8 @@ def record_outcome(
             detail=detail,
         )
     elif data.lost_action == "none":
-        # The denial stands: the queue shows it again, with the second level's window.
+        # The decision stands: the claim goes back where it was (denied, or adjudicated with
+        # denied lines) and the queue shows it again, with the second level's window.
         original = session.get(ClaimEvent, appeal.denial_event_id)
         assert original is not None
         copy = {k: v for k, v in (original.detail or {}).items() if k not in ("appeal_decided_on",)}
@@ -376,7 +378,7 @@ def record_outcome(
         states.transition(
             session,
             claim,
-            "denied",
+            appeal.claim_status_before,
             actor=actor,
             actor_kind="user",
             reason=f"level {appeal.level} appeal lost",
