@@ -21,21 +21,21 @@ class NoCoverage(InvalidInput):
     code = "claim.no_coverage"
 
 
-class LineAlreadyClaimed(Conflict):
-    code = "claim.line_already_claimed"
-
-
-class InvoiceNotBillable(Conflict):
-    code = "claim.invoice_not_billable"
+class NoSecondaryCoverage(InvalidInput):
+    code = "claim.no_secondary_coverage"
 
 
 class NotAdjudicated(Conflict):
     code = "claim.not_adjudicated"
 
 
-class NoSecondaryCoverage(InvalidInput):
-    code = "claim.no_secondary_coverage"
-
-
 class NotPrimary(Conflict):
     code = "claim.not_primary"
+
+
+class LineAlreadyClaimed(Conflict):
+    code = "claim.line_already_claimed"
+
+
+class InvoiceNotBillable(Conflict):
+    code = "claim.invoice_not_billable"
