@@ -360,6 +360,11 @@ def test_attachments(session: Session) -> None:
     )
     again = service.add_attachment(session, SYSTEM, a.id, body(PDF, filename="copy.pdf"))
     assert again.id == row.id
+    # Listed without their content; downloading one loads it.
+    listed = service.get_appeal(session, SYSTEM, a.id).attachments
+    assert [x.id for x in listed] == [row.id]
+    session.expunge_all()
+    assert [x.sha256 for x in service.get_appeal(session, SYSTEM, a.id).attachments] == [row.sha256]
     got, content = service.get_attachment(session, SYSTEM, a.id, row.id)
     assert (got.id, content) == (row.id, PDF)
     raw = session.execute(

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, undefer
 
 from revcycle.appeals.models import Appeal, AppealAttachment, AppealEvent, AppealReminder
 from revcycle.ledger.chart import AccountCode
@@ -70,9 +70,19 @@ class AppealRepository:
         return list(
             self.session.scalars(
                 select(AppealAttachment)
+                .options(defer(AppealAttachment.content, raiseload=True))
                 .where(AppealAttachment.appeal_id == appeal_id)
                 .order_by(AppealAttachment.created_at, AppealAttachment.id)
             )
+        )
+
+    def attachment(self, attachment_id: uuid.UUID) -> AppealAttachment | None:
+        """With its content (even when the row was loaded without it before)."""
+        return self.session.scalar(
+            select(AppealAttachment)
+            .options(undefer(AppealAttachment.content))
+            .where(AppealAttachment.id == attachment_id)
+            .execution_options(populate_existing=True)
         )
 
     def attachment_by_hash(self, appeal_id: uuid.UUID, sha256: str) -> AppealAttachment | None:

@@ -524,7 +524,7 @@ def get_attachment(
     session: Session, actor: Principal, appeal_id: uuid.UUID, attachment_id: uuid.UUID
 ) -> tuple[AppealAttachment, bytes]:
     appeal = access_appeal(session, actor, appeal_id)
-    row = session.get(AppealAttachment, attachment_id)
+    row = AppealRepository(session).attachment(attachment_id)
     if row is None or row.appeal_id != appeal.id:
         raise errors.AttachmentNotFound("No such attachment on this appeal")
     audit.record_read(
