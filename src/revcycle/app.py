@@ -24,6 +24,7 @@ from revcycle.api.middleware import (
     docs_csp,
     rate_rules,
 )
+from revcycle.appeals.endpoints import router as appeals_router
 from revcycle.appointments.endpoints import router as appointments_router
 from revcycle.approvals.endpoints import router as approvals_router
 from revcycle.audit import service as audit_service
@@ -146,6 +147,7 @@ def create_app(
         claim_submission_router,  # before claims_router: /claims/rejections
         claims_router,
         remittances_router,
+        appeals_router,
     ):
         api.include_router(router)
     app.include_router(api)

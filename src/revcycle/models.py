@@ -1,11 +1,13 @@
 """Imports every domain's models so Alembic and tests see the whole metadata."""
 
+from revcycle.appeals.models import Appeal, AppealAttachment, AppealEvent, AppealReminder
 from revcycle.appointments.models import Appointment
 from revcycle.approvals.models import ApprovalRequest
 from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.cash.models import BankDeposit, CashDrawer, CashDrawerItem
+from revcycle.claims.cob_models import ClaimCob
 from revcycle.claims.models import (
     Claim,
     ClaimBatch,
@@ -73,6 +75,11 @@ from revcycle.remittances.models import (
 )
 
 __all__ = [
+    "Appeal",
+    "AppealAttachment",
+    "AppealEvent",
+    "AppealReminder",
+    "ClaimCob",
     "X12ControlCounter",
     "ClaimSubmission",
     "ClaimSequence",

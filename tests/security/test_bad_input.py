@@ -36,6 +36,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.appeals import service as appeals_service
+from revcycle.appeals.schemas import AppealCreate
 from revcycle.auth import service as auth_service
 from revcycle.auth.models import User
 from revcycle.cash import service as cash
@@ -56,6 +58,7 @@ from revcycle.practices.models import Practice, Provider, ServiceItem
 from revcycle.remittances import service as remittances_service
 from revcycle.remittances.models import RemittanceClaim, RemittanceUnmatched
 from tests.auth.helpers import client_with, code, secret_of
+from tests.factories.appeals import denied_detail
 from tests.factories.auth import PASSWORD, auth_header, make_user, principal
 from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
@@ -493,6 +496,40 @@ def _remittance_match(w: World) -> Prepared:
     ).one()
     w.session.commit()
     return _p(w, f"/api/v1/remittances/unmatched/{held.id}/match", {"claim_id": str(claim.id)})
+
+
+def _denied_claim(w: World) -> Any:
+    """A claim its payer denied (the 835 posting's event detail)."""
+    claim = _draft_claim(w)
+    for status in ("scrubbed", "submitted"):
+        claim_states.transition(w.session, claim, status, actor=SYSTEM, actor_kind="system")
+    claim_states.transition(
+        w.session,
+        claim,
+        "denied",
+        actor=SYSTEM,
+        actor_kind="payer",
+        detail=denied_detail(claim, today()),
+    )
+    w.session.commit()
+    return claim
+
+
+def _appeal(w: World, *, sent: bool = False) -> Any:
+    claim = _denied_claim(w)
+    appeal = appeals_service.create_appeal(
+        w.session, SYSTEM, AppealCreate(claim_id=claim.id, argument="Please reconsider.")
+    ).appeal
+    if sent:
+        appeals_service.send_appeal(w.session, SYSTEM, appeal.id)
+    w.session.commit()
+    return appeal
+
+
+def _outcome_note(w: World, _p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
+    r = w.client.get(f"/api/v1/appeals/{resp['id']}", headers=w.admin)
+    assert r.status_code == 200, r.text
+    return {"note": r.json()["events"][-1]["note"]}
 
 
 def _claim_moved(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
@@ -1064,6 +1101,40 @@ ROUTES: dict[tuple[str, str], Route] = {
         "claim_unit_limits",
         1,
         _note,
+    ),
+    ("POST", "/api/v1/appeals"): Route(
+        lambda w: _p(
+            w,
+            "/api/v1/appeals",
+            {
+                "claim_id": str(_denied_claim(w).id),
+                "level": 1,
+                "argument": "The visit was necessary.",
+                "late_reason": "Records came late",
+            },
+        ),
+        "appeals",
+        1,
+        _get("/api/v1/appeals/{id}"),
+    ),
+    ("POST", "/api/v1/appeals/{appeal_id}/outcome"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/appeals/{_appeal(w, sent=True).id}/outcome",
+            {"outcome": "partially_won", "expected_amount": "1.00", "note": "Payer agreed"},
+        ),
+        "appeal_events",
+        1,
+        _outcome_note,
+    ),
+    ("POST", "/api/v1/appeals/{appeal_id}/attachments"): Route(
+        lambda w: _p(
+            w,
+            f"/api/v1/appeals/{_appeal(w).id}/attachments",
+            {"filename": "notes.txt", "content_type": "text/plain", "content_base64": "aGk="},
+        ),
+        "appeal_attachments",
+        1,
     ),
     ("POST", "/api/v1/estimates"): Route(
         lambda w: _p(
@@ -1677,6 +1748,8 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "batch_id": w.draft.id,
         "remittance_id": w.draft.id,
         "unmatched_id": w.draft.id,
+        "appeal_id": w.draft.id,
+        "attachment_id": w.draft.id,
     }
     failures: list[str] = []
     sent = 0

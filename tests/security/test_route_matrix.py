@@ -22,12 +22,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from revcycle.appeals import service as appeals_service
+from revcycle.appeals.schemas import AppealCreate, AttachmentCreate
 from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DepositCreate, DrawerClose, DrawerOpen
 from revcycle.claims import scrubber
 from revcycle.claims import service as claims_service
+from revcycle.claims import states as claim_states
 from revcycle.claims.models import ClaimBatch
 from revcycle.claims.schemas import ClaimCreate
 from revcycle.claims.scrub_schemas import EditPairCreate, UnitLimitCreate
@@ -43,6 +46,7 @@ from revcycle.payments.schemas import PaymentCreate
 from revcycle.payments.service import record_payment
 from revcycle.remittances import service as remittances_service
 from revcycle.remittances.models import RemittanceUnmatched
+from tests.factories.appeals import denied_detail
 from tests.factories.auth import auth_header, make_user, principal
 from tests.factories.insurance import make_authorization, make_coverage, make_payer, make_plan
 from tests.factories.invoices import line, make_invoice
@@ -153,6 +157,18 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/v1/authorizations/{authorization_id}/approve"): Action.AUTHORIZATION_WRITE,
     ("POST", "/api/v1/authorizations/{authorization_id}/deny"): Action.AUTHORIZATION_WRITE,
     ("POST", "/api/v1/authorizations/{authorization_id}/cancel"): Action.AUTHORIZATION_WRITE,
+    # Denials and appeals (docs/denials-appeals.md).
+    ("POST", "/api/v1/claims/{claim_id}/secondary"): Action.CLAIM_WRITE,
+    ("GET", "/api/v1/denials"): Action.CLAIM_READ,
+    ("POST", "/api/v1/appeals"): Action.APPEAL_WRITE,
+    ("GET", "/api/v1/appeals"): Action.CLAIM_READ,
+    ("GET", "/api/v1/appeals/{appeal_id}"): Action.CLAIM_READ,
+    ("POST", "/api/v1/appeals/{appeal_id}/send"): Action.APPEAL_WRITE,
+    ("POST", "/api/v1/appeals/{appeal_id}/outcome"): Action.APPEAL_WRITE,
+    ("POST", "/api/v1/appeals/{appeal_id}/attachments"): Action.APPEAL_WRITE,
+    ("GET", "/api/v1/appeals/{appeal_id}/attachments/{attachment_id}"): Action.CLAIM_READ,
+    ("GET", "/api/v1/appeals/{appeal_id}/letter"): Action.CLAIM_READ,
+    ("GET", "/api/v1/appeals/{appeal_id}/letter.pdf"): Action.CLAIM_READ,
     ("POST", "/api/v1/claims"): Action.CLAIM_WRITE,
     ("GET", "/api/v1/claims"): Action.CLAIM_READ,
     ("GET", "/api/v1/claims/{claim_id}"): Action.CLAIM_READ,
@@ -340,6 +356,28 @@ def _build(session: Session, *, same_practice: bool) -> World:
     )
     remittance_id = posted.sets[0].remittance_id
     unmatched = session.scalars(select(RemittanceUnmatched)).one()
+    # The hidden claim, denied by its payer and appealed, with an attachment.
+    for status in ("scrubbed", "submitted"):
+        claim_states.transition(
+            session, hidden_claim.claim, status, actor=SYSTEM, actor_kind="system"
+        )
+    claim_states.transition(
+        session,
+        hidden_claim.claim,
+        "denied",
+        actor=SYSTEM,
+        actor_kind="payer",
+        detail=denied_detail(hidden_claim.claim, dt.date.today()),
+    )
+    hidden_appeal = appeals_service.create_appeal(
+        session, SYSTEM, AppealCreate(claim_id=hidden_claim.claim.id, argument="Hiddenargument")
+    ).appeal
+    hidden_attachment = appeals_service.add_attachment(
+        session,
+        SYSTEM,
+        hidden_appeal.id,
+        AttachmentCreate(filename="h.txt", content_type="text/plain", content_base64="aGk="),
+    )
     authorization = make_authorization(session, hidden_patient, payer, approve=False)
     estimate = create_estimate(
         session,
@@ -428,6 +466,8 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "limit_id": str(unit_limit.id),
         "remittance_id": str(remittance_id),
         "unmatched_id": str(unmatched.id),
+        "appeal_id": str(hidden_appeal.id),
+        "attachment_id": str(hidden_attachment.id),
     }
     secrets = [
         ids[k]
@@ -452,9 +492,11 @@ def _build(session: Session, *, same_practice: bool) -> World:
             "batch_id",
             "remittance_id",
             "unmatched_id",
+            "appeal_id",
+            "attachment_id",
         )
     ]
-    secrets += ["Hiddenperson", "Hiddendoc"]
+    secrets += ["Hiddenperson", "Hiddendoc", "Hiddenargument"]
     if not same_practice:
         secrets += [
             ids["practice_id"],
@@ -594,6 +636,13 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
             "content": era_text("X1", "1234567893", [], "0", trace="M2"),
         },
         "/api/v1/remittances/unmatched/{unmatched_id}/match": {"claim_id": w.ids["claim_id"]},
+        "/api/v1/appeals": {"claim_id": w.ids["claim_id"], "argument": "Please reconsider."},
+        "/api/v1/appeals/{appeal_id}/outcome": {"outcome": "won"},
+        "/api/v1/appeals/{appeal_id}/attachments": {
+            "filename": "a.txt",
+            "content_type": "text/plain",
+            "content_base64": "aGk=",
+        },
         "/api/v1/estimates": {
             "patient_id": w.ids["patient_id"],
             "service_date": today,

@@ -29,6 +29,8 @@ def test_registry() -> None:
         "eligibility.reverify_tomorrow",
         "claims.submit",
         "claims.acknowledgements",
+        "appeals.reminders",
+        "claims.build_secondaries",
     ]
 
 

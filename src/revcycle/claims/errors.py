@@ -29,6 +29,18 @@ class NoCoverage(InvalidInput):
     code = "claim.no_coverage"
 
 
+class NoSecondaryCoverage(InvalidInput):
+    code = "claim.no_secondary_coverage"
+
+
+class NotAdjudicated(Conflict):
+    code = "claim.not_adjudicated"
+
+
+class NotPrimary(Conflict):
+    code = "claim.not_primary"
+
+
 class LineAlreadyClaimed(Conflict):
     code = "claim.line_already_claimed"
 

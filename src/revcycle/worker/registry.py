@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.appeals import tasks as appeals_tasks
 from revcycle.claims import tasks as claims_tasks
 from revcycle.config import Settings
 from revcycle.eligibility import tasks as eligibility_tasks
@@ -77,4 +78,6 @@ def default_tasks() -> list[Task]:
         Task("eligibility.reverify_tomorrow", eligibility_tasks.run_once),
         Task("claims.submit", claims_tasks.submit_run_once),
         Task("claims.acknowledgements", claims_tasks.acknowledgements_run_once),
+        Task("appeals.reminders", appeals_tasks.run_reminders),
+        Task("claims.build_secondaries", appeals_tasks.build_secondaries),
     ]
