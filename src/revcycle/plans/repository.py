@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from revcycle.payments.models import Payment
 from revcycle.paymethods.models import StoredPaymentMethod
 from revcycle.plans.models import (
     PaymentPlan,
@@ -181,6 +182,27 @@ class PlanRepository:
                 .with_for_update(skip_locked=True)
             )
         )
+
+    def bank_attempts_to_sync(self, *, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(attempt id, plan id) of bank-debit attempts whose payment moved on since the plan last
+        looked: a ``processing`` attempt whose debit settled, failed or was returned, and a
+        ``succeeded`` one whose settled debit was returned. Not locked: the caller locks the plan
+        and re-checks (docs/payment-plans.md, "Autopay by bank debit")."""
+        rows = self.session.execute(
+            select(PlanChargeAttempt.id, PlanChargeAttempt.plan_id)
+            .join(Payment, Payment.id == PlanChargeAttempt.payment_id)
+            .where(
+                Payment.method == "bank_transfer",
+                (
+                    (PlanChargeAttempt.status == "processing")
+                    & Payment.status.in_(("succeeded", "returned", "failed"))
+                )
+                | ((PlanChargeAttempt.status == "succeeded") & (Payment.status == "returned")),
+            )
+            .order_by(PlanChargeAttempt.id)
+            .limit(limit)
+        ).all()
+        return [(r[0], r[1]) for r in rows]
 
     def plans_with_overdue(self, *, due_before: dt.date, limit: int) -> list[uuid.UUID]:
         """Active plans with an installment unpaid past the grace period and no retry left."""
