@@ -29,6 +29,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
 from revcycle.errors import InvalidInput
+from revcycle.fraud import addresses as fraud_addresses
 from revcycle.fraud import screen as fraud
 from revcycle.gateway.base import (
     Charge,
@@ -107,6 +108,7 @@ def record_pending(
         gateway_provider=provider,
         gateway_idempotency_key=key,
         card_fingerprint=fingerprint,
+        client_addr_bidx=fraud_addresses.digest(actor.client_addr),
         allocation_request=None
         if wanted is None
         else json.dumps([[str(i), m.amount_minor] for i, m in wanted.items()]),
@@ -141,12 +143,16 @@ def _start(
 
 
 def _charge(gateway: PaymentGateway, payment: Payment, token: str) -> Charge:
+    """Authorise and capture in one gateway call (``capture=True``). A replayed key may answer a
+    charge authorised but not captured (a call made before one-step capture, or a gateway that
+    ignored it): it is captured here, as before."""
     charge = gateway.authorize(
         token,
         payment.amount_minor,
         payment.currency,
         payment.gateway_idempotency_key or "",
         {"payment_id": str(payment.id)},
+        capture=True,
     )
     if charge.status is ChargeStatus.SUCCEEDED and not charge.captured and not charge.voided:
         charge = gateway.capture(charge.id)

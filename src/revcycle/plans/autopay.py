@@ -27,10 +27,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.audit import service as audit
@@ -38,6 +40,7 @@ from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.config import Settings
 from revcycle.db import unit_of_work
+from revcycle.errors import DomainError
 from revcycle.gateway.base import (
     BankDebitGateway,
     Charge,
@@ -56,6 +59,8 @@ from revcycle.plans import calc, errors
 from revcycle.plans import service as plans
 from revcycle.plans.models import PaymentPlan, PlanChargeAttempt, PlanInstallment
 from revcycle.plans.repository import PlanRepository
+
+log = logging.getLogger("revcycle.plans")
 
 ACTOR = Principal.system(username="autopay")
 STALE_AFTER = dt.timedelta(seconds=60)
@@ -379,6 +384,62 @@ def _process(
         return _apply(s, actor, c, charge, refused, settings, on, payoff)
 
 
+def _process_batch(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    claimed: list[Claimed],
+    settings: Settings,
+    on: dt.date,
+) -> tuple[int, bool]:
+    """Charge a claimed batch one by one (no lock held), then apply every answer in ONE
+    transaction: :meth:`PlanRepository.lock_batch` takes the locks class by class in the
+    documented order first, then each outcome is applied exactly as alone (:func:`_apply`). One
+    commit and one audit seal per batch instead of one per installment.
+
+    Exactly-once and crash safety are unchanged: every attempt was committed ``pending`` with
+    its own gateway key before any charge, so a crash anywhere here leaves pending attempts that
+    the next run resumes with the same key (the gateway answers with the same charge). If the
+    batch transaction fails, the outcomes are applied one transaction each instead, so one bad
+    outcome does not hold back the others. A timeout leaves that attempt pending;
+    ``GatewayUnavailable`` releases the current one and stops the run (the rest of the batch is
+    resumed later, like any stale pending attempt).
+    Returns (charges attempted, gateway unavailable)."""
+    answers: list[tuple[Claimed, Charge | None, str | None]] = []
+    attempted, unavailable = 0, False
+    for c in claimed:
+        charge: Charge | None = None
+        refused: str | None = None
+        if c.payment.status == card.PENDING:
+            try:
+                charge = _charge_method(gateway, c.kind, c.token, c.payment)
+            except GatewayTimeout:
+                attempted += 1
+                continue  # resumed by the next run with the same key
+            except GatewayUnavailable:
+                _release(factory, c)
+                unavailable = True
+                break
+            except GatewayRefused as exc:
+                refused = exc.code
+        answers.append((c, charge, refused))
+        attempted += 1
+    if not answers:
+        return attempted, unavailable
+    try:
+        with unit_of_work(factory) as s:
+            PlanRepository(s).lock_batch(
+                [c.plan_id for c, _, _ in answers], [c.payment.id for c, _, _ in answers]
+            )
+            for c, charge, refused in answers:
+                _apply(s, ACTOR, c, charge, refused, settings, on)
+    except (DomainError, SQLAlchemyError):
+        log.warning("autopay batch of %d not applied at once: one by one", len(answers))
+        for c, charge, refused in answers:
+            with unit_of_work(factory) as s:
+                _apply(s, ACTOR, c, charge, refused, settings, on)
+    return attempted, unavailable
+
+
 def _release(factory: sessionmaker[Session], c: Claimed) -> None:
     """The gateway refused to take the call (nothing happened): the attempt fails as
     ``gateway_unavailable`` and the installment is due again on the next run."""
@@ -548,9 +609,10 @@ def run_once(
             _process(factory, gateway, c, settings, on)
             done += 1
         while claimed := _claim(factory, gateway, on, settings.autopay_batch_size):
-            for c in claimed:
-                _process(factory, gateway, c, settings, on)
-                done += 1
+            n, unavailable = _process_batch(factory, gateway, claimed, settings, on)
+            done += n
+            if unavailable:
+                break  # nothing was charged for the current one; the next run tries again
     except GatewayUnavailable:
         pass  # nothing was charged for the current one; the next run tries again
     return done
