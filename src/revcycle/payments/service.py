@@ -230,6 +230,9 @@ def post_payment(
     session.add_all(allocations)
     session.flush()
     invoices_service.refresh_statuses(session, [inv for inv, _ in plan])
+    # Written now, not with the receipt: the receipt number locks the practice's sequence row
+    # until COMMIT, so as little as possible runs after it (docs/performance.md).
+    session.flush()
     receipts.assign_payment(session, payment)  # drawer + receipt number, taken last
     audit.record(
         session,
