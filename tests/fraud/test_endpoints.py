@@ -257,6 +257,7 @@ def test_rule_settings_routes(client: TestClient, session: Session, w: World) ->
         "small_amount_minor": 1000,
         "fingerprint_declines": 3,
         "user_declines": 5,
+        "address_declines": 10,
     }
     assert_problem(
         client.patch(f"{url}/card_testing", json={"enabled": False}, headers=w.headers),

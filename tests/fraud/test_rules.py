@@ -46,6 +46,25 @@ def test_card_testing_per_fingerprint_and_per_user() -> None:
     )
 
 
+def test_card_testing_per_client_address() -> None:
+    s = subject()
+    below = {"fingerprint_declines": 2, "user_declines": 4, "address_declines": 9}
+    assert check("card_testing", s, below) is None
+    assert check("card_testing", s, below | {"address_declines": 10}) == (
+        "10 declines for small amounts (up to 10.00) on card payments from this client address "
+        "in 10 minutes (limit 10)"
+    )
+    assert check("card_testing", s, {"address_declines": 3}, address_declines=3) == (
+        "3 declines for small amounts (up to 10.00) on card payments from this client address "
+        "in 10 minutes (limit 3)"
+    )
+    # the card and the user are named first when several limits are reached
+    assert check("card_testing", s, {"fingerprint_declines": 3, "address_declines": 10}) == (
+        "3 declines for small amounts (up to 10.00) on this card fingerprint in 10 minutes "
+        "(limit 3)"
+    )
+
+
 def test_card_many_patients() -> None:
     s = subject()
     assert check("card_many_patients", s, {"patients": 2}) is None

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from revcycle.auth.principal import Principal
+from revcycle.gateway.testgw import bank as testgw_bank
 from revcycle.gateway.testgw import service as testgw
 from revcycle.kit.clock import today, utcnow
 from revcycle.patients.models import Patient
@@ -19,6 +20,7 @@ from revcycle.paymethods.schemas import PaymentMethodCreate
 from revcycle.plans import service
 from revcycle.plans.schemas import PlanAccept, PlanCreate
 from tests.factories.practices import SYSTEM
+from tests.gateway.bank_helpers import ACCOUNTS, ROUTING
 from tests.gateway.helpers import APPROVED, EXP_YEAR
 from tests.invoices.helpers import snapshot
 
@@ -52,6 +54,29 @@ def stored_card(
         patient.id,
         PaymentMethodCreate(token=tok.id, consent_text=CONSENT),
         card=tok.card,
+        provider="testgw",
+    )
+
+
+def stored_bank(
+    session: Session, patient: Patient, scenario: str = "settles", actor: Principal = SYSTEM
+) -> StoredPaymentMethod:
+    """A stored bank account (``btok_``) from the test gateway's ACH test accounts."""
+    tok = testgw_bank.tokenize_bank(
+        session,
+        fingerprint_key=b"k" * 32,
+        routing_number=ROUTING,
+        account_number=ACCOUNTS[scenario],
+        account_type="checking",
+        holder_name="Pat Example",
+    )
+    return methods.store_method(
+        session,
+        actor,
+        patient.id,
+        PaymentMethodCreate(token=tok.id, consent_text=CONSENT),
+        card=None,
+        bank=tok.bank,
         provider="testgw",
     )
 

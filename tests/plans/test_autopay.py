@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.config import Settings
@@ -18,6 +19,7 @@ from revcycle.notifications.models import Notification
 from revcycle.payments.models import Payment
 from revcycle.plans import autopay, service
 from revcycle.plans.models import PlanChargeAttempt
+from revcycle.plans.repository import PlanRepository
 from tests.factories.practices import SYSTEM
 from tests.gateway.helpers import CARDS
 from tests.invoices.helpers import World, stored_status
@@ -200,3 +202,88 @@ def test_payoff_from_a_stored_card(
     ]
     assert stored_status(session, view.invoices[0].invoice_id) == "paid"
     assert today()  # the ledger check runs after the test
+
+
+def test_a_claimed_batch_is_applied_in_one_transaction(
+    session: Session, factory: sessionmaker[Session], settings: Settings, w: World
+) -> None:
+    """Approved, declined and approved cards claimed together: each outcome applied as alone."""
+    views = [_plan(session, w, CARDS[k]) for k in ("approved", "insufficient_funds", "approved")]
+    assert _run(factory, settings) == 3
+    got = [_get(session, v.plan.id) for v in views]
+    assert [(g.schedule[0].status, g.schedule[0].paid_minor) for g in got] == [
+        ("paid", 3000),
+        ("scheduled", 0),
+        ("paid", 3000),
+    ]
+    assert [[a.status for a in g.attempts] for g in got] == [
+        ["succeeded"],
+        ["declined"],
+        ["succeeded"],
+    ]
+    assert [n[0] for n in _notes(session)] == ["plan.installment_declined"]
+    assert session.scalar(select(func.count()).select_from(TestgwCharge)) == 3
+
+
+def test_a_failing_batch_is_applied_one_by_one(
+    session: Session,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    w: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    views = [_plan(session, w, CARDS[k]) for k in ("approved", "insufficient_funds")]
+
+    def broken(*_: object) -> None:
+        raise OperationalError("lock_batch", {}, Exception("deadlock detected"))
+
+    monkeypatch.setattr(PlanRepository, "lock_batch", broken)
+    assert _run(factory, settings) == 2
+    got = [_get(session, v.plan.id) for v in views]
+    assert [g.schedule[0].status for g in got] == ["paid", "scheduled"]
+    assert [[a.status for a in g.attempts] for g in got] == [["succeeded"], ["declined"]]
+    assert session.scalar(select(func.count()).select_from(TestgwCharge)) == 2
+    entries = session.execute(
+        text("select count(*) from journal_entries where kind = 'payment'")
+    ).scalar_one()
+    assert entries == 1
+
+
+def test_a_crash_after_the_charges_is_recovered_without_charging_twice(
+    session: Session,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    w: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process dies between the gateway charges and the batch's commit: nothing of the batch
+    is applied, the attempts stay pending, and the next run (after the stale delay) gets the
+    same charges back by key and applies them once."""
+    views = [_plan(session, w, CARDS["approved"]) for _ in range(2)]
+
+    class Crash(BaseException):
+        pass
+
+    def crash(*_: object) -> None:
+        raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(PlanRepository, "lock_batch", crash)
+        with pytest.raises(Crash):
+            _run(factory, settings)
+    got = [_get(session, v.plan.id) for v in views]
+    assert [[a.status for a in g.attempts] for g in got] == [["pending"], ["pending"]]
+    assert [g.schedule[0].status for g in got] == ["processing", "processing"]
+    assert session.scalar(select(func.count()).select_from(TestgwCharge)) == 2
+    assert _run(factory, settings) == 0  # too fresh to resume
+    autopay.run_once(
+        factory, settings, at(0) + dt.timedelta(minutes=2), gateway=TestGateway(factory)
+    )
+    got = [_get(session, v.plan.id) for v in views]
+    assert [[a.status for a in g.attempts] for g in got] == [["succeeded"], ["succeeded"]]
+    assert [g.schedule[0].status for g in got] == ["paid", "paid"]
+    assert session.scalar(select(func.count()).select_from(TestgwCharge)) == 2
+    entries = session.execute(
+        text("select count(*) from journal_entries where kind = 'payment'")
+    ).scalar_one()
+    assert entries == 2

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from revcycle.kit.clock import today
 from tests.factories.auth import auth_header, make_user
 from tests.factories.patients import make_patient
+from tests.gateway.bank_helpers import bank_tokenize
 from tests.gateway.helpers import tokenize
 from tests.invoices.helpers import World, assert_problem
 from tests.plans.helpers import full_snapshot
@@ -142,3 +143,31 @@ def test_unknown_token_refused(client: TestClient, session: Session, w: World) -
     )
     assert_problem(r, 400, "payment_method.token_refused")
     assert full_snapshot(session)["payment_methods"] == before["payment_methods"]
+
+
+def test_a_bank_token_is_stored_as_a_bank_method(
+    client: TestClient, session: Session, w: World
+) -> None:
+    token = bank_tokenize(client)
+    r = client.post(
+        f"/api/v1/patients/{w.patient.id}/payment-methods",
+        json={"token": token, "consent_text": "I authorise debits from this account"},
+        headers=w.headers | key(),
+    )
+    assert r.status_code == 201, r.text
+    method = r.json()
+    assert (method["kind"], method["last4"], method["exp_month"], method["status"]) == (
+        "bank",
+        "6789",
+        None,
+        "active",
+    )
+    assert "token" not in method
+    before = full_snapshot(session)
+    r = client.post(
+        f"/api/v1/patients/{w.patient.id}/payment-methods",
+        json={"token": "btok_doesnotexist00", "consent_text": "I agree"},
+        headers=w.headers | key(),
+    )
+    assert_problem(r, 400, "payment_method.token_refused")
+    assert full_snapshot(session) == before

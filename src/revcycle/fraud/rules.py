@@ -48,6 +48,8 @@ class Subject:
     amount_minor: int = 0
     method: str | None = None
     card_fingerprint: str | None = None
+    # The caller's address as every stored digest it can have (fraud/addresses.py); () = none.
+    client_addr_digests: tuple[str, ...] = ()
     paid_method: str | None = None  # refunds: the method of the payment refunded
     approval_limit_minor: int | None = None  # refunds: the caller's refund limit, if any
     label: str | None = None  # periodic: what the finding is about ("invoice INV-000003")
@@ -129,6 +131,11 @@ def card_testing(s: Subject, f: Facts, p: Params) -> str | None:
             f"{f['user_declines']} declines for small amounts (up to {small}) on card payments "
             f"taken by this user in {window} (limit {p['user_declines']})"
         )
+    if f.get("address_declines", 0) >= p["address_declines"]:
+        return (
+            f"{f['address_declines']} declines for small amounts (up to {small}) on card "
+            f"payments from this client address in {window} (limit {p['address_declines']})"
+        )
     return None
 
 
@@ -202,7 +209,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "card_testing",
         "Card-testing velocity: declined card payments for small amounts on one card "
-        "fingerprint, or taken by one user, within a window",
+        "fingerprint, taken by one user, or sent from one client address, within a window",
         PAYMENT,
         RuleAction.BLOCK,
         {
@@ -210,6 +217,7 @@ RULES: tuple[Rule, ...] = (
             "small_amount_minor": 1000,
             "fingerprint_declines": 3,
             "user_declines": 5,
+            "address_declines": 10,
         },
         card_testing,
     ),

@@ -37,6 +37,7 @@ from revcycle.approvals import gate
 from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
+from revcycle.fraud import addresses as fraud_addresses
 from revcycle.fraud import errors
 from revcycle.fraud.repository import FraudRepository
 from revcycle.fraud.rules import (
@@ -71,12 +72,17 @@ def _since(s: Subject, p: Params) -> dt.datetime:
 def _card_testing(repo: FraudRepository, s: Subject, p: Params) -> Facts:
     if s.method != "card" or s.card_fingerprint is None:  # gateway card payments only
         return {}
-    since, small = _since(s, p), p["small_amount_minor"]
-    by_card = repo.small_declines(s.practice_id, since, small, fingerprint=s.card_fingerprint)
-    by_user = (
-        repo.small_declines(s.practice_id, since, small, user_id=s.user_id) if s.user_id else 0
+    # One statement: by card, by user, and from the same address whoever the user, patient or
+    # card (the address as its keyed digests: fraud/addresses.py).
+    by_card, by_user, by_addr = repo.small_decline_counts(
+        s.practice_id,
+        _since(s, p),
+        p["small_amount_minor"],
+        fingerprint=s.card_fingerprint,
+        user_id=s.user_id,
+        client_addrs=s.client_addr_digests,
     )
-    return {"fingerprint_declines": by_card, "user_declines": by_user}
+    return {"fingerprint_declines": by_card, "user_declines": by_user, "address_declines": by_addr}
 
 
 def _card_many_patients(repo: FraudRepository, s: Subject, p: Params) -> Facts:
@@ -270,6 +276,7 @@ def screen_payment(session: Session, actor: Principal, payment: Payment) -> None
         amount_minor=payment.amount_minor,
         method=payment.method,
         card_fingerprint=payment.card_fingerprint,
+        client_addr_digests=fraud_addresses.candidates(actor.client_addr),
     )
     _screen(
         session,

@@ -191,9 +191,14 @@ class PaymentGateway(Protocol):
         currency: str,
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
+        *,
+        capture: bool = False,
     ) -> Charge:
         """Authorise ``amount_minor`` on the card behind ``token``. A declined card is a Charge
-        with status DECLINED (not an exception). Same key + same parameters -> the same Charge."""
+        with status DECLINED (not an exception). Same key + same parameters -> the same Charge.
+        ``capture=True`` authorises and captures in one call when the card is approved (Stripe's
+        ``capture_method=automatic``): one round trip instead of two. A replay of the key answers
+        the charge as it is (possibly authorised only, if the first call did not capture)."""
         ...
 
     def capture(self, charge_id: str, amount_minor: int | None = None) -> Charge:

@@ -23,6 +23,16 @@ class PatientRepository:
             select(Patient).where(Patient.id == patient_id).with_for_update()
         )
 
+    def lock_many(self, patient_ids: Sequence[uuid.UUID]) -> None:
+        """Lock several patients in id order (a batch of autopay outcomes)."""
+        if patient_ids:
+            self.session.execute(
+                select(Patient.id)
+                .where(Patient.id.in_(patient_ids))
+                .order_by(Patient.id)
+                .with_for_update()
+            ).all()
+
     def by_account_number(self, practice_id: uuid.UUID, number: str) -> Patient | None:
         return self.session.scalar(
             select(Patient).where(

@@ -33,6 +33,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
 from revcycle.errors import InvalidInput
+from revcycle.fraud import addresses as fraud_addresses
 from revcycle.gateway.base import (
     BankAccountDetails,
     BankDebitGateway,
@@ -125,6 +126,7 @@ def record_pending(
         status=PENDING,
         gateway_provider=provider,
         gateway_idempotency_key=key,
+        client_addr_bidx=fraud_addresses.digest(actor.client_addr),
         allocation_request=None
         if wanted is None
         else json.dumps([[str(i), m.amount_minor] for i, m in wanted.items()]),

@@ -29,6 +29,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
 from revcycle.errors import InvalidInput
+from revcycle.fraud import addresses as fraud_addresses
 from revcycle.fraud import screen as fraud
 from revcycle.gateway.base import (
     Charge,
@@ -107,6 +108,7 @@ def record_pending(
         gateway_provider=provider,
         gateway_idempotency_key=key,
         card_fingerprint=fingerprint,
+        client_addr_bidx=fraud_addresses.digest(actor.client_addr),
         allocation_request=None
         if wanted is None
         else json.dumps([[str(i), m.amount_minor] for i, m in wanted.items()]),
@@ -141,12 +143,16 @@ def _start(
 
 
 def _charge(gateway: PaymentGateway, payment: Payment, token: str) -> Charge:
+    """Authorise and capture in one gateway call (``capture=True``). A replayed key may answer a
+    charge authorised but not captured (a call made before one-step capture, or a gateway that
+    ignored it): it is captured here, as before."""
     charge = gateway.authorize(
         token,
         payment.amount_minor,
         payment.currency,
         payment.gateway_idempotency_key or "",
         {"payment_id": str(payment.id)},
+        capture=True,
     )
     if charge.status is ChargeStatus.SUCCEEDED and not charge.captured and not charge.voided:
         charge = gateway.capture(charge.id)
@@ -156,11 +162,19 @@ def _charge(gateway: PaymentGateway, payment: Payment, token: str) -> Charge:
 def apply_outcome(session: Session, actor: Principal, payment_id: uuid.UUID, charge: Charge) -> str:
     """Apply what the gateway says about a pending payment's charge. Returns the payment's
     status afterwards; a payment no longer pending is left as it is (already applied)."""
+    return _apply_outcome(session, actor, payment_id, charge)[0]
+
+
+def _apply_outcome(
+    session: Session, actor: Principal, payment_id: uuid.UUID, charge: Charge
+) -> tuple[str, payments.PaymentView | None]:
+    """:func:`apply_outcome`, also answering the payment's view when this call settled it (the
+    allocations it just wrote; no outcome -> no allocations), else None (read it)."""
     repo = PaymentRepository(session)
     payment = repo.lock_gateway_payment(payment_id)
     assert payment is not None
     if payment.status not in UNRESOLVED:
-        return payment.status
+        return payment.status, None
     if charge.card is not None:
         payment.card_brand = charge.card.brand
         payment.card_last4 = charge.card.last4
@@ -186,8 +200,8 @@ def apply_outcome(session: Session, actor: Principal, payment_id: uuid.UUID, cha
         plan = payments.plan_allocations(session, prep, wanted, clip=True)
         payment.status = SUCCEEDED
         payment.next_action_url = None
-        payments.post_payment(session, actor, payment, plan)
-        return SUCCEEDED
+        allocations = payments.post_payment(session, actor, payment, plan)
+        return SUCCEEDED, payments.PaymentView(payment, allocations)
     if charge.status is ChargeStatus.DECLINED:
         # An abandoned 3-D Secure check failed (nobody declined it); the rest are declines.
         expired = charge.decline_code is DeclineCode.AUTHENTICATION_EXPIRED
@@ -196,14 +210,14 @@ def apply_outcome(session: Session, actor: Principal, payment_id: uuid.UUID, cha
         payment.next_action_url = None
     elif charge.status is ChargeStatus.REQUIRES_ACTION:
         if payment.status == REQUIRES_ACTION:
-            return REQUIRES_ACTION  # still waiting for the cardholder
+            return REQUIRES_ACTION, None  # still waiting for the cardholder
         payment.status = REQUIRES_ACTION
         payment.next_action_url = charge.next_action_url
     elif charge.voided or charge.status is ChargeStatus.SUCCEEDED:
         payment.status = FAILED  # authorised but voided before capture
         payment.decline_code = "voided"
     else:
-        return PENDING
+        return PENDING, None
     session.flush()
     audit.record(
         session,
@@ -214,14 +228,18 @@ def apply_outcome(session: Session, actor: Principal, payment_id: uuid.UUID, cha
         practice_id=payment.practice_id,
         fields=["status"],
     )
-    return payment.status
+    # declined / failed / waiting for 3-D Secure: no entry, so no allocations
+    return payment.status, payments.PaymentView(payment, [])
 
 
 def _finish(
     factory: sessionmaker[Session], actor: Principal, payment_id: uuid.UUID, charge: Charge
 ) -> payments.PaymentView:
     with unit_of_work(factory) as s:
-        apply_outcome(s, actor, payment_id, charge)
+        _, view = _apply_outcome(s, actor, payment_id, charge)
+        if view is not None:
+            # built from what was just written: nothing is read after the receipt number
+            return view
         payment = PaymentRepository(s).get(payment_id)
         assert payment is not None
         return _view(s, payment)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from revcycle.db import Base, UTCDateTime
@@ -18,6 +28,15 @@ class Payment(Base):
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         Index("ix_payments_patient", "patient_id", "id"),
         Index("ix_payments_card_fingerprint", "card_fingerprint", "created_at"),
+        Index("ix_payments_client_addr", "client_addr_bidx", "created_at"),
+        # The card-testing counts (fraud): declined card payments only, by practice and time.
+        Index(
+            "ix_payments_card_declines",
+            "practice_id",
+            "created_at",
+            sqlite_where=text("status = 'declined' AND method = 'card'"),
+            postgresql_where=text("status = 'declined' AND method = 'card'"),
+        ),
     )
 
     id: Mapped[UUIDPk]
@@ -42,6 +61,9 @@ class Payment(Base):
     card_exp_year: Mapped[int | None] = mapped_column(Integer)
     # The gateway's fingerprint of the card (same card, same value; never the number): fraud.
     card_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # A keyed digest of the address the request came from (crypto.blind_index; never the
+    # address): the card-testing rule's per-address count (docs/fraud.md). None: no address.
+    client_addr_bidx: Mapped[str | None] = mapped_column(String(60))
     gateway_provider: Mapped[str | None] = mapped_column(String(20))
     gateway_charge_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     # The key revcycle sent to the gateway: derived from the caller and their Idempotency-Key,

@@ -88,6 +88,16 @@ class PaymentRepository:
             .execution_options(populate_existing=True)
         )
 
+    def lock_many(self, payment_ids: Sequence[uuid.UUID]) -> None:
+        """Lock several payments in id order (a batch of autopay outcomes)."""
+        if payment_ids:
+            self.session.execute(
+                select(Payment.id)
+                .where(Payment.id.in_(payment_ids))
+                .order_by(Payment.id)
+                .with_for_update()
+            ).all()
+
     def by_charge_id(self, charge_id: str) -> Payment | None:
         return self.session.scalar(select(Payment).where(Payment.gateway_charge_id == charge_id))
 

@@ -17,6 +17,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.errors import InvalidInput, out_of_scope
+from revcycle.fraud import addresses as fraud_addresses
 from revcycle.fraud import screen as fraud
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
@@ -229,6 +230,9 @@ def post_payment(
     session.add_all(allocations)
     session.flush()
     invoices_service.refresh_statuses(session, [inv for inv, _ in plan])
+    # Written now, not with the receipt: the receipt number locks the practice's sequence row
+    # until COMMIT, so as little as possible runs after it (docs/performance.md).
+    session.flush()
     receipts.assign_payment(session, payment)  # drawer + receipt number, taken last
     audit.record(
         session,
@@ -256,6 +260,7 @@ def record_payment(session: Session, actor: Principal, data: PaymentCreate) -> P
         reference=data.reference,
         created_by=actor.user_id,
         status="succeeded",
+        client_addr_bidx=fraud_addresses.digest(actor.client_addr),
         id=uuid7(),
     )
     allocations = post_payment(session, actor, payment, plan)

@@ -8,8 +8,11 @@ from pydantic import StringConstraints
 
 from revcycle.kit.schemas import ReadSchema, Schema, Text500
 
-# A card token from the gateway's tokenisation page (bank tokens ``btok_`` come with ACH).
-StoredToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{8,64}$", max_length=68)]
+# A card token from the gateway's tokenisation page (``tok_``), or a bank-account token from its
+# bank page (``btok_``, ACH debits: docs/bank-transfers.md).
+StoredToken = Annotated[
+    str, StringConstraints(pattern=r"^b?tok_[A-Za-z0-9_]{8,64}$", max_length=69)
+]
 
 
 class PaymentMethodCreate(Schema):

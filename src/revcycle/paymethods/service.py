@@ -12,7 +12,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.errors import out_of_scope
-from revcycle.gateway.base import CardDetails
+from revcycle.gateway.base import BankAccountDetails, CardDetails
 from revcycle.kit.clock import utcnow
 from revcycle.kit.ids import uuid7
 from revcycle.patients import service as patients_service
@@ -49,26 +49,37 @@ def store_method(
     *,
     card: CardDetails | None,
     provider: str,
+    bank: BankAccountDetails | None = None,
 ) -> StoredPaymentMethod:
-    """``card`` is what the gateway says about the token (None: unknown token -> refused)."""
+    """``card`` (a ``tok_``) or ``bank`` (a ``btok_``) is what the gateway says about the token
+    (None: unknown token -> refused)."""
     patient = patients_service.access_patient(
         session, actor, patient_id, Action.PAYMENT_METHOD_WRITE
     )
-    if card is None:
-        raise errors.TokenRefused("The gateway does not know this token")
+    exp: tuple[int | None, int | None]
+    if data.token.startswith("btok_"):
+        if bank is None:
+            raise errors.TokenRefused("The gateway does not know this token")
+        # a bank account: its bank's name and the account's last 4 (never the number)
+        kind, brand, last4, exp = "bank", bank.bank_name, bank.last4, (None, None)
+    else:
+        if card is None:
+            raise errors.TokenRefused("The gateway does not know this token")
+        kind, brand, last4 = "card", card.brand, card.last4
+        exp = (card.exp_month, card.exp_year)
     now = utcnow()
     method = StoredPaymentMethod(
         id=uuid7(),
         practice_id=patient.practice_id,
         patient_id=patient.id,
-        kind="card",
+        kind=kind,
         status="active",
         gateway_provider=provider,
         token=data.token,
-        brand=card.brand,
-        last4=card.last4,
-        exp_month=card.exp_month,
-        exp_year=card.exp_year,
+        brand=brand,
+        last4=last4,
+        exp_month=exp[0],
+        exp_year=exp[1],
         consent_text=data.consent_text,
         consented_at=now,
         created_by=actor.user_id,

@@ -7,10 +7,16 @@ payments/card.py, with the claim done by the worker:
    ``processing`` with a pending payment whose gateway key is derived from the installment id
    and the attempt number, and a ``plan_charge_attempts`` row (UNIQUE installment + attempt).
 2. **Charge** (no database lock held): :func:`_charge_method` -- the one dispatch point per
-   method kind (card today; bank debits plug in here).
+   method kind: ``card`` (authorise + capture) or ``bank`` (an ACH debit that answers
+   ``processing``).
 3. **Apply** (one transaction per installment; lock order plan -> installments -> payment ->
    patient -> invoices): the ledger entry via payments.card.apply_outcome, then the installment
-   (paid / retry / stop and ask for a new method) and a notification per decline.
+   (paid / retry / stop and ask for a new method) and a notification per decline. A bank debit
+   leaves the payment pending (no entry) and the attempt and installment ``processing``.
+4. **Bank sync** (:func:`sync_bank`, at the start of every run): once the debit settled (the
+   payment is posted by payments.bank on the webhook or the poll) the installment is paid; a
+   return before settlement is a decline; a return after settlement re-opens the installment and
+   is handled as a decline too (docs/payment-plans.md, "Autopay by bank debit").
 
 A crash or a gateway timeout leaves the attempt pending; the next run resumes it with the same
 key, so the gateway answers with the same charge: never two.
@@ -21,10 +27,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.audit import service as audit
@@ -32,16 +40,18 @@ from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.config import Settings
 from revcycle.db import unit_of_work
+from revcycle.errors import DomainError
 from revcycle.gateway.base import (
+    BankDebitGateway,
     Charge,
     GatewayRefused,
     GatewayTimeout,
     GatewayUnavailable,
     PaymentGateway,
 )
-from revcycle.kit.clock import today
+from revcycle.kit.clock import today, utcnow
 from revcycle.kit.ids import uuid7
-from revcycle.payments import card
+from revcycle.payments import bank, card
 from revcycle.payments.models import Payment
 from revcycle.payments.repository import PaymentRepository
 from revcycle.paymethods.models import StoredPaymentMethod
@@ -49,6 +59,8 @@ from revcycle.plans import calc, errors
 from revcycle.plans import service as plans
 from revcycle.plans.models import PaymentPlan, PlanChargeAttempt, PlanInstallment
 from revcycle.plans.repository import PlanRepository
+
+log = logging.getLogger("revcycle.plans")
 
 ACTOR = Principal.system(username="autopay")
 STALE_AFTER = dt.timedelta(seconds=60)
@@ -73,10 +85,26 @@ def charge_key(installment_id: uuid.UUID, attempt: int) -> str:
 
 def _charge_method(gateway: PaymentGateway, kind: str, token: str, payment: Payment) -> Charge:
     """THE dispatch point per stored-method kind. ``card``: authorise + capture through the card
-    gateway, exactly as card payments do. ``bank`` (ACH ``btok_``): plug the debit in here."""
+    gateway, exactly as card payments do. ``bank`` (ACH ``btok_``): a debit through the same
+    ``BankDebitGateway.debit`` as bank payments (payments/bank.py), answering ``processing``."""
     if kind == "card":
         return card._charge(gateway, payment, token)  # noqa: SLF001 - the shared card path
-    raise GatewayRefused(f"{kind} debits are not supported yet", code="method_kind_unsupported")
+    if kind == "bank":
+        if not isinstance(gateway, BankDebitGateway):
+            raise GatewayRefused("The gateway takes no bank debits", code="bank_debits_unsupported")
+        return gateway.debit(
+            token,
+            payment.amount_minor,
+            payment.currency,
+            payment.gateway_idempotency_key or "",
+            {"payment_id": str(payment.id)},
+        )
+    raise GatewayRefused(f"{kind} debits are not supported", code="method_kind_unsupported")
+
+
+def _payment_method(kind: str) -> str:
+    """The payment row's ``method`` for a stored method's kind."""
+    return bank.METHOD if kind == "bank" else "card"
 
 
 def _pending_payment(
@@ -88,12 +116,13 @@ def _pending_payment(
     reference: str,
     wanted: dict[uuid.UUID, int],
     created_by: uuid.UUID | None,
+    method: str = "card",
 ) -> Payment:
     return Payment(
         id=uuid7(),
         practice_id=plan.practice_id,
         patient_id=plan.patient_id,
-        method="card",
+        method=method,
         amount_minor=amount_minor,
         currency=plan.currency,
         received_on=on,
@@ -111,7 +140,7 @@ def _attempt_audit(s: Session, actor: Principal, payment: Payment) -> None:
     audit.record(
         s,
         actor,
-        "payment:card_attempt",
+        "payment:bank_attempt" if payment.method == bank.METHOD else "payment:card_attempt",
         object_type="payment",
         object_id=payment.id,
         practice_id=payment.practice_id,
@@ -140,6 +169,7 @@ def _claim(
                 f"plan installment {inst.seq}",
                 wanted,
                 None,
+                _payment_method(method.kind),
             )
             s.add(payment)
             attempt = PlanChargeAttempt(
@@ -179,9 +209,13 @@ def _resumable(factory: sessionmaker[Session], now: dt.datetime, limit: int) -> 
     return out
 
 
+PROCESSING = "processing"  # a bank debit submitted, not settled yet
+RETURNED = "returned"  # a bank debit returned (before or after settlement)
+
+
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # succeeded | declined | failed | pending
+    status: str  # succeeded | declined | failed | pending | processing (bank) | returned (bank)
     decline_code: str | None = None
 
 
@@ -216,6 +250,14 @@ def _apply(
         if payment.status == card.PENDING:
             payment.status, payment.decline_code = card.FAILED, refused
         status = card.FAILED
+    elif charge is not None and c.payment.method == bank.METHOD:
+        status = bank.apply_bank_outcome(s, actor, c.payment.id, charge)
+        if status == bank.PENDING:
+            # The debit is submitted and settles in days: the installment stays ``processing``
+            # (not claimable, no desk payment on the plan) until sync_bank sees the outcome.
+            attempt.status = PROCESSING
+            s.flush()
+            return Outcome(PROCESSING)
     elif charge is not None:
         status = card.apply_outcome(s, actor, c.payment.id, charge)
     else:
@@ -232,7 +274,7 @@ def _apply(
     if status == card.SUCCEEDED:
         plans.settle(s, actor, plan, installments, payment, payoff=payoff, target=inst)
         return Outcome(status)
-    code = payment.decline_code or "declined"
+    code = payment.return_code or payment.decline_code or "declined"
     if inst is not None:
         _declined(s, actor, plan, inst, attempt, code, settings, on)
     else:
@@ -342,6 +384,62 @@ def _process(
         return _apply(s, actor, c, charge, refused, settings, on, payoff)
 
 
+def _process_batch(
+    factory: sessionmaker[Session],
+    gateway: PaymentGateway,
+    claimed: list[Claimed],
+    settings: Settings,
+    on: dt.date,
+) -> tuple[int, bool]:
+    """Charge a claimed batch one by one (no lock held), then apply every answer in ONE
+    transaction: :meth:`PlanRepository.lock_batch` takes the locks class by class in the
+    documented order first, then each outcome is applied exactly as alone (:func:`_apply`). One
+    commit and one audit seal per batch instead of one per installment.
+
+    Exactly-once and crash safety are unchanged: every attempt was committed ``pending`` with
+    its own gateway key before any charge, so a crash anywhere here leaves pending attempts that
+    the next run resumes with the same key (the gateway answers with the same charge). If the
+    batch transaction fails, the outcomes are applied one transaction each instead, so one bad
+    outcome does not hold back the others. A timeout leaves that attempt pending;
+    ``GatewayUnavailable`` releases the current one and stops the run (the rest of the batch is
+    resumed later, like any stale pending attempt).
+    Returns (charges attempted, gateway unavailable)."""
+    answers: list[tuple[Claimed, Charge | None, str | None]] = []
+    attempted, unavailable = 0, False
+    for c in claimed:
+        charge: Charge | None = None
+        refused: str | None = None
+        if c.payment.status == card.PENDING:
+            try:
+                charge = _charge_method(gateway, c.kind, c.token, c.payment)
+            except GatewayTimeout:
+                attempted += 1
+                continue  # resumed by the next run with the same key
+            except GatewayUnavailable:
+                _release(factory, c)
+                unavailable = True
+                break
+            except GatewayRefused as exc:
+                refused = exc.code
+        answers.append((c, charge, refused))
+        attempted += 1
+    if not answers:
+        return attempted, unavailable
+    try:
+        with unit_of_work(factory) as s:
+            PlanRepository(s).lock_batch(
+                [c.plan_id for c, _, _ in answers], [c.payment.id for c, _, _ in answers]
+            )
+            for c, charge, refused in answers:
+                _apply(s, ACTOR, c, charge, refused, settings, on)
+    except (DomainError, SQLAlchemyError):
+        log.warning("autopay batch of %d not applied at once: one by one", len(answers))
+        for c, charge, refused in answers:
+            with unit_of_work(factory) as s:
+                _apply(s, ACTOR, c, charge, refused, settings, on)
+    return attempted, unavailable
+
+
 def _release(factory: sessionmaker[Session], c: Claimed) -> None:
     """The gateway refused to take the call (nothing happened): the attempt fails as
     ``gateway_unavailable`` and the installment is due again on the next run."""
@@ -362,6 +460,134 @@ def _release(factory: sessionmaker[Session], c: Claimed) -> None:
                 inst.status = "scheduled"
 
 
+# --- bank debits: the outcome arrives days later ------------------------------------------------
+
+
+def _reopen(
+    s: Session,
+    actor: Principal,
+    plan: PaymentPlan,
+    inst: PlanInstallment,
+    payment: Payment,
+) -> None:
+    """A settled debit that paid ``inst`` came back: take its money off the installment (the
+    ledger side is payments.bank.return_settled) and, when it had completed the plan, make the
+    plan active again with its invoices back in plan (those no other plan took meanwhile)."""
+    inst.paid_minor = max(0, inst.paid_minor - payment.amount_minor)
+    inst.status = "scheduled"
+    inst.updated_at = utcnow()
+    reopened = plan.status == "completed"
+    if reopened:
+        plan.status = "active"
+        plan.ended_at = None
+        links = PlanRepository(s).invoices(plan.id)
+        held = plans.invoices_in_plan(s, [link.invoice_id for link in links])
+        for link in links:
+            if link.invoice_id not in held:
+                link.in_plan = True
+    s.flush()
+    plans.record_event(
+        s,
+        actor,
+        plan,
+        "payment_returned",
+        seq=inst.seq,
+        payment_id=str(payment.id),
+        amount_minor=payment.amount_minor,
+        return_code=payment.return_code,
+        plan_reopened=reopened,
+    )
+
+
+def _sync_one(
+    s: Session,
+    actor: Principal,
+    attempt_id: uuid.UUID,
+    plan_id: uuid.UUID,
+    settings: Settings,
+    on: dt.date,
+) -> str | None:
+    repo = PlanRepository(s)
+    plan = repo.get_for_update(plan_id)
+    assert plan is not None
+    installments = repo.installments(plan.id, lock=True)
+    attempt = s.scalar(
+        select(PlanChargeAttempt)
+        .where(PlanChargeAttempt.id == attempt_id)
+        .execution_options(populate_existing=True)
+    )
+    assert attempt is not None
+    payment = PaymentRepository(s).lock_gateway_payment(attempt.payment_id)
+    assert payment is not None
+    inst = next((i for i in installments if i.id == attempt.installment_id), None)
+    assert inst is not None
+    before = attempt.status
+    if before == PROCESSING and payment.status == bank.SUCCEEDED:
+        attempt.status = card.SUCCEEDED
+        plans.settle(s, actor, plan, installments, payment, target=inst)
+    elif before == PROCESSING and payment.status in (bank.RETURNED, bank.FAILED):
+        # Returned before it was counted (or, if the settlement was never seen here, after: the
+        # ledger then holds the payment and its exact reversal): a declined installment.
+        attempt.status = RETURNED if payment.status == bank.RETURNED else card.FAILED
+        attempt.decline_code = payment.return_code or payment.decline_code
+        _bank_declined(s, actor, plan, inst, attempt, settings, on)
+    elif before == card.SUCCEEDED and payment.status == bank.RETURNED:
+        attempt.status = RETURNED
+        attempt.decline_code = payment.return_code
+        _reopen(s, actor, plan, inst, payment)
+        _bank_declined(s, actor, plan, inst, attempt, settings, on)
+    else:
+        return None  # another worker did it
+    s.flush()
+    return attempt.status
+
+
+def _bank_declined(
+    s: Session,
+    actor: Principal,
+    plan: PaymentPlan,
+    inst: PlanInstallment,
+    attempt: PlanChargeAttempt,
+    settings: Settings,
+    on: dt.date,
+) -> None:
+    code = attempt.decline_code or "declined"
+    if plan.status == "active":
+        _declined(s, actor, plan, inst, attempt, code, settings, on)
+    else:
+        # cancelled / defaulted / paid off meanwhile: nothing is charged again
+        inst.status = "scheduled"
+        inst.last_decline_code = code
+        inst.next_attempt_on = None
+        plans.record_event(
+            s, actor, plan, "installment_declined", seq=inst.seq, decline_code=code, hard=False
+        )
+
+
+def sync_bank(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    actor: Principal = ACTOR,
+    limit: int = 500,
+) -> dict[str, int]:
+    """Carry bank-debit outcomes (applied to the payments by payments.bank: webhook or poll) to
+    the installments they pay: one transaction per attempt under plan -> installments -> payment
+    locks, re-checked after locking, so concurrent workers apply each outcome once. Returns
+    counts per new attempt status."""
+    on = now.date()
+    counts: dict[str, int] = {}
+    with unit_of_work(factory) as s:
+        todo = PlanRepository(s).bank_attempts_to_sync(limit=limit)
+    for attempt_id, plan_id in todo:
+        with unit_of_work(factory) as s:
+            status = _sync_one(s, actor, attempt_id, plan_id, settings, on)
+        if status is not None:
+            counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
 def run_once(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -377,14 +603,16 @@ def run_once(
         gateway = build_gateway(settings, factory)
     on = now.date()
     done = 0
+    sync_bank(factory, settings, now)
     try:
         for c in _resumable(factory, now, settings.autopay_batch_size):
             _process(factory, gateway, c, settings, on)
             done += 1
         while claimed := _claim(factory, gateway, on, settings.autopay_batch_size):
-            for c in claimed:
-                _process(factory, gateway, c, settings, on)
-                done += 1
+            n, unavailable = _process_batch(factory, gateway, claimed, settings, on)
+            done += n
+            if unavailable:
+                break  # nothing was charged for the current one; the next run tries again
     except GatewayUnavailable:
         pass  # nothing was charged for the current one; the next run tries again
     return done
@@ -431,6 +659,9 @@ def payoff_with_method(
             plan = plans.access_plan(s, actor, plan_id, Action.PLAN_WRITE, lock=True)
             installments = plans.open_for_money(s, plan)
             method = plans.usable_method(s, actor, plan, method_id)
+            if method.kind != "card":
+                # A bank debit settles days later (or comes back): a payoff must be final now.
+                raise errors.MethodNotUsable("An early payoff from a stored method needs a card")
             left = plans.remaining(plan, installments)
             on = today()
             wanted = {i: m.amount_minor for i, m in plans.allocation_request(s, plan, left).items()}

@@ -103,8 +103,18 @@ def parse_retry_days(value: str) -> list[int]:
 
 # Declines that a retry may fix (money may be there in a few days) vs. ones that need the patient
 # to update their payment method (stop retrying, ask them).
+# Bank debits decline with their NACHA return code: R01 (insufficient funds) and R09 (uncollected
+# funds) may clear later; R02 account closed, R03 no account, R04 invalid number... need a new one.
 SOFT_DECLINES = frozenset(
-    {"insufficient_funds", "generic_decline", "card_declined", "processing_error", "try_again"}
+    {
+        "insufficient_funds",
+        "generic_decline",
+        "card_declined",
+        "processing_error",
+        "try_again",
+        "R01",
+        "R09",
+    }
 )
 
 

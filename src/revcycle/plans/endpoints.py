@@ -19,6 +19,7 @@ from revcycle.api.context import Ctx, CtxDep
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
+from revcycle.gateway.base import BankDebitGateway, GatewayRefused
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
@@ -164,10 +165,17 @@ def store_payment_method(patient_id: uuid.UUID, body: PaymentMethodCreate, ctx: 
     def work(factory: sessionmaker[Session], principal: Principal) -> tuple[BaseModel, int]:
         with unit_of_work(factory) as s:
             check(s, principal)  # before asking the gateway anything
-        card = gateway.describe_token(body.token)
+        card, bank = None, None
+        if not body.token.startswith("btok_"):
+            card = gateway.describe_token(body.token)
+        elif isinstance(gateway, BankDebitGateway):
+            try:
+                bank = gateway.retrieve_bank_token(body.token)
+            except GatewayRefused:
+                bank = None  # unknown token: refused below
         with unit_of_work(factory) as s:
             m = methods.store_method(
-                s, principal, patient_id, body, card=card, provider=gateway.provider
+                s, principal, patient_id, body, card=card, bank=bank, provider=gateway.provider
             )
             return method_read(m), 201
 

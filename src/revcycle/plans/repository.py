@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from revcycle.invoices.repository import InvoiceRepository
+from revcycle.patients.repository import PatientRepository
+from revcycle.payments.models import Payment
+from revcycle.payments.repository import PaymentRepository
 from revcycle.paymethods.models import StoredPaymentMethod
 from revcycle.plans.models import (
     PaymentPlan,
@@ -181,6 +185,55 @@ class PlanRepository:
                 .with_for_update(skip_locked=True)
             )
         )
+
+    def bank_attempts_to_sync(self, *, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(attempt id, plan id) of bank-debit attempts whose payment moved on since the plan last
+        looked: a ``processing`` attempt whose debit settled, failed or was returned, and a
+        ``succeeded`` one whose settled debit was returned. Not locked: the caller locks the plan
+        and re-checks (docs/payment-plans.md, "Autopay by bank debit")."""
+        rows = self.session.execute(
+            select(PlanChargeAttempt.id, PlanChargeAttempt.plan_id)
+            .join(Payment, Payment.id == PlanChargeAttempt.payment_id)
+            .where(
+                Payment.method == "bank_transfer",
+                (
+                    (PlanChargeAttempt.status == "processing")
+                    & Payment.status.in_(("succeeded", "returned", "failed"))
+                )
+                | ((PlanChargeAttempt.status == "succeeded") & (Payment.status == "returned")),
+            )
+            .order_by(PlanChargeAttempt.id)
+            .limit(limit)
+        ).all()
+        return [(r[0], r[1]) for r in rows]
+
+    def lock_batch(self, plan_ids: Sequence[uuid.UUID], payment_ids: Sequence[uuid.UUID]) -> None:
+        """Take every lock a batch of autopay outcomes needs, class by class in the documented
+        order -- plans, their installments, the payments, the patients, the plans' invoices --
+        each in id order, before any of them is applied. Applying one outcome then re-locks
+        rows it already holds, and the batch can deadlock with no one-plan transaction."""
+        plans = sorted(set(plan_ids))
+        self.session.execute(
+            select(PaymentPlan.id)
+            .where(PaymentPlan.id.in_(plans))
+            .order_by(PaymentPlan.id)
+            .with_for_update()
+        ).all()
+        self.session.execute(
+            select(PlanInstallment.id)
+            .where(PlanInstallment.plan_id.in_(plans))
+            .order_by(PlanInstallment.plan_id, PlanInstallment.version, PlanInstallment.seq)
+            .with_for_update()
+        ).all()
+        PaymentRepository(self.session).lock_many(sorted(set(payment_ids)))
+        patients = self.session.scalars(
+            select(PaymentPlan.patient_id).where(PaymentPlan.id.in_(plans))
+        ).all()
+        PatientRepository(self.session).lock_many(sorted(set(patients)))
+        invoices = self.session.scalars(
+            select(PlanInvoice.invoice_id).where(PlanInvoice.plan_id.in_(plans))
+        ).all()
+        InvoiceRepository(self.session).lock_many(sorted(set(invoices)))
 
     def plans_with_overdue(self, *, due_before: dt.date, limit: int) -> list[uuid.UUID]:
         """Active plans with an installment unpaid past the grace period and no retry left."""

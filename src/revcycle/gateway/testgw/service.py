@@ -187,9 +187,11 @@ def authorize_in(
     currency: str,
     idempotency_key: str,
     metadata: Mapping[str, str] | None = None,
+    capture: bool = False,
 ) -> tuple[Charge, cards.Scenario | None]:
     """Authorise a charge on a token in ``session`` (declined, requiring action or succeeded by
-    the card's scenario). Returns the charge and the card's scenario (None for a replay)."""
+    the card's scenario), and capture it at once with ``capture`` when it succeeded. Returns the
+    charge and the card's scenario (None for a replay)."""
     if amount_minor <= 0:
         raise GatewayRefused("The amount must be positive", code="amount_invalid")
     request_hash = _request_hash(token, amount_minor, currency)
@@ -208,6 +210,7 @@ def authorize_in(
         if scenario is cards.Scenario.REQUIRES_ACTION
         else ChargeStatus.SUCCEEDED
     )
+    captured = capture and status is ChargeStatus.SUCCEEDED
     row = TestgwCharge(
         id=delivery.new_id("ch"),
         token_id=tok.id,
@@ -215,7 +218,8 @@ def authorize_in(
         decline_code=decline.value if decline else None,
         amount_minor=amount_minor,
         currency=currency,
-        captured_minor=0,
+        captured_minor=amount_minor if captured else 0,
+        captured_at=utcnow() if captured else None,
         refunded_minor=0,
         voided=False,
         idempotency_key=idempotency_key,
@@ -227,6 +231,8 @@ def authorize_in(
     charge = _charge(row, tok)
     if status is ChargeStatus.DECLINED:
         _emit(session, "charge.failed", charge)
+    elif captured:
+        _emit(session, "charge.succeeded", charge)  # as capture() emits it
     return charge, scenario
 
 
@@ -264,6 +270,8 @@ class TestGateway(BankDebits):
         currency: str,
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
+        *,
+        capture: bool = False,
     ) -> Charge:
         try:
             with unit_of_work(self.factory) as s:
@@ -274,6 +282,7 @@ class TestGateway(BankDebits):
                     currency=currency,
                     idempotency_key=idempotency_key,
                     metadata=metadata,
+                    capture=capture,
                 )
         except IntegrityError:
             # A concurrent authorize with the same key won the INSERT: answer with its charge.
