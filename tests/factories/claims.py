@@ -41,20 +41,31 @@ def make_world(
     lines: list[dict[str, Any]] | None = None,
     rates: dict[str, str] | None = None,
     plan_overrides: dict[str, Any] | None = None,
+    practice_overrides: dict[str, Any] | None = None,
+    member_id: str | None = None,
+    dos: dt.date = DOS,
 ) -> World:
-    practice = make_practice(session)
+    practice = make_practice(session, **(practice_overrides or {}))
     provider = make_provider(session, practice)
     payer = make_payer(session, practice)
     plan = make_plan(session, payer, rates=rates, **(plan_overrides or {}))
     patient = make_patient(session, practice)
-    coverage = make_coverage(session, patient, plan)
+    coverage = make_coverage(
+        session, patient, plan, **({"member_id": member_id} if member_id else {})
+    )
     invoice = make_invoice(
         session,
         patient,
         lines=lines
         or [
-            line("99213", "150.00", provider_id=provider.id, diagnosis_codes=["E11.9", "I10"]),
-            line("80053", "60.00", provider_id=provider.id, diagnosis_codes=["E11.9"]),
+            line(
+                "99213",
+                "150.00",
+                dos=dos,
+                provider_id=provider.id,
+                diagnosis_codes=["E11.9", "I10"],
+            ),
+            line("80053", "60.00", dos=dos, provider_id=provider.id, diagnosis_codes=["E11.9"]),
         ],
     )
     return World(practice, provider, payer, plan, patient, coverage, invoice)

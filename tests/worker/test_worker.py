@@ -29,6 +29,7 @@ def test_registry() -> None:
         "eligibility.reverify_tomorrow",
         "claims.submit",
         "claims.acknowledgements",
+        "remittances.collect",
         "appeals.reminders",
         "claims.build_secondaries",
     ]

@@ -23,6 +23,7 @@ from revcycle.payments.bank import recover_pending_bank
 from revcycle.payments.card import recover_pending
 from revcycle.plans import autopay
 from revcycle.refunds.card import recover_pending_refunds
+from revcycle.remittances import tasks as remittances_tasks
 
 RunOnce = Callable[[sessionmaker[Session], Settings, dt.datetime], int]
 
@@ -78,6 +79,7 @@ def default_tasks() -> list[Task]:
         Task("eligibility.reverify_tomorrow", eligibility_tasks.run_once),
         Task("claims.submit", claims_tasks.submit_run_once),
         Task("claims.acknowledgements", claims_tasks.acknowledgements_run_once),
+        Task("remittances.collect", remittances_tasks.collect_run_once),
         Task("appeals.reminders", appeals_tasks.run_reminders),
         Task("claims.build_secondaries", appeals_tasks.build_secondaries),
     ]
