@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
+from revcycle.claims import service as claims_service
 from revcycle.claims import states
 from revcycle.claims.models import Claim, ClaimEvent
 from revcycle.cli import runtime
@@ -43,6 +44,7 @@ from revcycle.remittances.models import (
 )
 from tests.factories.auth import auth_header, make_user
 from tests.factories.claims import World, make_claim, make_world
+from tests.factories.insurance import make_coverage, make_plan
 from tests.factories.invoices import line, make_invoice
 from tests.factories.practices import SYSTEM
 from tests.remittances.helpers import era_text
@@ -774,3 +776,40 @@ def test_cli_era_post_exit_codes(
         runtime.session_factory().kw["bind"].dispose()
         get_settings.cache_clear()
         runtime.session_factory.cache_clear()
+
+
+# -- secondary claims --------------------------------------------------------------------------
+def test_secondary_claim_bills_and_clears_only_what_the_patient_still_owed(
+    session: Session,
+) -> None:
+    w = make_world(session)
+    second_plan = make_plan(session, w.payer, name="Supplement")
+    second = make_coverage(session, w.patient, second_plan, priority=2).coverage
+    primary = submitted(session, w)
+    post(session, w, era(w, [paid_claim(primary.control_number, "ICN1")], "100"))
+    assert balances(session, w)["1200"] == 3000  # the primary's patient responsibility
+    secondary = submitted(session, w, coverage_id=second.id)
+    assert secondary.sequence == "secondary"
+    claims_service.bill_to_payer(session, secondary, SYSTEM)
+    assert claims_service.billed_minor(session, secondary) == 3000
+    assert balances(session, w) == {"1020": 10000, "1210": 3000, "4000": -21000, "4200": 8000}
+    # The supplement restates the whole charge: its CO-45, OA-23 for the primary's 100.00,
+    # 24.00 paid and 6.00 coinsurance left to the patient.
+    sec = [
+        f"CLP*{secondary.control_number}*2*210*24*6*12*ICN2*11*1",
+        "CAS*CO*45*80",
+        "CAS*OA*23*100",
+        "CAS*PR*2*6",
+    ]
+    [s] = post(session, w, era(w, [sec], "24", trace="EFT0002")).sets
+    assert s.outcome == "posted"
+    assert balances(session, w) == {
+        "1020": 12400,
+        "1200": 600,  # the patient owes what the supplement left
+        "4000": -21000,
+        "4200": 8000,  # nothing written off twice
+    }
+    assert figures(session, w.invoice) == (12400, 8000, 600, "partially_paid")
+    session.refresh(secondary)
+    assert secondary.status == "adjudicated"
+    assert count(session, Underpayment) == 1  # the primary's 10.00 only

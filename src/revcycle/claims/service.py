@@ -36,6 +36,7 @@ from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
 from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.ledger import service as ledger
 from revcycle.ledger.chart import AccountCode, EntryKind
+from revcycle.ledger.repository import LedgerRepository
 from revcycle.money import Money
 
 SEQUENCES = {1: "primary", 2: "secondary", 3: "tertiary"}
@@ -374,10 +375,22 @@ def bill_to_payer(session: Session, claim: Claim, actor: Principal) -> uuid.UUID
     """Move the claim's charge from patient to insurance receivables on its invoice (once, at
     the first submission; the caller holds the claim's lock). Up-front patient payments on the
     invoice are left where they are: the patient's part of the invoice may go below zero until
-    the payer's answer moves the patient responsibility back (docs/claims.md, "Ledger")."""
+    the payer's answer moves the patient responsibility back (docs/claims.md, "Ledger").
+
+    A secondary (or tertiary) claim bills only what the patient still owes on the invoice after
+    the payers before it (their patient responsibility, less what the patient has paid since):
+    the rest of the charge was settled by them. Nothing owed: nothing is billed."""
     if claim.billed_entry_id is not None:
         return None
-    amount = Money(claim.charge_minor, claim.currency)
+    minor = claim.charge_minor
+    if claim.sequence != "primary":
+        owed = LedgerRepository(session).invoice_account_balance(
+            claim.invoice_id, AccountCode.PATIENT_AR
+        )
+        minor = min(minor, max(owed, 0))
+        if minor == 0:
+            return None
+    amount = Money(minor, claim.currency)
     entry_id = ledger.post_entry(
         session,
         ledger.EntrySpec(
@@ -406,3 +419,14 @@ def bill_to_payer(session: Session, claim: Claim, actor: Principal) -> uuid.UUID
     )
     claim.billed_entry_id = entry_id
     return entry_id
+
+
+def billed_minor(session: Session, claim: Claim) -> int:
+    """What the claim moved to insurance receivables when it was billed (0 when never billed)."""
+    if claim.billed_entry_id is None:
+        return 0
+    return sum(
+        p.amount_minor
+        for p in LedgerRepository(session).postings_of(claim.billed_entry_id)
+        if p.amount_minor > 0
+    )

@@ -124,6 +124,16 @@ class LedgerRepository:
     def reversal_of(self, entry_id: uuid.UUID) -> JournalEntry | None:
         return self.session.scalar(select(JournalEntry).where(JournalEntry.reverses_id == entry_id))
 
+    def invoice_account_balance(self, invoice_id: uuid.UUID, account: AccountCode) -> int:
+        """The signed sum of one account's postings on an invoice (e.g. what the patient, or
+        the payers, still owe on it)."""
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(Posting.amount_minor), 0))
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.invoice_id == invoice_id, Account.code == account.value)
+        )
+        return int(total or 0)
+
     def invoice_ar_balances(self, invoice_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
         ids = list(invoice_ids)
         if not ids:

@@ -770,8 +770,22 @@ def apply_to_claim(
             )
         )
 
-    post(EntryKind.CLAIM_PAYMENT, funding, AccountCode.INSURANCE_AR, row.paid_minor, "payment")
+    paid, patient = row.paid_minor, parts.patient
     adjustment = parts.adjustment if target == "adjudicated" else 0
+    excess = 0
+    if claim.sequence != "primary":
+        # A secondary payer's 835 restates the whole charge (its CO-45, OA-23 for what the
+        # primary paid...), but only the patient's remaining balance was billed to it: clear
+        # exactly that -- its payment, the patient's share of what is left, the rest written
+        # off; money beyond it is owed back to the payer (2300) until reconciled.
+        billed = claims_service.billed_minor(session, claim)
+        excess = max(paid - billed, 0)
+        patient = min(patient, billed - paid + excess)
+        adjustment = billed - paid + excess - patient if target == "adjudicated" else 0
+    post(EntryKind.CLAIM_PAYMENT, funding, AccountCode.INSURANCE_AR, paid - excess, "payment")
+    post(
+        EntryKind.CLAIM_PAYMENT, funding, AccountCode.PAYER_OFFSETS, excess, "paid beyond the bill"
+    )
     post(
         EntryKind.CLAIM_ADJUSTMENT,
         AccountCode.CONTRACTUAL_ADJUSTMENTS,
@@ -783,7 +797,7 @@ def apply_to_claim(
         EntryKind.CLAIM_PATIENT_RESPONSIBILITY,
         AccountCode.PATIENT_AR,
         AccountCode.INSURANCE_AR,
-        parts.patient,
+        patient,
         "patient responsibility",
     )
     row.claim_id = claim.id
@@ -802,7 +816,11 @@ def apply_to_claim(
         reason=f"835: claim status {row.status_code}",
         detail=detail,
     )
-    if target == "adjudicated" and claim.expected_allowed_minor is not None:
+    if (
+        target == "adjudicated"
+        and claim.sequence == "primary"  # a later payer's share is not the contract's
+        and claim.expected_allowed_minor is not None
+    ):
         actual = row.paid_minor + parts.patient
         if actual < claim.expected_allowed_minor:
             session.add(
