@@ -614,6 +614,26 @@ def test_default_demo(session: Session) -> None:
     assert report.ok, report.violations
     assert report.checked["invoices"] == 2200
 
+    # The claim cycle ran through the real parts (docs/claims.md, "Demo"): claims scrubbed, sent
+    # to the payer simulator, acknowledged, paid by its 835 and posted; one left in draft, one
+    # voided, one held, one closed, one denial appealed.
+    from revcycle.appeals.models import Appeal
+    from revcycle.claims.models import Claim
+    from revcycle.remittances.models import Remittance, RemittanceClaim
+
+    statuses = Counter(session.scalars(select(Claim.status)))
+    assert dict(statuses) == result.claims
+    assert statuses["void"] == 1
+    assert statuses["held"] == 1
+    assert statuses["closed"] == 1
+    assert statuses["appealed"] == _count(session, Appeal) == 1
+    assert statuses["draft"] >= 1
+    sent = statuses["adjudicated"] + statuses["denied"] + statuses["appealed"] + statuses["closed"]
+    assert sent >= 5
+    assert _count(session, Remittance) >= 1
+    assert _count(session, RemittanceClaim) == sent
+    assert "insurance claims" in result.summary()
+
 
 # the command -----------------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ MAX_CLAIMS_PER_GROUP = 100
 
 
 def _digits(value: str | None) -> str:
-    return "".join(c for c in (value or "") if c.isdigit())
+    return "".join(c for c in (value or "") if c in "0123456789")
 
 
 def _upper(value: str, width: int = 60) -> str:

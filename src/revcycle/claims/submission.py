@@ -749,7 +749,11 @@ def _apply_999(a: _Apply, ack: acks.Ack999, receiver_id: str) -> None:
     practice = _practice_of(a.session, receiver_id)
     for g in ack.groups:
         batch = None
-        if practice is not None and g.group_control_number.isdigit():
+        if (
+            practice is not None
+            and g.group_control_number.isascii()
+            and g.group_control_number.isdigit()
+        ):
             batch = a.repo.batch_by_control_number(practice.id, int(g.group_control_number))
         if batch is None:
             a.result.unmatched += 1

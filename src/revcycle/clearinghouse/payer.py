@@ -276,7 +276,7 @@ def _verdicts(result: _ReadResult) -> list[GroupVerdict]:
             ]
         out.append(
             GroupVerdict(
-                gs06 if gs06.isdigit() else "0",
+                gs06 if gs06.isascii() and gs06.isdigit() else "0",
                 tuple(sets),
                 codes=("5",) if result.fatal and not sets else (),
             )

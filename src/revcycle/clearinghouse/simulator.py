@@ -361,7 +361,7 @@ def _status_control_number(x276: str) -> int:
     for seg in iter_segments(x276):
         if seg.id == "ISA":
             value = seg[13].strip()
-            return int(value) if value.isdigit() else 1
+            return int(value) if value.isascii() and value.isdigit() else 1
     return 1  # pragma: no cover - parse_276 already required an ISA
 
 

@@ -47,6 +47,7 @@ from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
 from revcycle.cash import demo as cash_demo
+from revcycle.claims import demo as claims_demo
 from revcycle.config import get_settings
 from revcycle.eligibility import demo as eligibility_demo
 from revcycle.fraud.demo import seed_fraud_reviews
@@ -362,6 +363,8 @@ class SeedResult:
     credit_held_minor: int
     currency: str
     logins: tuple[Login, ...]
+    # Insurance claims by status (only a window ending today has them: docs/claims.md).
+    claims: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def _money(self, minor: int) -> str:
         return f"${Money(minor, self.currency).to_decimal():,}"
@@ -390,6 +393,11 @@ class SeedResult:
             f"  billed {self._money(self.billed_minor)}, collected "
             f"{self._money(self.collected_minor)}, outstanding "
             f"{self._money(self.outstanding_minor)}",
+        ]
+        if self.claims:
+            by_status = ", ".join(f"{n} {st}" for st, n in sorted(self.claims.items()))
+            lines.append(f"  {sum(self.claims.values())} insurance claims: {by_status}")
+        lines += [
             "",
             "Demo logins (username / password):",
         ]
@@ -459,8 +467,10 @@ def seed(
         collected_minor=result.collected_minor + desk.collected_minor,
         credit_held_minor=result.credit_held_minor + desk.collected_minor,
     )
-    if end == clock.today():  # plans use real dates (docs/payment-plans.md)
+    if end == clock.today():  # plans and claims use real dates (docs/payment-plans.md)
         plans_demo.seed_plans(session, result.practice_id)
+        claims = claims_demo.seed_claims(session, ACTOR, result.practice_id)
+        result = dataclasses.replace(result, claims=claims.statuses)
     return result
 
 
@@ -671,7 +681,7 @@ class _Builder:
                 address_line2="Suite 150",
                 city="Middleton",
                 state=STATE,
-                postal_code="53562",
+                postal_code="53562-1821",  # ZIP+4: claims carry the billing provider's
                 phone="608-555-0100",
                 invoice_prefix="CVFM",
             ),

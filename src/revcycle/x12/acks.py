@@ -221,7 +221,7 @@ def _int(seg: Segment, index: int) -> int:
     value = seg[index]
     if not value:
         return 0
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise _err(seg, "x12.bad_number", f"{seg.id}{index:02d} {value!r} is not a count")
     return int(value)
 

@@ -393,7 +393,7 @@ def _claim(s: _State, seg: Segment) -> None:
 def _in_claim(s: _State, claim: ClaimRead, seg: Segment) -> None:  # noqa: C901, PLR0912, PLR0915
     sid = seg.id
     if sid == "LX":
-        if not seg[1].isdigit():
+        if not (seg[1].isascii() and seg[1].isdigit()):
             raise _err(seg, "x12.bad_number", f"LX01 {seg[1][:10]!r} is not a line number")
         s.other = None
         s.svd = None
@@ -413,7 +413,7 @@ def _in_claim(s: _State, claim: ClaimRead, seg: Segment) -> None:  # noqa: C901,
             raise _err(seg, "x12.bad_composite", "SV101 must be qualifier:procedure[:modifiers]")
         pointers: list[int] = []
         for p in seg.components(7):
-            if not p.isdigit() or not 1 <= int(p) <= 12:
+            if not (p.isascii() and p.isdigit()) or not 1 <= int(p) <= 12:
                 raise _err(seg, "x12.bad_number", f"SV107 pointer {p[:5]!r} is not 1..12")
             pointers.append(int(p))
         units = _decimal(seg, 4)

@@ -594,7 +594,7 @@ def _same_number(a: str, b: str) -> bool:
 
 def _int(value: str) -> int | None:
     value = value.strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def iter_segments(src: Source, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Segment]:
@@ -657,7 +657,7 @@ def read_transactions(src: Source, *, chunk_size: int = CHUNK_SIZE) -> ReadResul
 # -- small value parsers shared by the transaction modules -----------------------------------
 def parse_date(value: str, seg: Segment) -> dt.date:
     """A ``CCYYMMDD`` date (D8)."""
-    if len(value) == 8 and value.isdigit():
+    if len(value) == 8 and value.isascii() and value.isdigit():
         try:
             return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
         except ValueError:

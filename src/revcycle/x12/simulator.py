@@ -143,7 +143,7 @@ def _created(date: str, time: str) -> dt.datetime:
 
 
 def _int(value: str, default: int) -> int:
-    return int(value) if value.isdigit() else default
+    return int(value) if value.isascii() and value.isdigit() else default
 
 
 def _d8(value: dt.date) -> str:
