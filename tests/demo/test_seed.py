@@ -591,15 +591,27 @@ def test_default_demo(session: Session) -> None:
     session.flush()
     assert _count(session, Patient) == result.patients == 220
     assert _count(session, Invoice) == result.invoices == 2200
-    # (the quotas, then the demo payment plans: the completed one paid an open invoice)
-    assert _statuses(session) == {
-        "paid": 1717,
-        "partially_paid": 132,
-        "open": 197,
-        "void": 55,
-        "written_off": 66,
-        "draft": 33,
+    # (the quotas, then the demo payment plans: the completed one paid an open invoice; then the
+    # demo claims, built from open invoices, which the payer's 835 paid in part or in full)
+    from revcycle.claims.models import Claim
+
+    claimed = select(Claim.invoice_id).where(Claim.status != "void")
+    moved = {
+        status: _count(session, Invoice, Invoice.id.in_(claimed), Invoice.status == status)
+        for status in ("paid", "partially_paid")
     }
+    assert (
+        _statuses(session)
+        == result.statuses
+        == {
+            "paid": 1717 + moved["paid"],
+            "partially_paid": 132 + moved["partially_paid"],
+            "open": 197 - moved["paid"] - moved["partially_paid"],
+            "void": 55,
+            "written_off": 66,
+            "draft": 33,
+        }
+    )
     issue_dates = session.scalars(select(Invoice.issue_date).where(Invoice.issue_date.is_not(None)))
     months = {(d.year, d.month) for d in issue_dates if d is not None}
     assert len(months) >= 18

@@ -27,14 +27,12 @@ from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.claims import errors, states
 from revcycle.claims.cob_models import ClaimCob
-from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
+from revcycle.claims.models import Claim, ClaimEvent
 from revcycle.claims.repository import ClaimRepository
-from revcycle.claims.service import ClaimView, access_claim, view
+from revcycle.claims.service import ClaimView, access_claim, copy_claim, view
 from revcycle.insurance import coverages as coverages_service
-from revcycle.insurance import service as insurance_service
 from revcycle.insurance.models import Coverage, InsurancePlan, Payer
 from revcycle.invoices import service as invoices_service
-from revcycle.kit.clock import utcnow
 from revcycle.patients.models import Patient
 from revcycle.x12 import claim837
 
@@ -171,79 +169,16 @@ def build_secondary(
             f"The lines are already on secondary claim {other.control_number} ({other.status})",
             claim_id=str(other.id),
         )
-    number = repo.take_claim_number(primary.practice_id)
-    claim = Claim(
-        practice_id=primary.practice_id,
-        patient_id=primary.patient_id,
-        invoice_id=primary.invoice_id,
-        coverage_id=coverage.id,
-        payer_id=coverage.payer_id,
-        plan_id=coverage.plan_id,
-        number=number,
-        control_number=f"RC{number:08d}",
+    claim = copy_claim(
+        session,
+        actor,
+        primary,
+        coverage=coverage,
         sequence="secondary",
-        frequency_code="1",
         primary_claim_id=primary.id,
-        status="draft",
-        place_of_service=primary.place_of_service,
-        rendering_provider_id=primary.rendering_provider_id,
-        referring_provider_id=primary.referring_provider_id,
-        prior_authorization=None,
-        diagnosis_codes=list(primary.diagnosis_codes),
-        service_date_from=primary.service_date_from,
-        service_date_to=primary.service_date_to,
-        currency=primary.currency,
-        charge_minor=primary.charge_minor,
-        created_by=actor.user_id,
-    )
-    session.add(claim)
-    session.flush()
-    new_lines: list[ClaimLine] = []
-    expected: int | None = 0
-    for ln in lines:
-        allowed = insurance_service.allowed_on(
-            session,
-            coverage.plan_id,
-            ln.procedure,
-            ln.modifiers[0] if ln.modifiers else None,
-            ln.service_date,
-        )
-        line_allowed = allowed.row.allowed_minor * ln.units if allowed is not None else None
-        expected = None if expected is None or line_allowed is None else expected + line_allowed
-        new_lines.append(
-            ClaimLine(
-                claim_id=claim.id,
-                position=ln.position,
-                invoice_line_id=ln.invoice_line_id,
-                procedure=ln.procedure,
-                modifiers=list(ln.modifiers),
-                units=ln.units,
-                charge_minor=ln.charge_minor,
-                diagnosis_pointers=list(ln.diagnosis_pointers),
-                service_date=ln.service_date,
-                expected_allowed_minor=line_allowed,
-                line_control_number=f"C{number}L{ln.position}",
-            )
-        )
-    claim.expected_allowed_minor = expected
-    session.add_all(new_lines)
-    session.add(
-        ClaimEvent(
-            claim_id=claim.id,
-            kind="created",
-            from_status=None,
-            to_status="draft",
-            actor_user_id=actor.user_id,
-            actor_kind="user" if actor.user_id else "system",
-            reason=f"secondary of {primary.control_number}",
-            detail={
-                "invoice_id": str(claim.invoice_id),
-                "sequence": "secondary",
-                "primary_claim_id": str(primary.id),
-            },
-            at=utcnow(),
-        )
-    )
+        reason=f"secondary of {primary.control_number}",
+        detail={"primary_claim_id": str(primary.id)},
+    ).claim
     cob = _record(session, actor, primary, done, "secondary", facts, claim.id)
     audit.record(
         session,

@@ -169,6 +169,115 @@ def _prior_authorization(session: Session, lines: Sequence[InvoiceLine]) -> str 
     return None
 
 
+def line_allowed_minor(
+    session: Session,
+    plan_id: uuid.UUID,
+    procedure: str,
+    modifiers: Sequence[str],
+    day: dt.date,
+    units: int,
+) -> int | None:
+    """The plan's contracted amount for a line (fee-schedule rate x units), None without one."""
+    allowed = insurance_service.allowed_on(
+        session, plan_id, procedure, modifiers[0] if modifiers else None, day
+    )
+    return allowed.row.allowed_minor * units if allowed is not None else None
+
+
+def copy_claim(
+    session: Session,
+    actor: Principal,
+    original: Claim,
+    *,
+    reason: str,
+    detail: dict[str, str],
+    coverage: Coverage | None = None,
+    sequence: str | None = None,
+    frequency: str = "1",
+    primary_claim_id: uuid.UUID | None = None,
+    replaces_claim_id: uuid.UUID | None = None,
+    prior_authorization: str | None = None,
+) -> ClaimView:
+    """A new draft claim with ``original``'s charges: its own number and CLM01, the lines
+    copied (new line control numbers). With ``coverage`` (a secondary claim) it bills that
+    coverage and its expected allowed amounts come from that plan; otherwise (a replacement or
+    void claim) the same coverage and amounts. The caller has done its checks and locks."""
+    repo = ClaimRepository(session)
+    number = repo.take_claim_number(original.practice_id)
+    target = coverage
+    claim = Claim(
+        practice_id=original.practice_id,
+        patient_id=original.patient_id,
+        invoice_id=original.invoice_id,
+        coverage_id=target.id if target else original.coverage_id,
+        payer_id=target.payer_id if target else original.payer_id,
+        plan_id=target.plan_id if target else original.plan_id,
+        number=number,
+        control_number=f"RC{number:08d}",
+        sequence=sequence or original.sequence,
+        frequency_code=frequency,
+        primary_claim_id=primary_claim_id,
+        replaces_claim_id=replaces_claim_id,
+        status="draft",
+        place_of_service=original.place_of_service,
+        rendering_provider_id=original.rendering_provider_id,
+        referring_provider_id=original.referring_provider_id,
+        prior_authorization=prior_authorization,
+        diagnosis_codes=list(original.diagnosis_codes),
+        service_date_from=original.service_date_from,
+        service_date_to=original.service_date_to,
+        currency=original.currency,
+        charge_minor=original.charge_minor,
+        expected_allowed_minor=original.expected_allowed_minor,
+        created_by=actor.user_id,
+    )
+    session.add(claim)
+    session.flush()
+    lines: list[ClaimLine] = []
+    expected: int | None = 0
+    for ln in repo.lines_of([original.id])[original.id]:
+        allowed = (
+            line_allowed_minor(
+                session, target.plan_id, ln.procedure, ln.modifiers, ln.service_date, ln.units
+            )
+            if target is not None
+            else ln.expected_allowed_minor
+        )
+        expected = None if expected is None or allowed is None else expected + allowed
+        lines.append(
+            ClaimLine(
+                claim_id=claim.id,
+                position=ln.position,
+                invoice_line_id=ln.invoice_line_id,
+                procedure=ln.procedure,
+                modifiers=list(ln.modifiers),
+                units=ln.units,
+                charge_minor=ln.charge_minor,
+                diagnosis_pointers=list(ln.diagnosis_pointers),
+                service_date=ln.service_date,
+                expected_allowed_minor=allowed,
+                line_control_number=f"C{number}L{ln.position}",
+            )
+        )
+    if target is not None:
+        claim.expected_allowed_minor = expected
+    session.add_all(lines)
+    session.add(
+        ClaimEvent(
+            claim_id=claim.id,
+            kind="created",
+            from_status=None,
+            to_status="draft",
+            actor_user_id=actor.user_id,
+            actor_kind="user" if actor.user_id else "system",
+            reason=reason,
+            detail={"invoice_id": str(claim.invoice_id), "sequence": claim.sequence, **detail},
+            at=utcnow(),
+        )
+    )
+    return ClaimView(claim, lines)
+
+
 def create_claim(session: Session, actor: Principal, data: ClaimCreate) -> ClaimView:
     """Build a draft claim from an issued invoice's charges for one of the patient's coverages
     (the primary on the first date of service unless ``coverage_id`` says otherwise)."""
@@ -228,14 +337,14 @@ def create_claim(session: Session, actor: Principal, data: ClaimCreate) -> Claim
     claim_lines = []
     expected: int | None = 0
     for pos, line in enumerate(lines, start=1):
-        allowed = insurance_service.allowed_on(
+        line_allowed = line_allowed_minor(
             session,
             plan.id,
             line.service_code,
-            line.modifiers[0] if line.modifiers else None,
+            line.modifiers,
             line.date_of_service,
+            line.units,
         )
-        line_allowed = allowed.row.allowed_minor * line.units if allowed is not None else None
         expected = None if expected is None or line_allowed is None else expected + line_allowed
         claim_lines.append(
             ClaimLine(

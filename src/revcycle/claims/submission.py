@@ -46,7 +46,7 @@ from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
 from revcycle.claims import errors, mapping, states
 from revcycle.claims import service as claims_service
-from revcycle.claims.models import Claim, ClaimBatch, ClaimEvent, ClaimLine, ClaimSubmission
+from revcycle.claims.models import Claim, ClaimBatch, ClaimEvent, ClaimSubmission
 from revcycle.claims.repository import ClaimRepository
 from revcycle.clearinghouse.base import (
     ClearinghouseClient,
@@ -541,72 +541,18 @@ def correct_claim(
             f"Claim {other.number} ({other.status}) already replaces this claim",
             claim_id=str(other.id),
         )
-    number = repo.take_claim_number(original.practice_id)
-    copy = Claim(
-        practice_id=original.practice_id,
-        patient_id=original.patient_id,
-        invoice_id=original.invoice_id,
-        coverage_id=original.coverage_id,
-        payer_id=original.payer_id,
-        plan_id=original.plan_id,
-        number=number,
-        # Its own CLM01: UNIQUE(practice_id, control_number) keeps one claim per control
-        # number; the payer finds the original by REF*F8 (its claim number).
-        control_number=f"RC{number:08d}",
-        sequence=original.sequence,
-        frequency_code=frequency,
+    made = claims_service.copy_claim(
+        session,
+        actor,
+        original,
+        frequency=frequency,
         primary_claim_id=original.primary_claim_id,
         replaces_claim_id=original.id,
-        status="draft",
-        place_of_service=original.place_of_service,
-        rendering_provider_id=original.rendering_provider_id,
-        referring_provider_id=original.referring_provider_id,
         prior_authorization=original.prior_authorization,
-        diagnosis_codes=list(original.diagnosis_codes),
-        service_date_from=original.service_date_from,
-        service_date_to=original.service_date_to,
-        currency=original.currency,
-        charge_minor=original.charge_minor,
-        expected_allowed_minor=original.expected_allowed_minor,
-        created_by=actor.user_id,
+        reason=f"frequency {frequency}: {what} claim {original.number}",
+        detail={"replaces_claim_id": str(original.id), "frequency_code": frequency},
     )
-    session.add(copy)
-    session.flush()
-    lines = [
-        ClaimLine(
-            claim_id=copy.id,
-            position=ln.position,
-            invoice_line_id=ln.invoice_line_id,
-            procedure=ln.procedure,
-            modifiers=list(ln.modifiers),
-            units=ln.units,
-            charge_minor=ln.charge_minor,
-            diagnosis_pointers=list(ln.diagnosis_pointers),
-            service_date=ln.service_date,
-            expected_allowed_minor=ln.expected_allowed_minor,
-            line_control_number=f"C{number}L{ln.position}",
-        )
-        for ln in repo.lines_of([original.id])[original.id]
-    ]
-    session.add_all(lines)
-    session.add(
-        ClaimEvent(
-            claim_id=copy.id,
-            kind="created",
-            from_status=None,
-            to_status="draft",
-            actor_user_id=actor.user_id,
-            actor_kind=_actor_kind(actor),
-            reason=f"frequency {frequency}: {what} claim {original.number}",
-            detail={
-                "invoice_id": str(original.invoice_id),
-                "sequence": original.sequence,
-                "replaces_claim_id": str(original.id),
-                "frequency_code": frequency,
-            },
-            at=utcnow(),
-        )
-    )
+    copy, lines, number = made.claim, made.lines, made.claim.number
     states.note(
         session,
         original,

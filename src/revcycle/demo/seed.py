@@ -39,6 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
 from argon2 import PasswordHasher
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from revcycle.approvals.gate import Limits
@@ -470,8 +471,23 @@ def seed(
     if end == clock.today():  # plans and claims use real dates (docs/payment-plans.md)
         plans_demo.seed_plans(session, result.practice_id)
         claims = claims_demo.seed_claims(session, ACTOR, result.practice_id)
-        result = dataclasses.replace(result, claims=claims.statuses)
+        # the payers' 835s paid some invoices in part or in full: count statuses again
+        result = dataclasses.replace(
+            result, claims=claims.statuses, statuses=_invoice_statuses(session, result.practice_id)
+        )
     return result
+
+
+def _invoice_statuses(session: Session, practice_id: uuid.UUID) -> dict[str, int]:
+    rows = session.execute(
+        select(Invoice.status, func.count())
+        .where(Invoice.practice_id == practice_id)
+        .group_by(Invoice.status)
+    ).all()
+    counts = dict.fromkeys(("paid", "partially_paid", "open", "void", "written_off"), 0)
+    counts["draft"] = 0
+    counts.update({status: int(n) for status, n in rows})
+    return counts
 
 
 # Plan --------------------------------------------------------------------------------------------
