@@ -154,3 +154,27 @@ def test_staff_see_their_practice_and_patients_their_own_claims(session: Session
     stranger_world = make_world(session)
     stranger = principal(session, make_user(session, "patient", patient=stranger_world.patient))
     assert denials.queue(session, stranger).items == []
+
+
+def test_a_line_that_went_to_the_deductible_is_not_a_denial(session: Session) -> None:
+    """Nothing paid but the patient owes it (PR-1): adjudicated as the contract says, not
+    denied; nothing paid and nothing asked of the patient (CO-97): denied."""
+    w, claim = submitted_claim(session)
+    on = today() - dt.timedelta(days=5)
+    detail = paid_detail(claim, on)
+    detail["lines"][0]["paid_minor"] = 0
+    detail["lines"][0]["adjustments"] = [
+        {"group": "CO", "reason": "45", "amount_minor": 3000},
+        {"group": "PR", "reason": "1", "amount_minor": 12000},
+    ]
+    detail["paid_minor"] = 0
+    detail["patient_responsibility_minor"] = 12000
+    states.transition(
+        session, claim, "adjudicated", actor=SYSTEM, actor_kind="payer", reason="835", detail=detail
+    )
+    session.flush()
+    denial = denials.denial_of(session, claim)
+    assert denial is not None
+    assert [(ln.line_control_number, ln.at_stake_minor) for ln in denial.lines] == [
+        (f"C{claim.number}L2", 6000)
+    ]

@@ -180,7 +180,10 @@ def from_event(
         adjustments = _codes(ln.get("adjustments"))
         line_paid = _int(ln.get("paid_minor"))
         stake = sum(a.amount_minor for a in adjustments if a.group in DENIAL_GROUPS)
-        if line_paid == 0 and stake > 0:
+        patient = sum(a.amount_minor for a in adjustments if a.group == "PR")
+        # Nothing paid and nothing asked of the patient: denied. A line that went to the
+        # deductible (or copay, coinsurance) was adjudicated as the contract says.
+        if line_paid == 0 and stake > 0 and patient == 0:
             mods = ln.get("modifiers") or []
             lines.append(
                 DeniedLine(
