@@ -22,7 +22,6 @@ from revcycle.errors import DomainError
 
 claims_app = typer.Typer(help="Insurance claims", no_args_is_help=True)
 CLI = Principal.system(username="cli")
-SYSTEM = CLI
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:
@@ -104,7 +103,7 @@ def scrub(
     cid = _uuid(claim_id, "claim")
 
     def work(s: Session) -> tuple[str, str, list[dict[str, object]]]:
-        r = scrubber.scrub_claim(s, SYSTEM, cid, on=on.date() if on else None)
+        r = scrubber.scrub_claim(s, CLI, cid, on=on.date() if on else None)
         return r.previous_status, r.status, [f.as_dict() for f in r.findings]
 
     previous, status, findings = run(work)
@@ -138,7 +137,7 @@ def load_example_edits(
     pid = _uuid(practice_id, "practice")
     added = run(
         lambda s: [
-            (p.column1_code, p.column2_code) for p in scrubber.load_example_pairs(s, SYSTEM, pid)
+            (p.column1_code, p.column2_code) for p in scrubber.load_example_pairs(s, CLI, pid)
         ]
     )
     for col1, col2 in added:
