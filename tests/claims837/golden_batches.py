@@ -12,8 +12,9 @@ elements and components dropped).
   tertiary claim with two prior payers (one with claim-level CAS only, one that has not paid),
   adjustment quantities, several reasons per group, negative adjustments; two sets.
 - ``dirty``: other delimiters (``|`` ``>`` ``+``, newline terminator), lower case and
-  accented data, delimiters, line breaks and control characters inside data, values that are
-  empty once cleaned, a person as submitter, no taxonomy, a dashed EIN.
+  accented data, delimiters and line breaks inside data, values (trailing ones too) that are
+  empty once cleaned, a person as submitter, no taxonomy, a dashed EIN; a second set whose data
+  holds the control characters the fast writer uses as glue.
 """
 
 from __future__ import annotations
@@ -264,6 +265,8 @@ def cob() -> tuple[Batch, Envelope]:
 
 
 def dirty() -> tuple[Batch, Envelope]:
+    """Set 0042: dirty data the fast writer cleans; set 0043: data holding its glue characters
+    (written by the general writer)."""
     delims = Delimiters(element="|", component=">", repetition="+", segment="\n")
     person = Person(
         "o'brien|jr",
@@ -273,7 +276,7 @@ def dirty() -> tuple[Batch, Envelope]:
         Address("1 a>b st\r\n", "straße", "il", "62702", line2="+|>\n"),
         middle_name="|",
     )
-    child = Person("o'brien", "x\x1cy\x1dz\x1e", dt.date(2020, 2, 29), "F", middle_name="~*:^")
+    child = Person("o'brien", "x>y", dt.date(2020, 2, 29), "F", middle_name="~*:^")
     claim = Claim(
         "inv-7.a",
         10001,
@@ -302,15 +305,16 @@ def dirty() -> tuple[Batch, Envelope]:
             ),
         ),
         prior_authorization="a|b",
-        medical_record_number="mrn\x1c1",
+        medical_record_number="mrn>1",
         referral_number="\r\n",
+        assignment="|",
+        release_of_information="+",
     )
-    subscriber = Subscriber(
-        person, "w-1|2", group_number="g>1", group_name=None, responsibility="P"
-    )
+    subscriber = Subscriber(person, "w-1|2", group_number="g>1", group_name=None)
+    glued = Person("o'brien", "x\x1cy\x1dz\x1e", dt.date(2020, 2, 29), "F", middle_name="~*:^")
     batch = Batch(
         Submitter(Party("smith", "john", "q"), "sub>1", "contact|name", "217|555"),
-        Receiver("clear house+", "ch\x1e1"),
+        Receiver("clear house+", "ch|1"),
         BillingProvider(
             Party("clinic ñ", "", "m"),
             npi="1234567893",
@@ -325,9 +329,25 @@ def dirty() -> tuple[Batch, Envelope]:
                     SubscriberGroup(subscriber, Payer("payer|x", "p>1"), (claim,)),
                     SubscriberGroup(
                         subscriber,
-                        Payer("payer\x1dy", "p2", Address("x", "y", "z", "1")),
+                        Payer("payer y", "p2", Address("x", "y", "z", "|")),
                         (dataclasses.replace(claim, claim_id="inv-7.b"),),
                         patient=Patient(child, "G8"),
+                    ),
+                ),
+            ),
+            Transaction837(
+                "0043",
+                "b2",
+                (
+                    SubscriberGroup(
+                        subscriber,
+                        Payer("payer\x1dy", "p2"),
+                        (
+                            dataclasses.replace(
+                                claim, claim_id="inv-7.c", medical_record_number="mrn\x1c1"
+                            ),
+                        ),
+                        patient=Patient(glued, "G8"),
                     ),
                 ),
             ),
