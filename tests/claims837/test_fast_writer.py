@@ -7,6 +7,7 @@ sets both give the same bytes, the same claim positions and the same errors."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -177,3 +178,21 @@ def test_fast_and_general_writers_agree(
     except X12Error as exc:
         got = (exc.code, exc.message)
     assert got == expected
+
+
+def test_the_cycle_collector_is_left_as_it_was() -> None:
+    batch, envelope = dependants()
+    assert gc.isenabled()
+    build_837p(batch, envelope)
+    assert gc.isenabled()
+    bad = dataclasses.replace(batch, transactions=())
+    bad_envelope = dataclasses.replace(envelope, group_control_number=0)
+    with pytest.raises(X12Error, match="GS06"):
+        build_837p(bad, bad_envelope)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_837p(batch, envelope)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

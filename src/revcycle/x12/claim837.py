@@ -30,6 +30,7 @@ and dates, amounts and quantities are formatted once per distinct value.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 from decimal import Decimal
 
@@ -103,6 +104,7 @@ __all__ = [
 ]
 
 _GLUE = "\x1c\x1d\x1e"  # element, component, segment
+_COMPONENT_BEFORE_END = re.compile("\x1d[\x1c\x1e]")  # cheap test before the slower sub
 _TRAILING_COMPONENTS = re.compile("\x1d+(?=[\x1c\x1e])")
 _TRAILING_ELEMENTS = re.compile("\x1c+\x1e")
 _EMPTY_SEGMENT = re.compile("\x1e([^\x1c\x1e]*)\x1e")
@@ -110,6 +112,18 @@ _ONE = Decimal(1)
 
 
 def build_837p(batch: Batch, envelope: Envelope) -> Built837:
+    # The cycle collector is paused while the batch is written: it would re-scan the batch's
+    # objects again and again for strings that hold no cycles (it never stays paused after).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(batch, envelope)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(batch: Batch, envelope: Envelope) -> Built837:
     checker = check_batch(batch)
     writer = InterchangeWriter(envelope, functional_id="HC", version=VERSION)
     d = envelope.delimiters
@@ -152,7 +166,7 @@ class _Sets:
         self.batch = batch
         self.icd = checker.icd
         bad = "".join(sorted(_delimiter_chars(d)))
-        self._bad = re.compile("[" + re.escape(bad) + "]")
+        self._bad = bad
         self._clean = str.maketrans(dict.fromkeys(bad, None))
         self._glue = str.maketrans({"\x1c": d.element, "\x1d": d.component, "\x1e": d.segment})
         self._el = d.element
@@ -300,17 +314,18 @@ class _Sets:
             or raw.count("\x1e") != len(out)
         ):
             return None  # a glue character in the data
-        if self._bad.search(raw) is not None:
+        if any(c in raw for c in self._bad):
             raw = raw.translate(self._clean)  # delimiters and line breaks inside data
         raw = raw.upper()
-        if "\x1d\x1c" in raw or "\x1d\x1e" in raw:
+        if _COMPONENT_BEFORE_END.search(raw) is not None:
             raw = _TRAILING_COMPONENTS.sub("", raw)
         if "\x1c\x1e" in raw:
             raw = _TRAILING_ELEMENTS.sub("\x1e", raw)
-        empty = _EMPTY_SEGMENT.search(raw)
-        if empty is not None:
-            sid = empty.group(1)
-            raise X12Error("x12.empty_segment", f"segment {sid} has no data", segment_id=sid)
+            # Every segment is written with at least one element: only this can empty one.
+            empty = _EMPTY_SEGMENT.search(raw)
+            if empty is not None:
+                sid = empty.group(1)
+                raise X12Error("x12.empty_segment", f"segment {sid} has no data", segment_id=sid)
         locations += found
         el = self._el
         return raw.translate(self._glue) + f"SE{el}{len(out) + 1}{el}{t.control_number}"
