@@ -79,10 +79,6 @@ class Checker:
             _npi(claim_id, what, value)
             self.npis.add(value)
 
-    def undotted(self, code: str) -> str:
-        """The HI form of a code this checker accepted."""
-        return self.icd[code]
-
     def claim(self, claim: Claim) -> None:  # noqa: C901, PLR0912 - one rule list
         cid = claim.claim_id
         if not cid or len(cid) > 20 or not _claim_id_ok(cid):

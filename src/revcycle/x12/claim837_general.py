@@ -25,7 +25,7 @@ from revcycle.x12.writer import Composite, TransactionWriter
 
 
 # -- writing ---------------------------------------------------------------------------------
-def _money(minor: int) -> str:
+def money(minor: int) -> str:
     sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), 100)
     return f"{sign}{whole}" if frac == 0 else f"{sign}{whole}.{frac:02d}".rstrip("0")
@@ -55,7 +55,7 @@ def _cas(tx: TransactionWriter, adjustments: Sequence[Adjustment]) -> None:
             continue
         elements: list[str | None] = [group]
         for a in items:
-            elements += [a.reason, _money(a.amount_minor), _qty(a.quantity) if a.quantity else None]
+            elements += [a.reason, money(a.amount_minor), _qty(a.quantity) if a.quantity else None]
         tx.add("CAS", *elements)
 
 
@@ -173,7 +173,7 @@ def _claim(tx: TransactionWriter, c: Claim) -> None:  # noqa: C901, PLR0912 - th
     tx.add(
         "CLM",
         c.claim_id,
-        _money(c.charge_minor),
+        money(c.charge_minor),
         None,
         None,
         Composite(c.place_of_service, "B", c.frequency),
@@ -185,7 +185,7 @@ def _claim(tx: TransactionWriter, c: Claim) -> None:  # noqa: C901, PLR0912 - th
     if c.onset_date:
         tx.add("DTP", "431", "D8", _d8(c.onset_date))
     if c.patient_paid_minor:
-        tx.add("AMT", "F5", _money(c.patient_paid_minor))
+        tx.add("AMT", "F5", money(c.patient_paid_minor))
     if c.referral_number:
         tx.add("REF", "9F", c.referral_number)
     if c.prior_authorization:
@@ -223,9 +223,9 @@ def _claim(tx: TransactionWriter, c: Claim) -> None:  # noqa: C901, PLR0912 - th
         )
         _cas(tx, o.adjustments)
         if o.paid_minor is not None:
-            tx.add("AMT", "D", _money(o.paid_minor))
+            tx.add("AMT", "D", money(o.paid_minor))
         if o.remaining_patient_liability_minor is not None:
-            tx.add("AMT", "EAF", _money(o.remaining_patient_liability_minor))
+            tx.add("AMT", "EAF", money(o.remaining_patient_liability_minor))
         tx.add("OI", None, None, "Y", None, None, "Y")
         s = o.subscriber
         tx.add(
@@ -260,7 +260,7 @@ def _line(tx: TransactionWriter, n: int, c: Claim, line: ServiceLine) -> None:
             *([""] * (4 - len(line.modifiers))),
             line.description or "",
         ),
-        _money(line.charge_minor),
+        money(line.charge_minor),
         line.unit_code,
         _qty(line.units),
         line.place_of_service if line.place_of_service != c.place_of_service else None,
@@ -282,7 +282,7 @@ def _line(tx: TransactionWriter, n: int, c: Claim, line: ServiceLine) -> None:
         tx.add(
             "SVD",
             p.payer_id,
-            _money(p.paid_minor),
+            money(p.paid_minor),
             Composite("HC", p.procedure, *p.modifiers),
             None,
             _qty(p.units),
