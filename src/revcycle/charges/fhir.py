@@ -57,7 +57,7 @@ class ChargeIn:
     encounter: str | None  # context.reference: the charges of one encounter share an invoice
     procedure: str
     modifiers: tuple[str, ...]
-    description: str | None
+    description: str
     units: int
     service_date: dt.date
     unit_price: Decimal | None  # priceOverride.value; None: the charge master's price
@@ -181,11 +181,14 @@ def _patient(index: int, ci: ChargeItem) -> PatientRef:
     )
 
 
-def _procedure(index: int, ci: ChargeItem) -> tuple[str, str | None]:
+def _procedure(index: int, ci: ChargeItem) -> tuple[str, str]:
     for coding in (ci.code.coding or []) if ci.code else []:
         if coding.code and (coding.system == CPT_SYSTEM or coding.system in HCPCS_SYSTEMS):
-            text = ci.code.text or coding.display
-            return str(coding.code), (str(text)[:300] if text else None)
+            # The line's description: the code's text, else its display, else the code itself
+            # ("CPT 36415") so a code missing from the charge master still reads on a statement.
+            kind = "CPT" if coding.system == CPT_SYSTEM else "HCPCS"
+            text = ci.code.text or coding.display or f"{kind} {coding.code}"
+            return str(coding.code), str(text)[:300]
     raise _bad(index, f"code has no CPT ({CPT_SYSTEM}) or HCPCS coding")
 
 
