@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from revcycle.appeals import service as appeals
@@ -322,5 +322,5 @@ def _count(session: Session, practice_id: uuid.UUID, out: ClaimsDemo) -> ClaimsD
     return out
 
 
-def _n(session: Session, model: type, *where: object) -> int:
+def _n(session: Session, model: type, *where: ColumnElement[bool]) -> int:
     return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
