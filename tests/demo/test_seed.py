@@ -682,7 +682,7 @@ def test_default_demo(session: Session) -> None:
     )
     summary = result.summary()
     assert f"{sum(statuses.values())} insurance claims: " in summary
-    assert "1 reversals, provider adjustments (PLB) FB 1, L6 1, WO 1" in summary
+    assert "1 reversal, provider adjustments (PLB) FB 1, L6 1, WO 1; " in summary
 
     # What the insurance specialist's login sees: the rejection with where the 277CA says the
     # error is, the denial (XDN, CO-50) in the denial queue, the underpayments.

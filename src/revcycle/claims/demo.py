@@ -238,7 +238,7 @@ def seed_claims(session: Session, actor: Principal, practice_id: uuid.UUID) -> C
         return _count(session, practice_id, out)
     for claim in roles.get("void", []):
         _move(session, actor, claim, "void", "Billed to the wrong payer")
-    waiting = [c for r in ("hold", "accepted", "submitted", "scrubbed") for c in roles.get(r, [])]
+    waiting = [c for r in ("hold", "accepted", "submitted") for c in roles.get(r, [])]
     for claim in sent_now + waiting:
         scrubber.scrub_claim(session, actor, claim.id)
     session.flush()
@@ -292,6 +292,8 @@ def seed_claims(session: Session, actor: Principal, practice_id: uuid.UUID) -> C
     out.remittance_sets += _send(
         session, actor, practice_id, roles.get("submitted", []), AWAITING_ACK
     )
+    for claim in roles.get("scrubbed", []):  # ready for the next batch
+        scrubber.scrub_claim(session, actor, claim.id)
     return _count(session, practice_id, out)
 
 

@@ -404,9 +404,10 @@ class SeedResult:
             cc = self.claim_cycle
             plb = ", ".join(f"{r} {n}" for r, n in sorted(cc.provider_adjustments.items()))
             lines.append(
-                f"  {cc.remittance_sets} 835s posted: {cc.reversals} reversals, provider "
-                f"adjustments (PLB) {plb or 'none'}; {cc.underpayments} underpayments, "
-                f"{cc.appeals} appeals, {cc.secondary_claims} secondary claims"
+                f"  {_n(cc.remittance_sets, '835')} posted: {_n(cc.reversals, 'reversal')}, "
+                f"provider adjustments (PLB) {plb or 'none'}; "
+                f"{_n(cc.underpayments, 'underpayment')}, {_n(cc.appeals, 'appeal')}, "
+                f"{_n(cc.secondary_claims, 'secondary claim')}"
             )
         lines += [
             "",
@@ -416,6 +417,10 @@ class SeedResult:
             f"  {lg.username:<{width}}{lg.password:<{pw_width}}{lg.note}" for lg in self.logins
         ]
         return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # Public interface --------------------------------------------------------------------------------
