@@ -7,7 +7,8 @@ The payer simulator chooses a scenario by the member id's suffix (docs/payer-sim
 first self-insured Badger Choice PPO adults with an open invoice seen in the last
 ``CLAIM_DAYS`` days (the claims demo's window, claims/demo.py) get the member ids ending
 ``XRV``, ``XIT``, ``XWO``, ``XPP``, ``XDN`` and ``XRJ``, one each, so the demo's claims show a
-reversal, interest, a recoupment, a bundled line, a denial and a 277CA rejection.
+reversal, interest, a recoupment, a bundled line, a denial and a 277CA rejection; the next
+such adult is also on a spouse's plan, so the claims demo has a secondary payer to bill.
 """
 
 from __future__ import annotations
