@@ -667,6 +667,44 @@ def test_277ca_accepts_one_claim_with_its_payer_number_and_rejects_the_other(
         assert counts(s) == before
 
 
+def test_277ca_rejection_keeps_the_location_named_in_stc12(
+    factory: sessionmaker[Session],
+) -> None:
+    """An STC12 that starts with the 837 loop, segment and element ("2010BA DMG02 ...") gives
+    the rejection its location; the rejection queue shows it."""
+    w, a, _b, batch = _submitted_pair(factory)
+    text = ack_277(
+        w.practice.npi,
+        batch.batch_reference,
+        [
+            [
+                f"TRN*2*{a.control_number}",
+                "STC*A7:158:IL*20261127*U*150********2010BA DMG02 SUBSCRIBER DATE OF BIRTH "
+                "DOES NOT MATCH PAYER RECORDS",
+            ],
+        ],
+    )
+    res = submission.process_inbound(
+        factory, FakeClearinghouse(inbound=[inbound("CA7", "277CA", text)])
+    )
+    assert (res.accepted, res.rejected, res.acknowledged) == (0, 1, 1)
+    with unit_of_work(factory) as s:
+        ca = s.get(Claim, a.id)
+        assert ca is not None
+        assert ca.status == "rejected"
+        assert events(s, ca)[-1].detail == {
+            "source": "277CA",
+            "codes": ["A7:158:IL"],
+            "message": "Acknowledgement/Rejected for Invalid Information (Insured or Subscriber): "
+            "2010BA DMG02 SUBSCRIBER DATE OF BIRTH DOES NOT MATCH PAYER RECORDS",
+            "segment": "DMG",
+            "position": None,
+            "loop": "2010BA",
+            "element": 2,
+            "file_id": "CA7",
+        }
+
+
 def test_unreadable_file_is_left_unacknowledged_and_835s_are_not_touched(
     factory: sessionmaker[Session],
 ) -> None:

@@ -288,6 +288,32 @@ def test_unknown_member_is_rejected(session: Session) -> None:
     assert [(s.category, s.code, s.entity) for s in c.statuses] == [("A7", "33", "IL")]
 
 
+def test_xrj_member_is_rejected_with_the_location(session: Session) -> None:
+    """XRJ: the member is found, but the payer's front end rejects the claim (A7:158:IL) and
+    names the 837 loop, segment and element in STC12; no 835 follows."""
+    setup_member(session, "W1XRJ")
+    ch = sim(session)
+    ch.submit_file(x837("W1XRJ", VISIT), kind="837P", idempotency_key="xrj")
+    files = ch.poll_files(kinds=KINDS, limit=10)
+    assert [f.kind for f in files] == ["999", "277CA"]
+    assert b"STC*A7:158:IL*20261127*U*200********2010BA DMG02 SUBSCRIBER DATE OF BIRTH" in (
+        files[1].content
+    )
+    (c,) = list(iter_277ca(files[1].content))[0].claims
+    assert c.outcome == "rejected"
+    assert c.payer_claim_number is None
+    assert [(s.category, s.code, s.entity, s.message) for s in c.statuses] == [
+        (
+            "A7",
+            "158",
+            "IL",
+            "2010BA DMG02 SUBSCRIBER DATE OF BIRTH DOES NOT MATCH PAYER RECORDS",
+        )
+    ]
+    row = session.scalars(select(ChsimClaim)).one()
+    assert (row.status, row.status_category, row.status_code) == ("rejected", "A7", "158")
+
+
 @pytest.mark.parametrize(
     ("member", "claim", "status", "paid", "first_line_cas", "remarks"),
     [

@@ -626,25 +626,85 @@ def test_default_demo(session: Session) -> None:
     assert report.ok, report.violations
     assert report.checked["invoices"] == 2200
 
-    # The claim cycle ran through the real parts (docs/claims.md, "Demo"): claims scrubbed, sent
-    # to the payer simulator, acknowledged, paid by its 835 and posted; one left in draft, one
-    # voided, one held, one closed, one denial appealed.
+    # The claim cycle ran through the real parts (docs/claims.md, "Demo"): every status of the
+    # claim state model, and every kind of 835 event, made by the payer simulator's answers.
     from revcycle.appeals.models import Appeal
+    from revcycle.claims import denials, states, submission
     from revcycle.claims.models import Claim
-    from revcycle.remittances.models import Remittance, RemittanceClaim
+    from revcycle.remittances import service as remittances
+    from revcycle.remittances.models import Remittance, RemittanceClaim, Underpayment
 
     statuses = Counter(session.scalars(select(Claim.status)))
     assert dict(statuses) == result.claims
-    assert statuses["void"] == 1
-    assert statuses["held"] == 1
-    assert statuses["closed"] == 1
-    assert statuses["appealed"] == _count(session, Appeal) == 1
-    assert statuses["draft"] >= 1
-    sent = statuses["adjudicated"] + statuses["denied"] + statuses["appealed"] + statuses["closed"]
-    assert sent >= 5
-    assert _count(session, Remittance) >= 1
-    assert _count(session, RemittanceClaim) == sent
-    assert "insurance claims" in result.summary()
+    assert list(result.claims) == [st for st in states.TRANSITIONS if st in statuses]
+    assert set(statuses) == set(states.TRANSITIONS)  # at least one claim in every status
+    one_each = (
+        "draft",
+        "scrubbed",
+        "submitted",
+        "rejected",
+        "denied",
+        "appealed",
+        "closed",
+        "void",
+    )
+    assert {st: statuses[st] for st in one_each} == dict.fromkeys(one_each, 1)
+    assert statuses["accepted"] == 2  # a primary and the secondary claim, their 835 in 2 weeks
+    assert statuses["held"] >= 1
+    assert statuses["adjudicated"] >= 5
+    assert _count(session, Claim, Claim.sequence == "secondary") == 1
+    assert _count(session, Appeal) == 1
+    # one reversal (XRV) and its corrected claim; provider adjustments L6 (XIT), WO (XWO) and
+    # the negative run carried forward (FB)
+    assert _count(session, RemittanceClaim, RemittanceClaim.outcome == "reversal") == 1
+    assert _count(session, RemittanceClaim, RemittanceClaim.status_code == "22") == 1
+    plb = Counter(
+        p["reason"]
+        for summary in session.scalars(select(Remittance.summary))
+        for p in summary["provider_adjustments"]
+    )
+    assert plb == {"L6": 1, "WO": 1, "FB": 1}
+    assert _count(session, Underpayment) >= 1
+    # every claim that reached the payer's adjudication was posted once (XRV twice more)
+    decided = sum(statuses[st] for st in ("adjudicated", "denied", "appealed", "closed"))
+    assert _count(session, RemittanceClaim) == decided + 2
+    cycle = result.claim_cycle
+    assert cycle is not None
+    assert (cycle.reversals, cycle.provider_adjustments, cycle.appeals) == (
+        1,
+        {"L6": 1, "WO": 1, "FB": 1},
+        1,
+    )
+    assert (cycle.secondary_claims, cycle.underpayments, cycle.remittance_sets) == (
+        1,
+        _count(session, Underpayment),
+        _count(session, Remittance),
+    )
+    summary = result.summary()
+    assert f"{sum(statuses.values())} insurance claims: " in summary
+    assert "1 reversal, provider adjustments (PLB) FB 1, L6 1, WO 1; " in summary
+
+    # What the insurance specialist's login sees: the rejection with where the 277CA says the
+    # error is, the denial (XDN, CO-50) in the denial queue, the underpayments.
+    insurance = session.scalars(select(User).where(User.username == "insurance")).one()
+    specialist = auth_service.principal_for(session, insurance, mfa=True)
+    (rejection,) = submission.list_rejections(session, specialist).items
+    assert rejection.event is not None
+    assert rejection.event.detail["codes"] == ["A7:158:IL"]
+    assert (
+        rejection.event.detail["loop"],
+        rejection.event.detail["segment"],
+        rejection.event.detail["element"],
+    ) == ("2010BA", "DMG", 2)
+    queue = denials.queue(session, specialist)
+    denied = [d for d in queue.items if d.claim.status == "denied"]
+    assert [[(a.group, a.reason) for a in d.lines[0].adjustments] for d in denied] == [
+        [("CO", "50")]
+    ]
+    listed = remittances.list_underpayments(
+        session, specialist, practice_id=None, status="open", cursor=None, limit=50
+    )
+    assert len(listed.items) == _count(session, Underpayment) >= 1
 
 
 # the command -----------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def _ack277() -> str:
     rejected = ClaimStatus(
         "INV-1002",
         12550,
-        (StatusCode("A7", "400"),),
+        (StatusCode("A7", "400", None, "2300 CLM02 CLAIM TOTAL DOES NOT EQUAL LINE CHARGES"),),
         DOS,
         dt.date(2026, 11, 21),
         "DOE",
@@ -165,6 +165,9 @@ def test_277ca_reads_back_exactly() -> None:
         None,
     )
     assert (second.service_date, second.service_date_to) == (DOS, dt.date(2026, 11, 21))
+    assert [(s.category, s.code, s.entity, s.action, s.message) for s in second.statuses] == [
+        ("A7", "400", "", "U", "2300 CLM02 CLAIM TOTAL DOES NOT EQUAL LINE CHARGES")
+    ]
     (line,) = second.lines
     assert (line.procedure, line.modifiers, line.charge_minor, line.line_control_number) == (
         "J0696",

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -743,6 +744,26 @@ def _status_message(statuses: Sequence[acks.Status]) -> str:
     return "; ".join(parts)
 
 
+# STC12 text that starts with where the error is in our 837: loop, segment and element
+# ("2010BA DMG02 ..."), as clearinghouses write it.
+_LOCATION = re.compile(r"(\d{4}[A-E]{0,2}) ([A-Z][A-Z0-9]{1,2})(\d{2})\b")
+
+
+def _location(statuses: Sequence[acks.Status]) -> dict[str, Any]:
+    """Where a 277CA rejection points: the 837 loop, segment and element named at the start of
+    an STC12 text, else the STC segment itself (no position: a 277CA has no 837 positions)."""
+    for st in statuses:
+        m = _LOCATION.match(st.message or "")
+        if m is not None:
+            return {
+                "segment": m.group(2),
+                "position": None,
+                "loop": m.group(1),
+                "element": int(m.group(3)),
+            }
+    return {"segment": "STC", "position": None}
+
+
 def _apply_277ca(a: _Apply, ack: acks.Ack277, receiver_id: str) -> None:
     batch = a.repo.batch_by_reference(ack.batch_trace) if ack.batch_trace else None
     practice_id = batch.practice_id if batch is not None else None
@@ -771,7 +792,7 @@ def _apply_277ca(a: _Apply, ack: acks.Ack277, receiver_id: str) -> None:
         outcome = c.outcome
         base = {"source": "277CA", "codes": codes, "message": message}
         if outcome == "rejected":
-            detail = {**base, "segment": "STC", "position": None}
+            detail = {**base, **_location(c.statuses)}
             a.move(claim.id, sub.id, "rejected", detail, f"277CA: {message}")
         elif outcome == "accepted":
             a.move(

@@ -80,6 +80,12 @@ from revcycle.x12.writer import Envelope
 SIM_ID = "CHSIM"  # ISA06/GS02 of every file the simulator writes
 SIM_NAME = "REVCYCLE PAYER SIMULATOR"
 ACCEPTED = (StatusCode("A1", "19", "PR"), StatusCode("A2", "20", "PR"))
+# The XRJ scenario: the member is found, but the payer's front end does not match the
+# subscriber's birth date (A7 rejected for invalid information, 158 entity's date of birth, IL
+# subscriber); STC12 names where in the 837 the error is, as clearinghouses do.
+BIRTH_DATE_MISMATCH = StatusCode(
+    "A7", "158", "IL", "2010BA DMG02 SUBSCRIBER DATE OF BIRTH DOES NOT MATCH PAYER RECORDS"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,6 +543,8 @@ def _check_claim(
         return StatusCode("A7", "187"), ()
     if _member(session, claim.payer_id, claim.member_id) is None:
         return StatusCode("A7", "33", "IL"), ()
+    if adj.scenario_of(claim.member_id) == adj.REJECT:
+        return BIRTH_DATE_MISMATCH, ()
     if claim.frequency in ("7", "8"):
         original = _original(session, claim)
         if original is None:

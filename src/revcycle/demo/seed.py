@@ -364,8 +364,10 @@ class SeedResult:
     credit_held_minor: int
     currency: str
     logins: tuple[Login, ...]
-    # Insurance claims by status (only a window ending today has them: docs/claims.md).
+    # Insurance claims by status, in the claim state model's order, and what the payers' files
+    # did (only a window ending today has them: docs/claims.md, "Demo").
     claims: dict[str, int] = dataclasses.field(default_factory=dict)
+    claim_cycle: claims_demo.ClaimsDemo | None = None
 
     def _money(self, minor: int) -> str:
         return f"${Money(minor, self.currency).to_decimal():,}"
@@ -396,8 +398,17 @@ class SeedResult:
             f"{self._money(self.outstanding_minor)}",
         ]
         if self.claims:
-            by_status = ", ".join(f"{n} {st}" for st, n in sorted(self.claims.items()))
+            by_status = ", ".join(f"{n} {st}" for st, n in self.claims.items())
             lines.append(f"  {sum(self.claims.values())} insurance claims: {by_status}")
+        if self.claim_cycle is not None and self.claim_cycle.remittance_sets:
+            cc = self.claim_cycle
+            plb = ", ".join(f"{r} {n}" for r, n in sorted(cc.provider_adjustments.items()))
+            lines.append(
+                f"  {_n(cc.remittance_sets, '835')} posted: {_n(cc.reversals, 'reversal')}, "
+                f"provider adjustments (PLB) {plb or 'none'}; "
+                f"{_n(cc.underpayments, 'underpayment')}, {_n(cc.appeals, 'appeal')}, "
+                f"{_n(cc.secondary_claims, 'secondary claim')}"
+            )
         lines += [
             "",
             "Demo logins (username / password):",
@@ -406,6 +417,10 @@ class SeedResult:
             f"  {lg.username:<{width}}{lg.password:<{pw_width}}{lg.note}" for lg in self.logins
         ]
         return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # Public interface --------------------------------------------------------------------------------
@@ -473,7 +488,10 @@ def seed(
         claims = claims_demo.seed_claims(session, ACTOR, result.practice_id)
         # the payers' 835s paid some invoices in part or in full: count statuses again
         result = dataclasses.replace(
-            result, claims=claims.statuses, statuses=_invoice_statuses(session, result.practice_id)
+            result,
+            claims=claims.statuses,
+            claim_cycle=claims,
+            statuses=_invoice_statuses(session, result.practice_id),
         )
     return result
 

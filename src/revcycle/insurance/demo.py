@@ -1,15 +1,25 @@
 """Demo insurance data (called from demo/seed.py after the patients and invoices exist): payers
 and plans with fee schedules, coverages (self and dependants, primary and secondary, Medicare
 with a supplemental secondary), accumulators, prior authorisations in every status, and a few
-estimates. Deterministic: everything derives from the patients' order and the window's end."""
+estimates. Deterministic: everything derives from the patients' order and the window's end.
+
+The payer simulator chooses a scenario by the member id's suffix (docs/payer-simulator.md): the
+first self-insured Badger Choice PPO adults with an open invoice seen in the last
+``CLAIM_DAYS`` days (the claims demo's window, claims/demo.py) get the member ids ending
+``XRV``, ``XIT``, ``XWO``, ``XPP``, ``XDN`` and ``XRJ``, one each, so the demo's claims show a
+reversal, interest, a recoupment, a bundled line, a denial and a 277CA rejection; the next
+such adult is also on a spouse's plan, so the claims demo has a secondary payer to bill.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from revcycle.auth.principal import Principal
@@ -30,6 +40,7 @@ from revcycle.insurance.schemas import (
     PayerCreate,
     PlanCreate,
 )
+from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
 from revcycle.money import Money
 from revcycle.patients.models import Patient
 from revcycle.practices.repository import PracticeRepository
@@ -101,6 +112,12 @@ PLANS: list[tuple[int, dict[str, object], Decimal | None]] = [
         None,
     ),
 ]
+
+
+# Payer-simulator scenarios given to member ids (module docstring), in this order.
+CLAIM_SCENARIOS = ("XRV", "XIT", "XWO", "XPP", "XDN", "XRJ")
+CLAIM_DAYS = 80  # the claims demo's look-back (claims/demo.py LOOKBACK_DAYS)
+OFFICE_VISIT = "992"  # E/M office visit codes: the copay plan pays the rest
 
 
 @dataclass
@@ -183,10 +200,12 @@ def seed(
     by_id = {p.id: p for p in patients}
     primary: dict[object, InsurancePlan] = {}
 
-    def cover(patient: Patient, plan: InsurancePlan, priority: int, **extra: object) -> None:
+    def cover(
+        patient: Patient, plan: InsurancePlan, priority: int, suffix: str = "", **extra: object
+    ) -> None:
         body = {
             "plan_id": plan.id,
-            "member_id": f"{plan.name[:3].upper()}{patient.account_number[-6:]}{priority}",
+            "member_id": f"{plan.name[:3].upper()}{patient.account_number[-6:]}{priority}{suffix}",
             "group_number": "GRP-4410" if plan.product_type in {"ppo", "hdhp"} else None,
             "effective_from": year_start.isoformat(),
             "priority": priority,
@@ -198,6 +217,9 @@ def seed(
 
     adults = [p for p in patients if p.guarantor_id is None]
     parents = {p.guarantor_id for p in patients if p.guarantor_id is not None}
+    claimable = _claimable(session, practice.id, end, set(ppo.auth_required_codes or []))
+    scenarios = list(CLAIM_SCENARIOS)
+    billed_spouse = False
     for i, patient in enumerate(adults):
         age = end.year - patient.date_of_birth.year
         if patient.id in parents:  # a family plan covering the dependants below
@@ -208,9 +230,18 @@ def seed(
             cover(patient, ppo, 2)
             primary[patient.id] = medicare
         elif i % 5 in (0, 1, 2):
-            cover(patient, ppo, 1)
+            alone = i % 7 != 0 and patient.id in claimable
+            # XPP (bundling) needs a second line to bundle
+            fits = [x for x in scenarios if x != "XPP" or claimable.get(patient.id, 0) > 1]
+            suffix = fits[0] if alone and fits else ""
+            if suffix:
+                scenarios.remove(suffix)
+            cover(patient, ppo, 1, suffix)
             primary[patient.id] = ppo
-            if i % 7 == 0:  # also on a spouse's plan
+            # the first claimable one after the scenarios has a secondary payer to bill
+            spouse = i % 7 == 0 or (alone and not suffix and not billed_spouse)
+            billed_spouse = billed_spouse or (spouse and alone)
+            if spouse:  # also on a spouse's plan
                 subscriber = {
                     "first_name": "Sam",
                     "last_name": "Rivera",
@@ -239,6 +270,44 @@ def seed(
     _accumulators(session, actor, patients, end)
     out.authorizations = _authorizations(session, actor, adults, primary, end)
     out.estimates = _estimates(session, actor, adults, primary, end)
+    return out
+
+
+def _claimable(
+    session: Session, practice_id: object, end: dt.date, auth_codes: set[str]
+) -> dict[object, int]:
+    """Patients with an open invoice (no credit note) seen in the last CLAIM_DAYS days with an
+    office visit (992xx, paid after the copay) and no line that needs an authorisation: the
+    claims demo sends one of their claims (claims/demo.py picks the same invoice). Each with the
+    most lines such an invoice has."""
+    since = end - dt.timedelta(days=CLAIM_DAYS)
+    rows = session.execute(
+        select(
+            Invoice.id, Invoice.patient_id, InvoiceLine.service_code, InvoiceLine.date_of_service
+        )
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(
+            Invoice.practice_id == practice_id,
+            Invoice.status == "open",
+            Invoice.id.not_in(select(InvoiceAdjustment.invoice_id)),
+        )
+    ).all()
+    recent: dict[object, object] = {}
+    lines: Counter[object] = Counter()
+    visit: set[object] = set()
+    needs_auth: set[object] = set()
+    for invoice_id, patient_id, code, day in rows:
+        lines[invoice_id] += 1
+        if day is not None and day >= since:
+            recent[invoice_id] = patient_id
+        if code.startswith(OFFICE_VISIT):
+            visit.add(invoice_id)
+        if code in auth_codes:
+            needs_auth.add(invoice_id)
+    out: dict[object, int] = {}
+    for invoice, patient in recent.items():
+        if invoice in visit and invoice not in needs_auth:
+            out[patient] = max(out.get(patient, 0), lines[invoice])
     return out
 
 

@@ -141,6 +141,7 @@ class StatusCode:
     category: str  # STC01-1: A1 A2 A3 A6 A7 A8...
     code: str  # STC01-2: claim status code
     entity: str | None = None  # STC01-3
+    message: str | None = None  # STC12 free text (claim level only), e.g. where the error is
 
     @property
     def accepted(self) -> bool:
@@ -215,6 +216,7 @@ def _stc(
             None if day is None else _d8(day),
             "WQ" if s.accepted else "U",
             None if charge is None else money(charge),
+            *((None,) * 7 + (s.message,) if s.message else ()),
         )
 
 
