@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
 from revcycle.claims.schemas import ClaimCreate
 from revcycle.db import unit_of_work
 from revcycle.errors import DomainError
+from revcycle.invoices import service as invoices_service
+from revcycle.invoices.schemas import CreditNoteCreate
 from revcycle.ledger.repository import LedgerRepository
 from tests.factories.claims import DOS, make_claim, make_world
 from tests.factories.insurance import make_authorization, make_coverage, make_plan
@@ -138,6 +141,27 @@ def test_draft_or_uncovered_invoice_is_refused(session: Session) -> None:
     with pytest.raises(DomainError) as exc:
         make_claim(session, w, invoice_id=old.id)
     assert exc.value.code == "claim.no_coverage"
+
+
+def test_an_invoice_credited_before_billing_is_refused_and_nothing_written(
+    session: Session,
+) -> None:
+    w = make_world(session)
+    invoices_service.add_credit_note(
+        session,
+        SYSTEM,
+        w.invoice.id,
+        CreditNoteCreate(amount=Decimal("30.00"), reason_code="courtesy"),
+    )
+    before = _counts(session)
+    with pytest.raises(DomainError) as exc:
+        make_claim(session, w)
+    assert exc.value.code == "claim.invoice_not_billable"
+    assert exc.value.message == (
+        f"Invoice {w.invoice.display_number} has credit notes of 30.00: a claim bills the full "
+        "charges, so bill the payer before crediting the patient (or bill the lines by hand)"
+    )
+    assert _counts(session) == before
 
 
 def test_secondary_coverage_makes_a_secondary_claim(session: Session) -> None:

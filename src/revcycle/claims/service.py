@@ -31,6 +31,7 @@ from revcycle.insurance.models import Coverage
 from revcycle.insurance.repository import InsuranceRepository
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice, InvoiceLine
+from revcycle.invoices.repository import InvoiceRepository
 from revcycle.kit.clock import utcnow
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
 from revcycle.kit.uuids import parse_cursor_uuid
@@ -278,6 +279,26 @@ def copy_claim(
     return ClaimView(claim, lines)
 
 
+def _refuse_credited(session: Session, invoice: Invoice) -> None:
+    """A primary claim bills the lines' full charges and the payer's 835 clears all of them
+    (paid, contractual, patient responsibility): a credit note given before would leave the
+    invoice below zero whenever the patient's share is smaller than the credit. Bill first,
+    then give the courtesy credit against what the patient owes."""
+    credited = sum(
+        a.amount_minor
+        for a in InvoiceRepository(session).adjustments(invoice.id)
+        if a.kind == "credit_note"
+    )
+    if credited:
+        raise errors.InvoiceNotBillable(
+            f"Invoice {invoice.display_number} has credit notes of "
+            f"{Money(credited, invoice.currency).format()}: a claim bills the full charges, "
+            "so bill the payer before crediting the patient (or bill the lines by hand)",
+            invoice_status=invoice.status,
+            credited=Money(credited, invoice.currency).format(),
+        )
+
+
 def create_claim(session: Session, actor: Principal, data: ClaimCreate) -> ClaimView:
     """Build a draft claim from an issued invoice's charges for one of the patient's coverages
     (the primary on the first date of service unless ``coverage_id`` says otherwise)."""
@@ -293,6 +314,8 @@ def create_claim(session: Session, actor: Principal, data: ClaimCreate) -> Claim
     first_day = min(ln.date_of_service for ln in lines)
     last_day = max(ln.date_of_service for ln in lines)
     coverage, sequence = _coverage(session, invoice.patient_id, data.coverage_id, first_day)
+    if sequence == "primary":
+        _refuse_credited(session, invoice)
     repo = ClaimRepository(session)
     taken = repo.live_claimed_lines([ln.id for ln in lines], sequence)
     if taken:
