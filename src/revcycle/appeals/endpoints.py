@@ -382,7 +382,7 @@ def put_carc_action(practice_id: uuid.UUID, body: CarcActionPut, ctx: CtxDep) ->
     return ctx.write(work)
 
 
-@router.delete("/carc-actions/{row_id}", status_code=204)
-def delete_carc_action(row_id: uuid.UUID, ctx: CtxDep) -> Response:
+@router.delete("/carc-actions/{carc_action_id}", status_code=204)
+def delete_carc_action(carc_action_id: uuid.UUID, ctx: CtxDep) -> Response:
     """Remove a practice's row: the default for its key applies again."""
-    return ctx.write(lambda s, p: carc_actions.delete_row(s, p, row_id), status_code=204)
+    return ctx.write(lambda s, p: carc_actions.delete_row(s, p, carc_action_id), status_code=204)

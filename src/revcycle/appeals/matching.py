@@ -28,6 +28,9 @@ from revcycle.auth.principal import Principal
 from revcycle.claims import carc_actions, states
 from revcycle.claims.models import Claim, ClaimEvent
 from revcycle.kit.clock import utcnow
+from revcycle.ledger import service as ledger
+from revcycle.ledger.chart import AccountCode, EntryKind
+from revcycle.money import Money
 from revcycle.remittances.models import RemittanceClaim
 
 
@@ -96,6 +99,39 @@ def _baseline_paid(session: Session, appeal: Appeal, claim: Claim) -> tuple[int,
     return 0, remittance_id
 
 
+def _reinstate(
+    session: Session, actor: Principal, appeal: Appeal, claim: Claim, day: dt.date
+) -> tuple[int, uuid.UUID | None]:
+    """A payment for denied lines the first 835 already wrote off (an adjudicated claim's CO
+    adjustments go to 4200), sent as a new CLP without reversing the first: the posting cleared
+    more than the payer still owed. What it over-cleared, up to the amount appealed, is taken
+    back from contractual adjustments (Dr 1210 / Cr 4200), so the money is not counted twice."""
+    session.flush()
+    owed = AppealRepository(session).insurance_ar(claim.invoice_id)
+    minor = min(-owed, appeal.at_stake_minor) if owed < 0 else 0
+    if minor <= 0:
+        return 0, None
+    amount = Money(minor, claim.currency)
+    dims = {"patient_id": claim.patient_id, "invoice_id": claim.invoice_id}
+    entry_id = ledger.post_entry(
+        session,
+        ledger.EntrySpec(
+            practice_id=claim.practice_id,
+            kind=EntryKind.CLAIM_ADJUSTMENT.value,
+            legs=[
+                ledger.debit(AccountCode.INSURANCE_AR, amount, **dims),
+                ledger.credit(AccountCode.CONTRACTUAL_ADJUSTMENTS, amount, **dims),
+            ],
+            effective_date=day,
+            memo=f"claim {claim.control_number} appeal paid: the written-off denial is reinstated",
+            created_by=actor.user_id,
+            source_type="appeal",
+            source_id=appeal.id,
+        ),
+    )
+    return minor, entry_id
+
+
 def on_claim_posted(
     session: Session,
     actor: Principal,
@@ -120,6 +156,7 @@ def on_claim_posted(
     if recovered <= 0:
         return None
     remaining = still_disputed(row.detail)
+    reinstated, entry_id = _reinstate(session, actor, appeal, claim, payment_date)
     before = appeal.status
     appeal.status = "won" if remaining == 0 else "partially_won"
     appeal.recovered_minor = recovered
@@ -134,6 +171,8 @@ def on_claim_posted(
         "recovered_minor": recovered,
         "still_disputed_minor": remaining,
         "expected_minor": appeal.expected_minor,
+        "reinstated_minor": reinstated,
+        "reinstated_entry_id": None if entry_id is None else str(entry_id),
     }
     _event(session, appeal, "payment", from_status=before, detail=detail)
     states.note(

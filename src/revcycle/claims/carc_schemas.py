@@ -24,7 +24,13 @@ CarcActionName = Literal[
     "coordinate_benefits",
     "review",
 ]
-GroupCode = Literal["CO", "PR", "OA", "PI", "CR"]
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+GroupCode = Annotated[Literal["CO", "PR", "OA", "PI", "CR"], BeforeValidator(_upper)]
 
 
 def _code(pattern: str, what: str) -> Callable[[object], object]:
