@@ -33,6 +33,10 @@ from revcycle.ledger.chart import AccountCode, EntryKind
 from revcycle.money import Money
 from revcycle.remittances.models import RemittanceClaim
 
+# Claim statuses an appeal awaiting a payment leaves a claim in (appealed while sent; adjudicated
+# once won; denied / adjudicated / closed after an earlier payment or correction).
+APPEALABLE_BEFORE = frozenset({"appealed", "adjudicated", "denied", "closed"})
+
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
@@ -139,12 +143,15 @@ def on_claim_posted(
     row: RemittanceClaim,
     *,
     outcome: str,
+    previous_status: str,
     payment_date: dt.date,
 ) -> Appeal | None:
     """Link a posting that paid more for an appealed claim to its appeal (None when there is no
     appeal awaiting a payment, or the posting recovers nothing)."""
     if outcome != "adjudicated":
         return None  # a denial again: the staff record the appeal's outcome by hand
+    if previous_status not in APPEALABLE_BEFORE:
+        return None  # a first adjudication (submitted / accepted): no appeal can exist yet
     repo = AppealRepository(session)
     appeal = repo.awaiting_payment(claim.id)
     if appeal is None or payment_date < appeal.adjudicated_on:

@@ -811,6 +811,7 @@ def apply_to_claim(
     row.detail = detail
     if row.payer_claim_number:
         claim.payer_claim_number = row.payer_claim_number
+    previous_status = claim.status
     states.transition(
         session,
         claim,
@@ -822,7 +823,13 @@ def apply_to_claim(
     )
     # An appeal awaiting this payment: linked, its recovery and outcome recorded (no money).
     appeal_matching.on_claim_posted(
-        session, ERA_ACTOR, claim, row, outcome=target, payment_date=effective_date
+        session,
+        ERA_ACTOR,
+        claim,
+        row,
+        outcome=target,
+        previous_status=previous_status,
+        payment_date=effective_date,
     )
     if (
         target == "adjudicated"
