@@ -5,13 +5,15 @@ routes, the actions the 835 posting records and the denial queue's filter and gr
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.audit import service as audit
 from revcycle.audit.models import AuditEvent
@@ -19,6 +21,7 @@ from revcycle.claims import carc_actions, denials, states
 from revcycle.claims.carc_models import CarcAction
 from revcycle.claims.carc_schemas import CarcActionPut
 from revcycle.claims.models import ClaimEvent
+from revcycle.db import unit_of_work
 from revcycle.errors import DomainError
 from revcycle.kit.clock import today
 from revcycle.remittances import service as remittances
@@ -288,3 +291,28 @@ def test_the_table_over_http(session: Session, client: TestClient) -> None:
     r = client.delete(f"/api/v1/carc-actions/{co16n4['id']}", headers=admin)
     assert (r.status_code, r.json()["code"]) == (409, "claim_rules.default_read_only")
     assert len(client.get(url, headers=admin).json()["items"]) == DEFAULT_ROWS
+
+
+def test_concurrent_puts_of_one_key_make_one_row(
+    committed_db: tuple[str, Engine, sessionmaker[Session]],
+) -> None:
+    _, _, factory = committed_db
+    with unit_of_work(factory) as s:
+        practice_id = make_practice(s).id
+    barrier = threading.Barrier(5)
+    actions = ["review", "appeal", "write_off", "duplicate", "timely_filing"]
+
+    def attempt(i: int) -> bool:
+        barrier.wait()
+        with unit_of_work(factory) as s:
+            body = CarcActionPut(group="CO", reason="50", remark="N115", action=actions[i])
+            _, created = carc_actions.put_row(s, SYSTEM, practice_id, body)
+            return created
+
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(attempt, range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    with unit_of_work(factory) as s:
+        [row] = s.scalars(select(CarcAction).where(CarcAction.practice_id == practice_id)).all()
+        assert (row.group_code, row.reason_code, row.remark_code) == ("CO", "50", "N115")
+        assert row.action in actions
