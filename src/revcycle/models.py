@@ -8,6 +8,7 @@ from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.cash.models import BankDeposit, CashDrawer, CashDrawerItem
 from revcycle.charges.models import ChargeImport
+from revcycle.claims.carc_models import CarcAction
 from revcycle.claims.cob_models import ClaimCob
 from revcycle.claims.models import (
     Claim,
@@ -81,6 +82,7 @@ __all__ = [
     "AppealEvent",
     "AppealReminder",
     "ChargeImport",
+    "CarcAction",
     "ClaimCob",
     "X12ControlCounter",
     "ClaimSubmission",

@@ -73,15 +73,22 @@ def test_queue_over_http(client: TestClient, w: dict[str, Any]) -> None:
             "description": "The payer does not find the service medically necessary",
             "group_description": "Contractual: the provider absorbs it and may not bill the "
             "patient",
+            # Looked up in the default table (this event predates the posting's record).
+            "action": "appeal",
         }
     ]
+    assert (item["action"], item["lines"][0]["action"], item["lines"][1]["action"]) == (
+        "appeal",
+        "appeal",
+        "correct_resubmit",
+    )
     assert item["remarks"][1] == {"code": "ZZ999", "description": "no description on file"}
     # Patients: their own claims only.
     mine = client.get("/api/v1/denials", headers=w["me"]).json()
     assert [i["claim_id"] for i in mine["items"]] == [str(w["denied"].id)]
     theirs = client.get("/api/v1/denials", headers=w["stranger"]).json()
     assert [i["claim_id"] for i in theirs["items"]] == [str(w["hidden"].id)]
-    for bad in ("group_by=codes", "age=5-10", "reason=%27%3B--", "practice_id=nope"):
+    for bad in ("group_by=codes", "age=5-10", "reason=%27%3B--", "practice_id=nope", "action=x"):
         r = client.get(f"/api/v1/denials?{bad}", headers=w["specialist"])
         assert r.status_code == 422, bad
 

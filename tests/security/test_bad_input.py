@@ -541,6 +541,18 @@ def _cpt() -> str:
     return f"{10000 + next(_n) % 89000:05d}"
 
 
+def _carc_key() -> dict[str, Any]:
+    """A key of the CARC -> action table not used before (each request creates a row)."""
+    k = next(_n)
+    return {
+        "group": "CO",
+        "reason": str((k // 1000) % 900 + 100),
+        "remark": f"N{k % 1000}",
+        "action": "appeal",
+        "note": "Send the records",
+    }
+
+
 def _note(w: World, p: Prepared, resp: dict[str, Any]) -> dict[str, Any]:
     return {"note": resp["note"]}
 
@@ -1164,6 +1176,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         "estimates",
         1,
     ),
+    ("PUT", "/api/v1/practices/{practice_id}/carc-actions"): Route(
+        lambda w: _p(w, f"/api/v1/practices/{w.practice.id}/carc-actions", _carc_key()),
+        "carc_actions",
+        1,
+        _note,
+    ),
     ("PUT", "/api/v1/practices/{practice_id}/estimate-settings"): Route(
         lambda w: _p(
             w,
@@ -1759,6 +1777,7 @@ def test_garbage_in_path_and_query_parameters(session: Session, client: TestClie
         "claim_id": w.draft.id,
         "pair_id": w.draft.id,
         "limit_id": w.draft.id,
+        "carc_action_id": w.draft.id,
         "batch_id": w.draft.id,
         "remittance_id": w.draft.id,
         "unmatched_id": w.draft.id,

@@ -28,9 +28,10 @@ from revcycle.audit.models import AuditEvent
 from revcycle.auth.permissions import Action, allowed
 from revcycle.cash import service as cash
 from revcycle.cash.schemas import DepositCreate, DrawerClose, DrawerOpen
-from revcycle.claims import scrubber
+from revcycle.claims import carc_actions, scrubber
 from revcycle.claims import service as claims_service
 from revcycle.claims import states as claim_states
+from revcycle.claims.carc_schemas import CarcActionPut
 from revcycle.claims.models import ClaimBatch
 from revcycle.claims.schemas import ClaimCreate
 from revcycle.claims.scrub_schemas import EditPairCreate, UnitLimitCreate
@@ -203,6 +204,10 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/practices/{practice_id}/claim-unit-limits"): Action.CLAIM_READ,
     ("POST", "/api/v1/practices/{practice_id}/claim-unit-limits"): Action.CLAIM_RULES_WRITE,
     ("DELETE", "/api/v1/claim-unit-limits/{limit_id}"): Action.CLAIM_RULES_WRITE,
+    # The CARC -> action table (docs/denials-appeals.md).
+    ("GET", "/api/v1/practices/{practice_id}/carc-actions"): Action.CLAIM_READ,
+    ("PUT", "/api/v1/practices/{practice_id}/carc-actions"): Action.CLAIM_RULES_WRITE,
+    ("DELETE", "/api/v1/carc-actions/{carc_action_id}"): Action.CLAIM_RULES_WRITE,
     ("GET", "/api/v1/fraud/reviews"): Action.FRAUD_READ,
     ("GET", "/api/v1/fraud/reviews/{review_id}"): Action.FRAUD_READ,
     ("POST", "/api/v1/fraud/reviews/{review_id}/decide"): Action.FRAUD_REVIEW,
@@ -349,6 +354,12 @@ def _build(session: Session, *, same_practice: bool) -> World:
     unit_limit = scrubber.add_unit_limit(
         session, SYSTEM, hidden_practice.id, UnitLimitCreate(code="97110", max_units=4)
     )
+    carc_row, _ = carc_actions.put_row(
+        session,
+        SYSTEM,
+        hidden_practice.id,
+        CarcActionPut(group="CO", reason="50", action="review", note="Hidden practice's own"),
+    )
     posted = remittances_service.post_file(
         session,
         SYSTEM,
@@ -465,6 +476,7 @@ def _build(session: Session, *, same_practice: bool) -> World:
         "batch_id": str(hidden_batch.id),
         "pair_id": str(edit_pair.id),
         "limit_id": str(unit_limit.id),
+        "carc_action_id": str(carc_row.id),
         "remittance_id": str(remittance_id),
         "unmatched_id": str(unmatched.id),
         "appeal_id": str(hidden_appeal.id),
@@ -641,6 +653,11 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
             "column2_code": "97530",
         },
         "/api/v1/practices/{practice_id}/claim-unit-limits": {"code": "97112", "max_units": 2},
+        "/api/v1/practices/{practice_id}/carc-actions": {
+            "group": "CO",
+            "reason": "16",
+            "action": "review",
+        },
         "/api/v1/remittances": {
             "practice_id": w.ids["practice_id"],
             "content": era_text("X1", "1234567893", [], "0", trace="M2"),

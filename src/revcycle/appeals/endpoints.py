@@ -32,7 +32,14 @@ from revcycle.appeals.schemas import (
     SecondaryRead,
 )
 from revcycle.auth.principal import Principal
-from revcycle.claims import denials, reason_codes, secondary
+from revcycle.claims import carc_actions, denials, reason_codes, secondary
+from revcycle.claims.carc_schemas import (
+    CarcActionList,
+    CarcActionName,
+    CarcActionPut,
+    CarcActionPutRead,
+    CarcActionRead,
+)
 from revcycle.claims.endpoints import claim_read
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
@@ -53,6 +60,7 @@ def _code(c: denials.Code, currency: str) -> CodeRead:
         amount=amount(c.amount_minor, currency),
         description=c.description,
         group_description=reason_codes.describe_group(c.group),
+        action=c.action,
     )
 
 
@@ -79,6 +87,7 @@ def denial_read(d: denials.Denial) -> DenialRead:
         deadline=d.deadline,
         days_left=d.days_left,
         primary_reason=d.primary_reason,
+        action=d.action,
         adjustments=[_code(c, cur) for c in d.adjustments],
         remarks=[RemarkRead(code=r.code, description=r.description) for r in d.remarks],
         lines=[
@@ -89,6 +98,7 @@ def denial_read(d: denials.Denial) -> DenialRead:
                 units=ln.units,
                 at_stake=amount(ln.at_stake_minor, cur),
                 adjustments=[_code(c, cur) for c in ln.adjustments],
+                action=ln.action,
             )
             for ln in d.lines
         ],
@@ -103,10 +113,11 @@ def denial_queue(
     reason: CodeFilter | None = None,
     remark: CodeFilter | None = None,
     age: AgeBucket | None = None,
+    action: CarcActionName | None = None,
     group_by: denials.GroupBy | None = None,
 ) -> object:
     """The denial work queue (denied claims, adjudicated claims with denied lines), soonest
-    appeal deadline first, optionally grouped by primary reason, payer or age."""
+    appeal deadline first, optionally grouped by primary reason, payer, age or action."""
 
     def work(s: Session, p: Principal) -> BaseModel:
         q = denials.queue(
@@ -117,6 +128,7 @@ def denial_queue(
             reason=reason,
             remark=remark,
             age=age,
+            action=action,
             group_by=group_by,
         )
         cur = q.currency
@@ -175,6 +187,8 @@ def appeal_read(v: service.AppealView) -> AppealRead:
         expected=None if a.expected_minor is None else amount(a.expected_minor, cur),
         lost_action=a.lost_action,
         outcome_entry_id=a.outcome_entry_id,
+        remittance_claim_id=a.remittance_claim_id,
+        recovered=None if a.recovered_minor is None else amount(a.recovered_minor, cur),
         sent_on=a.sent_on,
         decided_on=a.decided_on,
         created_at=a.created_at,
@@ -325,3 +339,50 @@ def build_secondary(claim_id: uuid.UUID, ctx: CtxDep) -> Response:
         )
 
     return ctx.write(work)
+
+
+# -- the CARC -> action table (docs/denials-appeals.md, "What to do about an adjustment") -------
+def carc_action_read(t: carc_actions.TableRow) -> CarcActionRead:
+    r = t.row
+    return CarcActionRead(
+        id=r.id,
+        practice_id=r.practice_id,
+        source="default" if r.practice_id is None else "practice",
+        key=carc_actions.key_text(r.group_code, r.reason_code, r.remark_code),
+        group=r.group_code or None,
+        reason=r.reason_code or None,
+        remark=r.remark_code or None,
+        action=r.action,
+        note=r.note,
+        overridden=t.overridden,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+@router.get("/practices/{practice_id}/carc-actions", response_model=CarcActionList)
+def list_carc_actions(practice_id: uuid.UUID, ctx: CtxDep) -> object:
+    """The defaults and the practice's own rows; the most specific key wins."""
+    return ctx.read(
+        lambda s, p: CarcActionList(
+            items=[carc_action_read(t) for t in carc_actions.list_table(s, p, practice_id)]
+        )
+    )
+
+
+@router.put("/practices/{practice_id}/carc-actions", response_model=CarcActionPutRead)
+def put_carc_action(practice_id: uuid.UUID, body: CarcActionPut, ctx: CtxDep) -> Response:
+    """Set the practice's action for a key (group, reason, remark)."""
+
+    def work(s: Session, p: Principal) -> BaseModel:
+        row, created = carc_actions.put_row(s, p, practice_id, body)
+        read = carc_action_read(carc_actions.TableRow(row, overridden=False))
+        return CarcActionPutRead(**read.model_dump(), created=created)
+
+    return ctx.write(work)
+
+
+@router.delete("/carc-actions/{carc_action_id}", status_code=204)
+def delete_carc_action(carc_action_id: uuid.UUID, ctx: CtxDep) -> Response:
+    """Remove a practice's row: the default for its key applies again."""
+    return ctx.write(lambda s, p: carc_actions.delete_row(s, p, carc_action_id), status_code=204)

@@ -78,6 +78,12 @@ class Appeal(Base):
     outcome_entry_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("journal_entries.id")
     )
+    # The payer's later 835 that paid the appeal (docs/denials-appeals.md, "When the payer
+    # pays"): its remittance_claims row and what it recovered beyond the appealed denial.
+    remittance_claim_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("remittance_claims.id")
+    )
+    recovered_minor: Mapped[int | None] = mapped_column(BigInteger)
     sent_on: Mapped[dt.date | None] = mapped_column(Date)
     decided_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = created_at_column()

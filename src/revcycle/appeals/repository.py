@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session, defer, undefer
 from revcycle.appeals.models import Appeal, AppealAttachment, AppealEvent, AppealReminder
 from revcycle.ledger.chart import AccountCode
 from revcycle.ledger.models import Account, Posting
+from revcycle.remittances.models import RemittanceClaim
+
+# Appeals a later 835 may pay: sent (undecided) or won / partially won awaiting the payer.
+AWAITING_PAYMENT = ("sent", "won", "partially_won")
 
 
 class AppealRepository:
@@ -29,6 +33,53 @@ class AppealRepository:
             self.session.scalars(
                 select(Appeal).where(Appeal.claim_id == claim_id).order_by(Appeal.level)
             )
+        )
+
+    def awaiting_payment(self, claim_id: uuid.UUID) -> Appeal | None:
+        """The claim's appeal a payment may settle (the highest level), locked."""
+        return self.session.scalar(
+            select(Appeal)
+            .where(
+                Appeal.claim_id == claim_id,
+                Appeal.status.in_(AWAITING_PAYMENT),
+                Appeal.remittance_claim_id.is_(None),
+            )
+            .order_by(Appeal.level.desc())
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    def paid_by(self, remittance_claim_id: uuid.UUID) -> Appeal | None:
+        return self.session.scalar(
+            select(Appeal)
+            .where(Appeal.remittance_claim_id == remittance_claim_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    def denial_posting(
+        self, claim_id: uuid.UUID, remittance_id: uuid.UUID
+    ) -> RemittanceClaim | None:
+        """The 835 posting of ``claim_id`` in remittance ``remittance_id`` (the appealed one)."""
+        return self.session.scalar(
+            select(RemittanceClaim)
+            .where(
+                RemittanceClaim.claim_id == claim_id,
+                RemittanceClaim.remittance_id == remittance_id,
+                RemittanceClaim.outcome.in_(("adjudicated", "denied")),
+            )
+            .order_by(RemittanceClaim.position)
+            .limit(1)
+        )
+
+    def is_reversed(self, remittance_claim_id: uuid.UUID) -> bool:
+        self.session.flush()
+        return (
+            self.session.scalar(
+                select(RemittanceClaim.id).where(RemittanceClaim.reverses_id == remittance_claim_id)
+            )
+            is not None
         )
 
     def search(

@@ -67,6 +67,8 @@ class CodeRead(BaseModel):
     amount: str
     description: str
     group_description: str
+    # What to do about it (docs/denials-appeals.md, "What to do about an adjustment").
+    action: str
 
 
 class RemarkRead(BaseModel):
@@ -81,6 +83,7 @@ class DeniedLineRead(BaseModel):
     units: int
     at_stake: str
     adjustments: list[CodeRead]
+    action: str
 
 
 class DenialRead(BaseModel):
@@ -104,6 +107,8 @@ class DenialRead(BaseModel):
     deadline: dt.date
     days_left: int
     primary_reason: str
+    # The primary reason's action.
+    action: str
     adjustments: list[CodeRead]
     remarks: list[RemarkRead]
     lines: list[DeniedLineRead]
@@ -166,6 +171,9 @@ class AppealRead(BaseModel):
     expected: str | None
     lost_action: str | None
     outcome_entry_id: uuid.UUID | None
+    # The payer's later 835 that paid the appeal, and what it recovered.
+    remittance_claim_id: uuid.UUID | None
+    recovered: str | None
     sent_on: dt.date | None
     decided_on: dt.date | None
     created_at: dt.datetime

@@ -83,7 +83,8 @@ class Action(StrEnum):
     CLAIM_WRITE = "claim:write"
     # Send claims (837P batches) and ask their status (276).
     CLAIM_SUBMIT = "claim:submit"
-    # The scrubber's configurable tables (unbundling pairs, unit limits): admins.
+    # The scrubber's configurable tables (unbundling pairs, unit limits) and the CARC -> action
+    # table: admins.
     CLAIM_RULES_WRITE = "claim_rules:write"
     # Remittances (835): read them, post them, work the unmatched queue.
     REMITTANCE_READ = "remittance:read"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
-from revcycle.claims import reason_codes
+from revcycle.claims import carc_actions, reason_codes
 from revcycle.claims.models import Claim, ClaimEvent
 from revcycle.insurance.models import Payer
 from revcycle.kit.clock import today
@@ -33,7 +33,7 @@ DENIAL_GROUPS = frozenset({"CO", "PI"})
 # The queue is computed in memory from at most this many claims (oldest first) per request.
 MAX_SCANNED = 5000
 AGE_BUCKETS = ("0-30", "31-60", "61-90", "90+")
-GroupBy = Literal["reason", "payer", "age"]
+GroupBy = Literal["reason", "payer", "age", "action"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Code:
     reason: str
     amount_minor: int
     description: str
+    # What to do about it (the CARC -> action table, as the posting recorded it).
+    action: str = carc_actions.DEFAULT_ACTION
 
     @property
     def key(self) -> str:
@@ -63,6 +65,7 @@ class DeniedLine:
     paid_minor: int
     at_stake_minor: int
     adjustments: list[Code]
+    action: str = carc_actions.DEFAULT_ACTION
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,22 @@ class Denial:
         return best.key if best is not None else "none"
 
     @property
+    def action(self) -> str:
+        """The action of the primary reason (``review`` when there is none)."""
+        best: Code | None = None
+        for c in self.codes:
+            if c.group == "PR":
+                continue
+            if best is None or c.amount_minor > best.amount_minor:
+                best = c
+        return best.action if best is not None else carc_actions.DEFAULT_ACTION
+
+    @property
+    def actions(self) -> set[str]:
+        """The claim's action and each denied line's."""
+        return {self.action, *(ln.action for ln in self.lines)}
+
+    @property
     def age_bucket(self) -> str:
         return age_bucket(self.age_days)
 
@@ -131,23 +150,52 @@ def _int(value: Any) -> int:
     return 0
 
 
-def _codes(raw: Any) -> list[Code]:
+def _codes(raw: Any, recorded: Any, lookup: ActionLookup, remarks: list[str]) -> list[Code]:
+    """The adjustments with their actions: as the posting recorded them (``adjustment_actions``,
+    parallel to the adjustments), else looked up in the practice's table as it is now."""
     out: list[Code] = []
     if not isinstance(raw, list):
         return out
-    for item in raw:
+    actions = recorded if isinstance(recorded, list) and len(recorded) == len(raw) else None
+    for i, item in enumerate(raw):
         if not isinstance(item, Mapping):
             continue
         group = str(item.get("group", "")).strip().upper()
         reason = str(item.get("reason", "")).strip().upper()
         if not group or not reason:
             continue
+        action = actions[i] if actions is not None else None
+        if not isinstance(action, str) or action not in carc_actions.LABELS:
+            action = lookup().action_for(group, reason, remarks)
         out.append(
             Code(
-                group, reason, _int(item.get("amount_minor")), reason_codes.describe_reason(reason)
+                group,
+                reason,
+                _int(item.get("amount_minor")),
+                reason_codes.describe_reason(reason),
+                action,
             )
         )
     return out
+
+
+class ActionLookup:
+    """The practice's table, read only when an event lacks the recorded actions (postings made
+    before the table existed)."""
+
+    def __init__(self, session: Session | None, practice_id: uuid.UUID) -> None:
+        self.session = session
+        self.practice_id = practice_id
+        self._resolver: carc_actions.Resolver | None = None
+
+    def __call__(self) -> carc_actions.Resolver:
+        if self._resolver is None:
+            self._resolver = (
+                carc_actions.Resolver({})
+                if self.session is None
+                else carc_actions.resolver(self.session, self.practice_id)
+            )
+        return self._resolver
 
 
 def _date(value: Any, fallback: dt.date) -> dt.date:
@@ -164,11 +212,19 @@ def is_denial_event(event: ClaimEvent) -> bool:
 
 
 def from_event(
-    claim: Claim, event: ClaimEvent, payer: Payer, *, as_of: dt.date | None = None
+    claim: Claim,
+    event: ClaimEvent,
+    payer: Payer,
+    *,
+    as_of: dt.date | None = None,
+    lookup: ActionLookup | None = None,
 ) -> Denial:
     """The denial facts of ``claim`` as ``event`` (an 835 posting's, or a lost appeal's copy of
     it) states them."""
     d = event.detail or {}
+    lookup = lookup or ActionLookup(None, claim.practice_id)
+    remarks_raw = d.get("remarks") or []
+    claim_remarks = [str(r) for r in remarks_raw] if isinstance(remarks_raw, list) else []
     adjudicated_on = _date(d.get("adjudicated_on"), event.at.date())
     decided = d.get("appeal_decided_on")
     appeal_decided_on = _date(decided, adjudicated_on) if decided else None
@@ -177,7 +233,14 @@ def from_event(
     raw_lines = [ln for ln in d.get("lines") or [] if isinstance(ln, Mapping)]
     lines: list[DeniedLine] = []
     for ln in raw_lines:
-        adjustments = _codes(ln.get("adjustments"))
+        line_remarks = ln.get("remarks")
+        adjustments = _codes(
+            ln.get("adjustments"),
+            ln.get("adjustment_actions"),
+            lookup,
+            claim_remarks
+            + ([str(r) for r in line_remarks] if isinstance(line_remarks, list) else []),
+        )
         line_paid = _int(ln.get("paid_minor"))
         stake = sum(a.amount_minor for a in adjustments if a.group in DENIAL_GROUPS)
         patient = sum(a.amount_minor for a in adjustments if a.group == "PR")
@@ -194,6 +257,7 @@ def from_event(
                     paid_minor=line_paid,
                     at_stake_minor=stake,
                     adjustments=adjustments,
+                    action=_line_action(ln.get("action"), adjustments),
                 )
             )
     if event.to_status == "denied":
@@ -202,7 +266,6 @@ def from_event(
         at_stake = sum(ln.at_stake_minor for ln in lines)
     start = appeal_decided_on or adjudicated_on
     day = as_of or today()
-    remarks_raw = d.get("remarks") or []
     return Denial(
         claim=claim,
         event=event,
@@ -212,7 +275,9 @@ def from_event(
         status_code=None if d.get("status_code") is None else str(d.get("status_code")),
         paid_minor=paid,
         patient_responsibility_minor=pr,
-        adjustments=_codes(d.get("adjustments")),
+        adjustments=_codes(
+            d.get("adjustments"), d.get("adjustment_actions"), lookup, claim_remarks
+        ),
         remarks=[
             Remark(str(r).upper(), reason_codes.describe_remark(str(r)))
             for r in (remarks_raw if isinstance(remarks_raw, list) else [])
@@ -224,6 +289,16 @@ def from_event(
         appeal_decided_on=appeal_decided_on,
         all_lines=[dict(ln) for ln in raw_lines],
     )
+
+
+def _line_action(recorded: Any, adjustments: list[Code]) -> str:
+    if isinstance(recorded, str) and recorded in carc_actions.LABELS:
+        return recorded
+    best: Code | None = None
+    for c in adjustments:
+        if c.group != "PR" and (best is None or c.amount_minor > best.amount_minor):
+            best = c
+    return best.action if best is not None else carc_actions.DEFAULT_ACTION
 
 
 def latest_denial_events(
@@ -252,7 +327,7 @@ def denial_of(session: Session, claim: Claim) -> Denial | None:
         return None
     payer = session.get(Payer, claim.payer_id)
     assert payer is not None
-    denial = from_event(claim, event, payer)
+    denial = from_event(claim, event, payer, lookup=ActionLookup(session, claim.practice_id))
     if denial.at_stake_minor <= 0:
         return None
     return denial
@@ -283,6 +358,9 @@ def _group(items: Iterable[Denial], by: GroupBy) -> list[Group]:
             key = d.primary_reason
             group, _, reason = key.partition("-")
             label = reason_codes.describe_reason(reason) if reason else "no reason code"
+        elif by == "action":
+            key = d.action
+            label = carc_actions.LABELS.get(key, key)
         elif by == "payer":
             key, label = str(d.claim.payer_id), d.payer_name
         else:
@@ -306,6 +384,7 @@ def queue(
     reason: str | None = None,
     remark: str | None = None,
     age: str | None = None,
+    action: str | None = None,
     group_by: GroupBy | None = None,
 ) -> Queue:
     """The denial work queue the actor may see (patients: their own claims only)."""
@@ -328,12 +407,14 @@ def queue(
         for p in session.scalars(select(Payer).where(Payer.id.in_({c.payer_id for c in claims})))
     }
     as_of = today()
+    lookups: dict[uuid.UUID, ActionLookup] = {}
     items: list[Denial] = []
     for claim in claims:
         event = events.get(claim.id)
         if event is None or not is_denial_event(event) or event.to_status != claim.status:
             continue
-        d = from_event(claim, event, payers[claim.payer_id], as_of=as_of)
+        lookup = lookups.setdefault(claim.practice_id, ActionLookup(session, claim.practice_id))
+        d = from_event(claim, event, payers[claim.payer_id], as_of=as_of, lookup=lookup)
         if d.at_stake_minor <= 0:
             continue
         if reason is not None and reason.upper() not in {c.reason for c in d.codes}:
@@ -341,6 +422,8 @@ def queue(
         if remark is not None and remark.upper() not in {r.code for r in d.remarks}:
             continue
         if age is not None and d.age_bucket != age:
+            continue
+        if action is not None and action not in d.actions:
             continue
         items.append(d)
     items.sort(key=lambda d: (d.deadline, d.claim.id))

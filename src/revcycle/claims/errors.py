@@ -79,3 +79,9 @@ class IdempotencyKeyRequired(DomainError):
     code = "claim.idempotency_key_required"
     status = 428
     title = "Idempotency-Key required"
+
+
+class CarcDefaultReadOnly(Conflict):
+    """The CARC -> action defaults ship with the migration; a practice overrides them."""
+
+    code = "claim_rules.default_read_only"

@@ -33,11 +33,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from revcycle.appeals import matching as appeal_matching
 from revcycle.audit import service as audit
 from revcycle.auth.permissions import Action
 from revcycle.auth.principal import Principal
+from revcycle.claims import carc_actions, states
 from revcycle.claims import service as claims_service
-from revcycle.claims import states
 from revcycle.claims.models import Claim, ClaimLine
 from revcycle.claims.repository import ClaimRepository
 from revcycle.db import unit_of_work
@@ -650,6 +651,7 @@ class _Poster:
                 )
             )
         row.entry_ids = reversed_ids
+        appeal_matching.on_posting_reversed(self.session, ERA_ACTOR, original, row)
         held = self.repo.unmatched_of_claim(original.id)
         if held is not None and held.status == "open":
             held.status = "reversed"
@@ -756,6 +758,8 @@ def apply_to_claim(
     claims_service.bill_to_payer(session, claim, actor)
     detail = dict(row.detail)
     match_lines(detail, ClaimRepository(session).lines_of([claim.id])[claim.id])
+    # What to do about each adjustment, recorded once here (the denial queue reads it).
+    carc_actions.annotate(carc_actions.resolver(session, claim.practice_id), detail)
     target = _target_status(row.status_code)
     assert target is not None
     parts = split(detail)
@@ -821,6 +825,7 @@ def apply_to_claim(
     row.detail = detail
     if row.payer_claim_number:
         claim.payer_claim_number = row.payer_claim_number
+    previous_status = claim.status
     states.transition(
         session,
         claim,
@@ -829,6 +834,16 @@ def apply_to_claim(
         actor_kind="payer",
         reason=f"835: claim status {row.status_code}",
         detail=detail,
+    )
+    # An appeal awaiting this payment: linked, its recovery and outcome recorded (no money).
+    appeal_matching.on_claim_posted(
+        session,
+        ERA_ACTOR,
+        claim,
+        row,
+        outcome=target,
+        previous_status=previous_status,
+        payment_date=effective_date,
     )
     if (
         target == "adjudicated"
