@@ -6,13 +6,18 @@ payments/card.py, with the claim done by the worker:
    method, ``FOR UPDATE OF plan_installments SKIP LOCKED`` on PostgreSQL. Each becomes
    ``processing`` with a pending payment whose gateway key is derived from the installment id
    and the attempt number, and a ``plan_charge_attempts`` row (UNIQUE installment + attempt).
-2. **Charge** (no database lock held): :func:`_charge_method` -- the one dispatch point per
-   method kind: ``card`` (authorise + capture) or ``bank`` (an ACH debit that answers
-   ``processing``).
-3. **Apply** (one transaction per installment; lock order plan -> installments -> payment ->
-   patient -> invoices): the ledger entry via payments.card.apply_outcome, then the installment
-   (paid / retry / stop and ask for a new method) and a notification per decline. A bank debit
-   leaves the payment pending (no entry) and the attempt and installment ``processing``.
+2. **Charge** (no database lock held): the batch's cards in one
+   :func:`~revcycle.gateway.base.charge_many` call (one transaction on the test gateway; one
+   ``authorize`` per card on a gateway without a batch call); bank methods through
+   :func:`_charge_method` -- the one dispatch point per method kind: ``card`` (authorise +
+   capture) or ``bank`` (an ACH debit that answers ``processing``).
+3. **Apply** (one transaction per batch, :func:`_process_batch`; lock order plan ->
+   installments -> payment -> patient -> invoices): approved card charges settled together by
+   :mod:`revcycle.plans.autopay_settle` (the same rows as one at a time, one statement per
+   table); every other outcome as alone (:func:`_apply`): the ledger entry via
+   payments.card.apply_outcome, then the installment (paid / retry / stop and ask for a new
+   method) and a notification per decline. A bank debit leaves the payment pending (no entry)
+   and the attempt and installment ``processing``.
 4. **Bank sync** (:func:`sync_bank`, at the start of every run): once the debit settled (the
    payment is posted by payments.bank on the webhook or the poll) the installment is paid; a
    return before settlement is a decline; a return after settlement re-opens the installment and
@@ -400,10 +405,11 @@ def _process_batch(
     settings: Settings,
     on: dt.date,
 ) -> tuple[int, bool]:
-    """Charge a claimed batch one by one (no lock held), then apply every answer in ONE
-    transaction: :meth:`PlanRepository.lock_batch` takes the locks class by class in the
-    documented order first, then each outcome is applied exactly as alone (:func:`_apply`). One
-    commit and one audit seal per batch instead of one per installment.
+    """Charge a claimed batch (the cards in one :func:`_charge_cards` call, no lock held), then
+    apply every answer in ONE transaction: :meth:`PlanRepository.lock_batch` takes the locks
+    class by class in the documented order first, then the approved card charges are settled
+    together (:func:`revcycle.plans.autopay_settle.settle_approved`) and every other outcome is
+    applied exactly as alone (:func:`_apply`). One commit and one audit seal per batch.
 
     Exactly-once and crash safety are unchanged: every attempt was committed ``pending`` with
     its own gateway key before any charge, so a crash anywhere here leaves pending attempts that
