@@ -10,7 +10,7 @@ always safe. Amounts are integer minor units.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -274,3 +274,70 @@ class BankDebitGateway(Protocol):
     def find_debit_by_idempotency_key(self, idempotency_key: str) -> Charge | None:
         """The debit a debit() with this key created, if any."""
         ...
+
+
+# --- several charges in one call (autopay) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One authorise-and-capture of :func:`charge_many`: the same parameters as
+    :meth:`PaymentGateway.authorize` with ``capture=True``."""
+
+    token: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+# Per request: the charge, or the error a single authorize() would have raised for it
+# (GatewayTimeout, GatewayUnavailable, GatewayRefused).
+ChargeResult = Charge | GatewayError
+
+
+@runtime_checkable
+class BatchChargeGateway(Protocol):
+    """A gateway that takes several charges in one call (the test gateway: one transaction)."""
+
+    def charge_many(self, requests: Sequence[ChargeRequest]) -> list[ChargeResult]:
+        """Authorise and capture every request; one result per request, in order. Each request
+        keeps its own idempotency key: a repeat of the call answers the same charges."""
+        ...
+
+
+def charge_many(gateway: PaymentGateway, requests: Sequence[ChargeRequest]) -> list[ChargeResult]:
+    """Authorise and capture ``requests`` (one result per request, in order): through the
+    gateway's own :meth:`BatchChargeGateway.charge_many` when it has one, else one
+    ``authorize(..., capture=True)`` per request -- real card gateways have no batch charge API,
+    so there the throughput of a run comes from running several workers. After the first
+    ``GatewayUnavailable`` nothing more is sent: that request and every later one answer
+    ``GatewayUnavailable`` (nothing happened for any of them)."""
+    if isinstance(gateway, BatchChargeGateway):
+        return gateway.charge_many(requests)
+    return charge_one_by_one(gateway, requests)
+
+
+def charge_one_by_one(
+    gateway: PaymentGateway, requests: Sequence[ChargeRequest]
+) -> list[ChargeResult]:
+    """:func:`charge_many` for a gateway without a batch call: one authorise-and-capture each."""
+    out: list[ChargeResult] = []
+    for i, r in enumerate(requests):
+        try:
+            out.append(
+                gateway.authorize(
+                    r.token,
+                    r.amount_minor,
+                    r.currency,
+                    r.idempotency_key,
+                    r.metadata,
+                    capture=True,
+                )
+            )
+        except GatewayUnavailable as exc:
+            out.extend([exc] * (len(requests) - i))
+            break
+        except GatewayError as exc:
+            out.append(exc)
+    return out

@@ -6,13 +6,18 @@ payments/card.py, with the claim done by the worker:
    method, ``FOR UPDATE OF plan_installments SKIP LOCKED`` on PostgreSQL. Each becomes
    ``processing`` with a pending payment whose gateway key is derived from the installment id
    and the attempt number, and a ``plan_charge_attempts`` row (UNIQUE installment + attempt).
-2. **Charge** (no database lock held): :func:`_charge_method` -- the one dispatch point per
-   method kind: ``card`` (authorise + capture) or ``bank`` (an ACH debit that answers
-   ``processing``).
-3. **Apply** (one transaction per installment; lock order plan -> installments -> payment ->
-   patient -> invoices): the ledger entry via payments.card.apply_outcome, then the installment
-   (paid / retry / stop and ask for a new method) and a notification per decline. A bank debit
-   leaves the payment pending (no entry) and the attempt and installment ``processing``.
+2. **Charge** (no database lock held): the batch's cards in one
+   :func:`~revcycle.gateway.base.charge_many` call (one transaction on the test gateway; one
+   ``authorize`` per card on a gateway without a batch call); bank methods through
+   :func:`_charge_method` -- the one dispatch point per method kind: ``card`` (authorise +
+   capture) or ``bank`` (an ACH debit that answers ``processing``).
+3. **Apply** (one transaction per batch, :func:`_process_batch`; lock order plan ->
+   installments -> payment -> patient -> invoices): approved card charges settled together by
+   :mod:`revcycle.plans.autopay_settle` (the same rows as one at a time, one statement per
+   table); every other outcome as alone (:func:`_apply`): the ledger entry via
+   payments.card.apply_outcome, then the installment (paid / retry / stop and ask for a new
+   method) and a notification per decline. A bank debit leaves the payment pending (no entry)
+   and the attempt and installment ``processing``.
 4. **Bank sync** (:func:`sync_bank`, at the start of every run): once the debit settled (the
    payment is posted by payments.bank on the webhook or the poll) the installment is paid; a
    return before settlement is a decline; a return after settlement re-opens the installment and
@@ -44,10 +49,15 @@ from revcycle.errors import DomainError
 from revcycle.gateway.base import (
     BankDebitGateway,
     Charge,
+    ChargeRequest,
+    ChargeResult,
+    ChargeStatus,
+    GatewayError,
     GatewayRefused,
     GatewayTimeout,
     GatewayUnavailable,
     PaymentGateway,
+    charge_many,
 )
 from revcycle.kit.clock import today, utcnow
 from revcycle.kit.ids import uuid7
@@ -55,6 +65,7 @@ from revcycle.payments import bank, card
 from revcycle.payments.models import Payment
 from revcycle.payments.repository import PaymentRepository
 from revcycle.paymethods.models import StoredPaymentMethod
+from revcycle.plans import autopay_settle as settle
 from revcycle.plans import calc, errors
 from revcycle.plans import service as plans
 from revcycle.plans.models import PaymentPlan, PlanChargeAttempt, PlanInstallment
@@ -151,15 +162,18 @@ def _attempt_audit(s: Session, actor: Principal, payment: Payment) -> None:
 def _claim(
     factory: sessionmaker[Session], gateway: PaymentGateway, on: dt.date, limit: int
 ) -> list[Claimed]:
+    """One transaction: lock a batch of due installments (SKIP LOCKED), then for each a pending
+    payment with its gateway key and a pending attempt. The allocation requests of the whole
+    batch take two queries; the rows go in with one INSERT per table."""
     out = []
     with unit_of_work(factory) as s:
-        for inst, plan, method in PlanRepository(s).claim_due(on=on, limit=limit):
+        due = PlanRepository(s).claim_due(on=on, limit=limit)
+        asks = [(plan, inst.amount_minor - inst.paid_minor) for inst, plan, _ in due]
+        requests = plans.allocation_requests(s, asks) if asks else []
+        for (inst, plan, method), (_, amount), request in zip(due, asks, requests, strict=True):
             inst.attempts += 1
             inst.status = "processing"
-            amount = inst.amount_minor - inst.paid_minor
-            wanted = {
-                i: m.amount_minor for i, m in plans.allocation_request(s, plan, amount).items()
-            }
+            wanted = {i: m.amount_minor for i, m in request.items()}
             payment = _pending_payment(
                 plan,
                 amount,
@@ -391,10 +405,11 @@ def _process_batch(
     settings: Settings,
     on: dt.date,
 ) -> tuple[int, bool]:
-    """Charge a claimed batch one by one (no lock held), then apply every answer in ONE
-    transaction: :meth:`PlanRepository.lock_batch` takes the locks class by class in the
-    documented order first, then each outcome is applied exactly as alone (:func:`_apply`). One
-    commit and one audit seal per batch instead of one per installment.
+    """Charge a claimed batch (the cards in one :func:`_charge_cards` call, no lock held), then
+    apply every answer in ONE transaction: :meth:`PlanRepository.lock_batch` takes the locks
+    class by class in the documented order first, then the approved card charges are settled
+    together (:func:`revcycle.plans.autopay_settle.settle_approved`) and every other outcome is
+    applied exactly as alone (:func:`_apply`). One commit and one audit seal per batch.
 
     Exactly-once and crash safety are unchanged: every attempt was committed ``pending`` with
     its own gateway key before any charge, so a crash anywhere here leaves pending attempts that
@@ -406,10 +421,28 @@ def _process_batch(
     Returns (charges attempted, gateway unavailable)."""
     answers: list[tuple[Claimed, Charge | None, str | None]] = []
     attempted, unavailable = 0, False
+    batched = _charge_cards(gateway, claimed)
     for c in claimed:
         charge: Charge | None = None
         refused: str | None = None
-        if c.payment.status == card.PENDING:
+        if c.attempt_id in batched:
+            result = batched[c.attempt_id]
+            if isinstance(result, GatewayTimeout):
+                attempted += 1
+                continue  # resumed by the next run with the same key
+            if isinstance(result, GatewayUnavailable):
+                _release(factory, c)  # nothing was sent for it
+                unavailable = True
+                continue
+            if isinstance(result, GatewayRefused):
+                refused = result.code
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                charge = result
+        elif unavailable:
+            break  # not sent: resumed later like any stale pending attempt
+        elif c.payment.status == card.PENDING:
             try:
                 charge = _charge_method(gateway, c.kind, c.token, c.payment)
             except GatewayTimeout:
@@ -430,14 +463,72 @@ def _process_batch(
             PlanRepository(s).lock_batch(
                 [c.plan_id for c, _, _ in answers], [c.payment.id for c, _, _ in answers]
             )
+            bulk = {
+                c.attempt_id: c
+                for c, charge, refused in answers
+                if charge is not None
+                and refused is None
+                and c.kind == "card"
+                and c.installment_id is not None
+                and settle.bulk_settleable(charge)
+            }
+            left = settle.settle_approved(
+                s,
+                ACTOR,
+                [
+                    settle.Approved(c.attempt_id, c.plan_id, c.installment_id, c.payment.id, ch)
+                    for c, ch, _ in answers
+                    if c.attempt_id in bulk and c.installment_id is not None and ch is not None
+                ],
+            )
+            done = set(bulk) - {a.attempt_id for a in left}
             for c, charge, refused in answers:
-                _apply(s, ACTOR, c, charge, refused, settings, on)
+                if c.attempt_id not in done:
+                    _apply(s, ACTOR, c, charge, refused, settings, on)
     except (DomainError, SQLAlchemyError):
         log.warning("autopay batch of %d not applied at once: one by one", len(answers))
         for c, charge, refused in answers:
             with unit_of_work(factory) as s:
                 _apply(s, ACTOR, c, charge, refused, settings, on)
     return attempted, unavailable
+
+
+def _charge_cards(gateway: PaymentGateway, claimed: list[Claimed]) -> dict[uuid.UUID, ChargeResult]:
+    """Authorise and capture every pending card attempt of a claimed batch in one
+    :func:`~revcycle.gateway.base.charge_many` call (one transaction on the test gateway; one
+    call per charge on a gateway without a batch API). attempt id -> the gateway's answer. A
+    replayed key answering a charge authorised but not captured is captured here, as
+    ``payments.card._charge`` does."""
+    todo = [c for c in claimed if c.kind == "card" and c.payment.status == card.PENDING]
+    if not todo:
+        return {}
+    results = charge_many(
+        gateway,
+        [
+            ChargeRequest(
+                c.token,
+                c.payment.amount_minor,
+                c.payment.currency,
+                c.payment.gateway_idempotency_key or "",
+                {"payment_id": str(c.payment.id)},
+            )
+            for c in todo
+        ],
+    )
+    out: dict[uuid.UUID, ChargeResult] = {}
+    for c, result in zip(todo, results, strict=True):
+        if (
+            isinstance(result, Charge)
+            and result.status is ChargeStatus.SUCCEEDED
+            and not result.captured
+            and not result.voided
+        ):
+            try:
+                result = gateway.capture(result.id)
+            except GatewayError as exc:
+                result = exc
+        out[c.attempt_id] = result
+    return out
 
 
 def _release(factory: sessionmaker[Session], c: Claimed) -> None:

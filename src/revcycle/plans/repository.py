@@ -50,6 +50,18 @@ class PlanRepository:
             )
         )
 
+    def invoices_of(self, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[PlanInvoice]]:
+        """plan id -> its invoice links in position order, for several plans in one query."""
+        out: dict[uuid.UUID, list[PlanInvoice]] = {}
+        if plan_ids:
+            for link in self.session.scalars(
+                select(PlanInvoice)
+                .where(PlanInvoice.plan_id.in_(set(plan_ids)))
+                .order_by(PlanInvoice.plan_id, PlanInvoice.position)
+            ):
+                out.setdefault(link.plan_id, []).append(link)
+        return out
+
     def installments(self, plan_id: uuid.UUID, *, lock: bool = False) -> list[PlanInstallment]:
         q = (
             select(PlanInstallment)

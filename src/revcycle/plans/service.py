@@ -108,8 +108,11 @@ def record_event(
     kind: str,
     *,
     reason: str | None = None,
+    flush: bool = True,
     **detail: Any,
 ) -> None:
+    """A plan event and its audit event. ``flush=False`` leaves the row to the next flush (a
+    batch of autopay outcomes writes all its events with one INSERT)."""
     session.add(
         PlanEvent(
             id=uuid7(),
@@ -122,7 +125,8 @@ def record_event(
             at=utcnow(),
         )
     )
-    session.flush()
+    if flush:
+        session.flush()
     audit.record(
         session,
         actor,
@@ -426,16 +430,30 @@ def allocation_request(
 ) -> dict[uuid.UUID, Money]:
     """Where a plan payment goes: the plan's invoices, oldest due first, up to each balance (call
     with the patient and invoices locked for an exact answer)."""
-    links = PlanRepository(session).invoices(plan.id)
-    balances = LedgerRepository(session).invoice_ar_balances([p.invoice_id for p in links])
-    wanted: dict[uuid.UUID, Money] = {}
-    left = amount_minor
-    for link in links:
-        take = min(left, balances[link.invoice_id])
-        if take > 0:
-            wanted[link.invoice_id] = Money(take, plan.currency)
-            left -= take
-    return wanted
+    return allocation_requests(session, [(plan, amount_minor)])[0]
+
+
+def allocation_requests(
+    session: Session, asks: list[tuple[PaymentPlan, int]]
+) -> list[dict[uuid.UUID, Money]]:
+    """:func:`allocation_request` for several (plan, amount) at once (an autopay claim): two
+    queries in all. Each answer is computed from the balances as they are now, independently of
+    the others, as separate calls would."""
+    links = PlanRepository(session).invoices_of([plan.id for plan, _ in asks])
+    balances = LedgerRepository(session).invoice_ar_balances(
+        {link.invoice_id for plan_links in links.values() for link in plan_links}
+    )
+    out = []
+    for plan, amount_minor in asks:
+        wanted: dict[uuid.UUID, Money] = {}
+        left = amount_minor
+        for link in links.get(plan.id, []):
+            take = min(left, balances[link.invoice_id])
+            if take > 0:
+                wanted[link.invoice_id] = Money(take, plan.currency)
+                left -= take
+        out.append(wanted)
+    return out
 
 
 def apply_to_installments(
@@ -574,14 +592,17 @@ def settle(
     *,
     payoff: bool = False,
     target: PlanInstallment | None = None,
+    flush: bool = True,
 ) -> None:
-    """Mark a succeeded plan payment on the installments, record it, end the plan if done."""
+    """Mark a succeeded plan payment on the installments, record it, end the plan if done.
+    ``flush=False``: the rows are left to the caller's next flush (a batch)."""
     applied = apply_to_installments(plan, installments, payment.amount_minor, target=target)
     record_event(
         session,
         actor,
         plan,
         "payoff" if payoff else "payment",
+        flush=flush,
         payment_id=str(payment.id),
         amount_minor=payment.amount_minor,
         method=payment.method,
@@ -591,7 +612,8 @@ def settle(
         _end(session, plan, "paid_off")
     else:
         maybe_complete(session, actor, plan, installments)
-    session.flush()
+    if flush:
+        session.flush()
 
 
 # --- changes ------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ class ReceiptRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _increment(self, practice_id: uuid.UUID, series: str, year: int) -> int | None:
+    def _increment(
+        self, practice_id: uuid.UUID, series: str, year: int, count: int = 1
+    ) -> int | None:
         return self.session.scalar(
             update(ReceiptSequence)
             .where(
@@ -24,7 +26,7 @@ class ReceiptRepository:
                 ReceiptSequence.series == series,
                 ReceiptSequence.year == year,
             )
-            .values(last_number=ReceiptSequence.last_number + 1)
+            .values(last_number=ReceiptSequence.last_number + count)
             .returning(ReceiptSequence.last_number)
             .execution_options(synchronize_session=False)
         )
@@ -33,7 +35,12 @@ class ReceiptRepository:
         """The next number of a series: an atomic increment whose row lock is held until COMMIT
         (a rollback gives the number back). The year's row is created on first use; a
         concurrent creator waits on the conflicting insert, then increments the same row."""
-        number = self._increment(practice_id, series, year)
+        return self.take_numbers(practice_id, series, year, 1)
+
+    def take_numbers(self, practice_id: uuid.UUID, series: str, year: int, count: int) -> int:
+        """The next ``count`` numbers of a series in one increment (as :meth:`take_number`):
+        returns the last of them; they are ``last - count + 1 .. last``, no gap."""
+        number = self._increment(practice_id, series, year, count)
         if number is None:
             insert_ignore(
                 self.session,
@@ -41,7 +48,7 @@ class ReceiptRepository:
                 {"practice_id": practice_id, "series": series, "year": year, "last_number": 0},
                 ["practice_id", "series", "year"],
             )
-            number = self._increment(practice_id, series, year)
+            number = self._increment(practice_id, series, year, count)
         assert number is not None
         return int(number)
 

@@ -14,6 +14,7 @@ Payments and refunds call exactly one function here when they settle: :func:`ass
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -95,3 +96,47 @@ def assign_refund(session: Session, refund: Refund) -> Receipt:
         currency=refund.currency,
         refund_id=refund.id,
     )
+
+
+def assign_payments(session: Session, payments: Sequence[Payment]) -> list[Receipt]:
+    """:func:`assign_payment` for payments that settled together (a batch of autopay charges):
+    drawer for each, then one increment of each practice's sequence for all its payments, numbers
+    given in the order of ``payments``; one receipt each, none twice."""
+    had = ReceiptRepository(session).numbers_for([p.id for p in payments], [])
+    todo = [p for p in payments if p.id not in had]
+    for payment in todo:
+        cash.attach_payment(session, payment)
+    year = today().year
+    counts: dict[uuid.UUID, int] = {}
+    for payment in todo:
+        counts[payment.practice_id] = counts.get(payment.practice_id, 0) + 1
+    next_number = {
+        practice_id: ReceiptRepository(session).take_numbers(
+            practice_id, PAYMENT_SERIES, year, count
+        )
+        - count
+        + 1
+        for practice_id, count in sorted(counts.items())
+    }
+    out = []
+    for payment in todo:
+        number = next_number[payment.practice_id]
+        next_number[payment.practice_id] = number + 1
+        out.append(
+            Receipt(
+                id=uuid7(),
+                practice_id=payment.practice_id,
+                patient_id=payment.patient_id,
+                series=PAYMENT_SERIES,
+                year=year,
+                number=number,
+                display_number=display_number(PAYMENT_SERIES, year, number),
+                payment_id=payment.id,
+                refund_id=None,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+            )
+        )
+    session.add_all(out)
+    session.flush()
+    return out

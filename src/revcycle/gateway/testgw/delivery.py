@@ -46,20 +46,23 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-def queue_event(session: Session, event_type: str, data: dict[str, object]) -> None:
-    """Put an event in the outbox, in the caller's transaction: the exact JSON body that is
-    signed and sent later."""
+def event_row(event_type: str, data: dict[str, object]) -> dict[str, object]:
+    """The outbox row of one event (column -> value): the exact JSON body that is signed and
+    sent later."""
     event_id = new_id("evt")
     now = utcnow()
     body = {"id": event_id, "type": event_type, "created": int(now.timestamp()), "data": data}
-    session.add(
-        TestgwWebhook(
-            id=event_id,
-            type=event_type,
-            payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
-            created_at=now,
-        )
-    )
+    return {
+        "id": event_id,
+        "type": event_type,
+        "payload": json.dumps(body, separators=(",", ":"), sort_keys=True),
+        "created_at": now,
+    }
+
+
+def queue_event(session: Session, event_type: str, data: dict[str, object]) -> None:
+    """Put an event in the outbox, in the caller's transaction."""
+    session.add(TestgwWebhook(**event_row(event_type, data)))
 
 
 @dataclass(frozen=True)

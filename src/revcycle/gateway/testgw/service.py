@@ -8,10 +8,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +19,8 @@ from revcycle.db import unit_of_work
 from revcycle.gateway.base import (
     CardDetails,
     Charge,
+    ChargeRequest,
+    ChargeResult,
     ChargeStatus,
     DeclineCode,
     GatewayRefused,
@@ -26,10 +28,16 @@ from revcycle.gateway.base import (
     RefundResult,
     RefundStatus,
     SettlementReport,
+    charge_one_by_one,
 )
 from revcycle.gateway.testgw import cards, delivery, settlement, threeds
 from revcycle.gateway.testgw.bank import BankDebits
-from revcycle.gateway.testgw.models import TestgwCharge, TestgwRefund, TestgwToken
+from revcycle.gateway.testgw.models import (
+    TestgwCharge,
+    TestgwRefund,
+    TestgwToken,
+    TestgwWebhook,
+)
 from revcycle.kit.clock import today, utcnow
 
 PROVIDER = "testgw"
@@ -236,6 +244,84 @@ def authorize_in(
     return charge, scenario
 
 
+def charge_many_in(session: Session, requests: Sequence[ChargeRequest]) -> list[ChargeResult]:
+    """:func:`authorize_in` with ``capture=True`` for several requests (distinct keys) at once:
+    one read of the keys, one of the tokens, then every new charge and its outbox event in one
+    bulk INSERT each. A key already used answers its charge (or ``idempotency_key_reused``); a
+    timeout-scenario card records its charge and answers :class:`GatewayTimeout`."""
+    keys = [r.idempotency_key for r in requests]
+    existing = {
+        row.idempotency_key: row
+        for row in session.scalars(
+            select(TestgwCharge).where(TestgwCharge.idempotency_key.in_(keys))
+        )
+    }
+    tokens = {
+        t.id: t
+        for t in session.scalars(
+            select(TestgwToken).where(TestgwToken.id.in_({r.token for r in requests}))
+        )
+    }
+    out: list[ChargeResult] = []
+    rows: list[dict[str, object]] = []
+    events: list[dict[str, object]] = []
+    now = utcnow()
+    for r in requests:
+        if r.amount_minor <= 0:
+            out.append(GatewayRefused("The amount must be positive", code="amount_invalid"))
+            continue
+        request_hash = _request_hash(r.token, r.amount_minor, r.currency)
+        done = existing.get(r.idempotency_key)
+        if done is not None:
+            try:
+                out.append(_replay(session, done, request_hash))
+            except GatewayRefused as exc:
+                out.append(exc)
+            continue
+        tok = tokens.get(r.token)
+        if tok is None:
+            out.append(GatewayRefused("No such token", code="resource_missing"))
+            continue
+        scenario = cards.Scenario(tok.scenario)
+        decline = _DECLINES.get(scenario)
+        status = (
+            ChargeStatus.DECLINED
+            if decline
+            else ChargeStatus.REQUIRES_ACTION
+            if scenario is cards.Scenario.REQUIRES_ACTION
+            else ChargeStatus.SUCCEEDED
+        )
+        captured = status is ChargeStatus.SUCCEEDED
+        row: dict[str, object] = {
+            "id": delivery.new_id("ch"),
+            "token_id": tok.id,
+            "status": status.value,
+            "decline_code": decline.value if decline else None,
+            "amount_minor": r.amount_minor,
+            "currency": r.currency,
+            "captured_minor": r.amount_minor if captured else 0,
+            "captured_at": now if captured else None,
+            "refunded_minor": 0,
+            "voided": False,
+            "idempotency_key": r.idempotency_key,
+            "request_hash": request_hash,
+            "metadata_json": json.dumps(dict(r.metadata), sort_keys=True),
+            "created_at": now,
+        }
+        rows.append(row)
+        charge = _charge(TestgwCharge(**row), tok)
+        if status is ChargeStatus.DECLINED:
+            events.append(delivery.event_row("charge.failed", {"object": _charge_json(charge)}))
+        elif captured:
+            events.append(delivery.event_row("charge.succeeded", {"object": _charge_json(charge)}))
+        out.append(GatewayTimeout() if scenario is cards.Scenario.TIMEOUT else charge)
+    if rows:
+        session.execute(insert(TestgwCharge), rows)
+    if events:
+        session.execute(insert(TestgwWebhook), events)
+    return out
+
+
 def card_fingerprint_in(session: Session, token: str) -> str | None:
     row = session.get(TestgwToken, token)
     return None if row is None else row.fingerprint
@@ -294,6 +380,18 @@ class TestGateway(BankDebits):
         if scenario is cards.Scenario.TIMEOUT:
             raise GatewayTimeout()  # the charge exists; the answer is lost on the way back
         return charge
+
+    def charge_many(self, requests: Sequence[ChargeRequest]) -> list[ChargeResult]:
+        """:class:`~revcycle.gateway.base.BatchChargeGateway`: every charge in ONE transaction
+        (:func:`charge_many_in`). Repeated keys in one call, or a concurrent call that took one
+        of the keys first, fall back to one :meth:`authorize` each (each answers by key)."""
+        if len({r.idempotency_key for r in requests}) != len(requests):
+            return charge_one_by_one(self, requests)
+        try:
+            with unit_of_work(self.factory) as s:
+                return charge_many_in(s, requests)
+        except IntegrityError:
+            return charge_one_by_one(self, requests)
 
     def capture(self, charge_id: str, amount_minor: int | None = None) -> Charge:
         with unit_of_work(self.factory) as s:
