@@ -20,6 +20,7 @@ session (one SAVEPOINT per set, for tests and for callers already in a unit of w
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import uuid
@@ -699,7 +700,7 @@ class _Poster:
         if under is not None:
             under.status = "reversed"
         if claim is not None and invoice is not None:
-            detail = dict(row.detail)
+            detail = copy.deepcopy(row.detail)  # nested: a JSON column sees only new values
             match_lines(detail, ClaimRepository(self.session).lines_of([claim.id])[claim.id])
             row.detail = detail
             states.note(
@@ -796,7 +797,7 @@ def apply_to_claim(
     claim and refresh its invoice."""
     claim, invoice = _lock_claim(session, claim.id)
     claims_service.bill_to_payer(session, claim, actor)
-    detail = dict(row.detail)
+    detail = copy.deepcopy(row.detail)  # nested: a JSON column sees only new values
     lines = ClaimRepository(session).lines_of([claim.id])[claim.id]
     match_lines(detail, lines)
     target = _target_status(row.status_code)
