@@ -3,7 +3,7 @@
 (the crossover carrier kept on the COB decision)
 
 Revision ID: 0025
-Revises: 0024
+Revises: 0029
 Create Date: 2026-11-27 09:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0024"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
