@@ -34,5 +34,8 @@ class ClaimCob(Base):
     # The primary payer's adjudication (the 835 detail of the primary's adjudicated event:
     # payer_claim_number, adjudicated_on, paid_minor, adjustments, lines ...).
     prior_adjudication: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The crossover carrier the primary's 835 named (NM1*TT name and id), when it came from one.
+    crossover_payer_name: Mapped[str | None] = mapped_column(String(100))
+    crossover_payer_identifier: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)

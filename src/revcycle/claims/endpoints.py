@@ -85,6 +85,8 @@ def claim_read(v: service.ClaimView) -> ClaimRead:
         charge=amount(c.charge_minor, cur),
         expected_allowed=_opt(c.expected_allowed_minor, cur),
         payer_claim_number=c.payer_claim_number,
+        payer_claim_numbers=list(c.payer_claim_numbers or []),
+        predetermination=c.predetermination,
         billed=c.billed_entry_id is not None,
         submitted_at=c.submitted_at,
         created_at=c.created_at,

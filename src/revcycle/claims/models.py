@@ -111,6 +111,11 @@ class Claim(Base):
     expected_allowed_minor: Mapped[int | None] = mapped_column(BigInteger)
     # The payer's claim number (ICN/DCN), from the 277CA or the 835; needed for 7/8 and appeals.
     payer_claim_number: Mapped[str | None] = mapped_column(String(50))
+    # Every payer claim number (835 CLP07) the claim was answered under, first first: a payer
+    # that splits a claim answers each part under its own number (docs/remittance-posting.md).
+    payer_claim_numbers: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The latest predetermination (835 CLP02 25): the payer's pricing, no payment.
+    predetermination: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The ledger entry that moved the charges from patient to insurance receivables when the
     # claim was first submitted (docs/claims.md, "Ledger").
     billed_entry_id: Mapped[uuid.UUID | None] = mapped_column(

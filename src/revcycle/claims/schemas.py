@@ -84,6 +84,11 @@ class ClaimRead(BaseModel):
     charge: str
     expected_allowed: str | None
     payer_claim_number: str | None
+    # Every payer claim number (835 CLP07) the claim was answered under: several when the payer
+    # split it.
+    payer_claim_numbers: list[str]
+    # The latest predetermination (835 CLP02 25): the payer's pricing, nothing paid.
+    predetermination: dict[str, Any] | None
     billed: bool
     submitted_at: dt.datetime | None
     created_at: dt.datetime

@@ -88,6 +88,53 @@ def _record(
     return cob
 
 
+def existing_decision(session: Session, primary_id: uuid.UUID) -> ClaimCob | None:
+    """The secondary-claim / crossover decision taken for a primary claim, if any."""
+    return _existing(session, primary_id)
+
+
+def record_crossover(
+    session: Session,
+    actor: Principal,
+    primary: Claim,
+    existing: ClaimCob | None,
+    facts: dict[str, Any],
+    *,
+    actor_kind: states.ActorKind,
+    reason: str,
+    detail: dict[str, Any],
+    secondary_claim_id: uuid.UUID | None = None,
+    carrier_name: str | None = None,
+    carrier_identifier: str | None = None,
+) -> ClaimCob:
+    """The primary payer forwards the claim to the next payer itself: the decision row
+    (``crossover``, with the claim kept for that payer's answer when there is one, and the
+    crossover carrier the 835 named), a ``crossover`` note on the primary and the audit row. The
+    caller holds the primary's lock. Used by hand (a crossover payer) and by 835 posting."""
+    cob = _record(session, actor, primary, existing, "crossover", facts, secondary_claim_id)
+    cob.crossover_payer_name = carrier_name[:100] if carrier_name else None
+    cob.crossover_payer_identifier = carrier_identifier[:80] if carrier_identifier else None
+    states.note(
+        session,
+        primary,
+        "crossover",
+        actor=actor,
+        actor_kind=actor_kind,
+        reason=reason,
+        detail=detail,
+    )
+    audit.record(
+        session,
+        actor,
+        "claim.crossover",
+        object_type="claim",
+        object_id=primary.id,
+        practice_id=primary.practice_id,
+    )
+    session.flush()
+    return cob
+
+
 def build_secondary(
     session: Session, actor: Principal, primary_claim_id: uuid.UUID, *, auto: bool = False
 ) -> SecondaryResult:
@@ -132,25 +179,16 @@ def build_secondary(
             service_date=primary.service_date_from.isoformat(),
         )
     if payer.secondary_crossover:
-        cob = _record(session, actor, primary, done, "crossover", facts, None)
-        states.note(
+        cob = record_crossover(
             session,
+            actor,
             primary,
-            "crossover",
-            actor=actor,
+            done,
+            facts,
             actor_kind="user" if actor.user_id else "system",
             reason="the primary payer forwards the claim to the secondary payer",
             detail={"payer_id": str(payer.id)},
         )
-        audit.record(
-            session,
-            actor,
-            "claim.crossover",
-            object_type="claim",
-            object_id=primary.id,
-            practice_id=primary.practice_id,
-        )
-        session.flush()
         return _result(session, cob, True)
     coverage = found.coverage
     repo = ClaimRepository(session)

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from revcycle.clearinghouse import adjudication as adj
+from revcycle.clearinghouse import crossover_sim
 from revcycle.clearinghouse.models import (
     CHSIM_DUPLICATE_INDEX,
     CHSIM_MEMBER_INDEX,
@@ -454,6 +455,9 @@ def _payment_from_json(text: str) -> ClaimPaymentOut:
         Cas(a["group"], a["reason"], a["amount_minor"], None) for a in d.pop("adjustments")
     )
     d["received_on"] = day(d["received_on"])
+    crossover = d.pop("crossover_payer", None)
+    d["crossover_payer"] = (crossover[0], crossover[1]) if crossover else None
+    d["remarks"] = tuple(d.pop("remarks", None) or ())
     return ClaimPaymentOut(**d, lines=lines, adjustments=adjustments)
 
 
@@ -766,6 +770,8 @@ def _claim(
         scenario=scenario,
     )
     payment = adj.payment_out(claim, outcome, icn, received_on=received, filing_indicator=filing)
+    if scenario == adj.CROSSOVER and outcome.status_code != "4":
+        payment = _cross_over(session, m, claim, payment, outcome, day, remits)
     remit.first.append(payment)
     remit.first_plb.extend(_plb(scenario, icn, outcome.paid_minor))
     sim.deductible_minor += outcome.deductible_minor
@@ -813,6 +819,34 @@ def _claim(
         row.adjudicated_at = later_at
     session.flush()
     return ack
+
+
+def _cross_over(
+    session: Session,
+    m: _Member,
+    claim: ClaimRead,
+    payment: ClaimPaymentOut,
+    outcome: adj.ClaimOutcome,
+    day: dt.date,
+    remits: dict[tuple[str, str], _Remit],
+) -> ClaimPaymentOut:
+    """The XCO scenario: the claim is forwarded to the member's secondary payer (the primary's
+    CLP says so), whose answer comes in its own 835 of the later payment run."""
+    found = crossover_sim.next_payer(session, m.coverage.patient_id, day)
+    if found is None:
+        return payment
+    payer, coverage = found
+    icn = f"SIM{next_number(session, 'icn'):09d}"
+    remits.setdefault(
+        (payer.edi_payer_id, claim.billing_provider_npi),
+        _Remit(
+            payer.edi_payer_id,
+            payer.name.upper(),
+            claim.billing_provider_npi,
+            claim.billing_provider_name,
+        ),
+    ).later.append(crossover_sim.supplemental(payment, outcome, coverage.member_id, icn))
+    return crossover_sim.forwarded(payment, payer)
 
 
 def _tax_id(payer_id: str) -> str:

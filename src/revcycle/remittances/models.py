@@ -36,7 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from revcycle.db import Base, UTCDateTime
 from revcycle.kit.columns import Currency, Minor, UUIDPk, created_at_column
 
-CLAIM_OUTCOMES = ("adjudicated", "denied", "reversal", "unmatched")
+CLAIM_OUTCOMES = ("adjudicated", "denied", "reversal", "unmatched", "predetermination")
 UNMATCHED_STATUSES = ("open", "matched", "reversed")
 
 
@@ -89,7 +89,8 @@ class RemittanceClaim(Base):
         Index("ix_remittance_claims_payer_claim", "practice_id", "payer_claim_number"),
         Index("ix_remittance_claims_claim", "claim_id"),
         CheckConstraint(
-            "outcome IN ('adjudicated', 'denied', 'reversal', 'unmatched')", name="outcome_known"
+            "outcome IN ('adjudicated', 'denied', 'reversal', 'unmatched', 'predetermination')",
+            name="outcome_known",
         ),
     )
 

@@ -20,6 +20,7 @@ session (one SAVEPOINT per set, for tests and for callers already in a unit of w
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import uuid
@@ -53,7 +54,7 @@ from revcycle.ledger import service as ledger
 from revcycle.ledger.chart import AccountCode, EntryKind
 from revcycle.ledger.repository import LedgerRepository
 from revcycle.money import Money
-from revcycle.remittances import errors
+from revcycle.remittances import crossovers, errors, predeterminations, splits
 from revcycle.remittances.models import (
     Remittance,
     RemittanceClaim,
@@ -415,6 +416,12 @@ def claim_detail(cp: ClaimPayment, rem: Parsed835, remittance_id: uuid.UUID) -> 
         "remittance_id": str(remittance_id),
         "charge_minor": cp.charge_minor,
         "patient_control_number": cp.patient_control_number,
+        # The crossover carrier (NM1*TT), when the payer named one (docs: "Crossover").
+        "crossover_payer": (
+            {"name": cp.crossover_payer, "id": cp.crossover_payer_id}
+            if cp.crossover_payer
+            else None
+        ),
     }
 
 
@@ -448,6 +455,7 @@ def match_lines(detail: dict[str, Any], lines: list[ClaimLine]) -> None:
     """Point each 835 line at our claim line: REF*6R first, then procedure + date + position."""
     by_number = {ln.line_control_number: ln for ln in lines}
     by_position = {ln.position: ln for ln in lines}
+    pending: list[dict[str, Any]] = []
     for pos, line in enumerate(detail["lines"], start=1):
         found = by_number.get(line["line_control_number"] or "")
         if found is None:
@@ -462,6 +470,31 @@ def match_lines(detail: dict[str, Any], lines: list[ClaimLine]) -> None:
         if found is not None:
             line["line_control_number"] = found.line_control_number
             line["claim_line_id"] = str(found.id)
+        else:
+            pending.append(line)
+    _match_shifted_lines(pending, lines, detail["lines"])
+
+
+def _match_shifted_lines(
+    pending: list[dict[str, Any]], lines: list[ClaimLine], answered: list[dict[str, Any]]
+) -> None:
+    """A split claim's part carries only some lines, so positions shift: a line without REF*6R
+    matches the one claim line not matched yet with its procedure, date and charge."""
+    taken = {ln.get("claim_line_id") for ln in answered}
+    for line in pending:
+        day = line.get("service_date")
+        fits = [
+            ln
+            for ln in lines
+            if str(ln.id) not in taken
+            and ln.procedure == line["procedure"]
+            and ln.charge_minor == line.get("charge_minor")
+            and (day is None or ln.service_date.isoformat() == day)
+        ]
+        if len(fits) == 1:
+            line["line_control_number"] = fits[0].line_control_number
+            line["claim_line_id"] = str(fits[0].id)
+            taken.add(str(fits[0].id))
 
 
 def cash_account(payment_method: str) -> AccountCode:
@@ -525,6 +558,12 @@ class _Poster:
             if c.payer_id == self.payer.id and c.status != "void"
         ]
         if not candidates:
+            # The next payer's answer to a claim the primary payer forwarded (crossover).
+            forwarded = crossovers.find_forwarded(
+                self.session, self.remittance.practice_id, cp.patient_control_number, self.payer.id
+            )
+            if forwarded is not None:
+                return forwarded, ""
             return None, f"no claim {cp.patient_control_number!r} to this payer"
         return candidates[-1], ""
 
@@ -535,6 +574,10 @@ class _Poster:
             self._reverse(row, cp)
             return
         claim, reason = self.find_claim(cp)
+        if claim is not None and predeterminations.applies(cp):
+            match_lines(detail, self.claims.lines_of([claim.id])[claim.id])
+            predeterminations.record(self.session, ERA_ACTOR, claim, row, detail)
+            return
         if claim is not None:
             reason = _unpostable(self.session, claim, cp.status_code)
         if claim is None or reason:
@@ -659,7 +702,7 @@ class _Poster:
         if under is not None:
             under.status = "reversed"
         if claim is not None and invoice is not None:
-            detail = dict(row.detail)
+            detail = copy.deepcopy(row.detail)  # nested: a JSON column sees only new values
             match_lines(detail, ClaimRepository(self.session).lines_of([claim.id])[claim.id])
             row.detail = detail
             states.note(
@@ -756,8 +799,9 @@ def apply_to_claim(
     claim and refresh its invoice."""
     claim, invoice = _lock_claim(session, claim.id)
     claims_service.bill_to_payer(session, claim, actor)
-    detail = dict(row.detail)
-    match_lines(detail, ClaimRepository(session).lines_of([claim.id])[claim.id])
+    detail = copy.deepcopy(row.detail)  # nested: a JSON column sees only new values
+    lines = ClaimRepository(session).lines_of([claim.id])[claim.id]
+    match_lines(detail, lines)
     # What to do about each adjustment, recorded once here (the denial queue reads it).
     carc_actions.annotate(carc_actions.resolver(session, claim.practice_id), detail)
     target = _target_status(row.status_code)
@@ -826,40 +870,37 @@ def apply_to_claim(
     if row.payer_claim_number:
         claim.payer_claim_number = row.payer_claim_number
     previous_status = claim.status
-    states.transition(
-        session,
-        claim,
-        target,
-        actor=ERA_ACTOR,
-        actor_kind="payer",
-        reason=f"835: claim status {row.status_code}",
-        detail=detail,
-    )
-    # An appeal awaiting this payment: linked, its recovery and outcome recorded (no money).
-    appeal_matching.on_claim_posted(
-        session,
-        ERA_ACTOR,
-        claim,
-        row,
-        outcome=target,
-        previous_status=previous_status,
-        payment_date=effective_date,
-    )
+    # The claim moves (or, for a part of a split claim, waits for its other parts).
+    answer = splits.settle(session, claim, row, detail, target, lines, actor=ERA_ACTOR)
+    if answer.status == "adjudicated":
+        crossovers.after_adjudication(session, ERA_ACTOR, claim, answer.detail)
+    if answer.status is not None:
+        # An appeal awaiting this payment: linked, its recovery and outcome recorded (no money).
+        appeal_matching.on_claim_posted(
+            session,
+            ERA_ACTOR,
+            claim,
+            row,
+            outcome=answer.status,
+            previous_status=previous_status,
+            payment_date=effective_date,
+        )
+    expected = answer.expected_minor
     if (
         target == "adjudicated"
         and claim.sequence == "primary"  # a later payer's share is not the contract's
-        and claim.expected_allowed_minor is not None
+        and expected is not None
     ):
         actual = row.paid_minor + parts.patient
-        if actual < claim.expected_allowed_minor:
+        if actual < expected:
             session.add(
                 Underpayment(
                     practice_id=claim.practice_id,
                     claim_id=claim.id,
                     remittance_claim_id=row.id,
-                    expected_minor=claim.expected_allowed_minor,
+                    expected_minor=expected,
                     actual_minor=actual,
-                    difference_minor=claim.expected_allowed_minor - actual,
+                    difference_minor=expected - actual,
                     currency=claim.currency,
                     status="open",
                 )

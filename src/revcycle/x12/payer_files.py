@@ -347,6 +347,8 @@ class ClaimPaymentOut:
     adjustments: tuple[Cas, ...] = ()  # claim-level CAS
     lines: tuple[ServicePayment, ...] = ()
     original_reference: str | None = None  # REF*F8 (corrected claims)
+    crossover_payer: tuple[str, str] | None = None  # NM1*TT: (name, payer id) it forwarded to
+    remarks: tuple[str, ...] = ()  # MOA claim-level RARCs (MA18: forwarded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +502,11 @@ def _remittance(tx: TransactionWriter, rem: Remittance835) -> None:
             "MI",
             c.member_id,
         )
+        if c.crossover_payer:
+            name, payer_id = c.crossover_payer
+            tx.add("NM1", "TT", "2", name, None, None, None, None, "PI", payer_id)
+        if c.remarks:
+            tx.add("MOA", None, None, *c.remarks[:5])
         if c.original_reference:
             tx.add("REF", "F8", c.original_reference)
         if c.received_on:

@@ -122,6 +122,7 @@ class ClaimPayment:
     received_date: dt.date | None = None  # DTM*050 (never a service date)
     original_reference: str | None = None  # REF*F8
     crossover_payer: str | None = None  # NM1*TT name
+    crossover_payer_id: str | None = None  # NM1*TT09 (PI payer id / XV CMS plan id)
     remarks: list[str] = field(default_factory=list)  # MOA/MIA RARCs
     # The patient and insured as named by the payer (PHI: never logged, not in the JSON output).
     patient_member_id: str | None = None
@@ -431,6 +432,7 @@ class _Parser:
         elif sid == "NM1" and self.claim is not None and self.line is None:
             if seg[1] == "TT":
                 self.claim.crossover_payer = seg[3] or seg[9] or "unknown"
+                self.claim.crossover_payer_id = seg[9] or None
             elif seg[1] == "QC" and seg[9]:
                 self.claim.patient_member_id = seg[9]
         elif sid == "LX":
