@@ -21,6 +21,9 @@ from revcycle.claims.models import (
 )
 from revcycle.claims.states import LIVE
 
+# Ids per IN list: one statement per this many (a remittance set can name tens of thousands).
+IN_CHUNK = 5_000
+
 
 class ClaimRepository:
     def __init__(self, session: Session) -> None:
@@ -44,16 +47,50 @@ class ClaimRepository:
             )
         )
 
+    def by_control_numbers(
+        self, practice_id: uuid.UUID, control_numbers: Sequence[str]
+    ) -> list[Claim]:
+        """:meth:`by_control_number` for many CLM01s at once (in id order)."""
+        out: list[Claim] = []
+        numbers = sorted(set(control_numbers))
+        for start in range(0, len(numbers), IN_CHUNK):
+            out.extend(
+                self.session.scalars(
+                    select(Claim).where(
+                        Claim.practice_id == practice_id,
+                        Claim.control_number.in_(numbers[start : start + IN_CHUNK]),
+                    )
+                )
+            )
+        return sorted(out, key=lambda c: c.id)
+
+    def lock_many(self, claim_ids: Sequence[uuid.UUID]) -> list[Claim]:
+        """Lock claims in id order (concurrent callers cannot deadlock on each other) and reload
+        them: what was read before the lock may have changed."""
+        out: list[Claim] = []
+        ids = sorted(set(claim_ids))
+        for start in range(0, len(ids), IN_CHUNK):
+            out.extend(
+                self.session.scalars(
+                    select(Claim)
+                    .where(Claim.id.in_(ids[start : start + IN_CHUNK]))
+                    .order_by(Claim.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            )
+        return out
+
     def lines_of(self, claim_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ClaimLine]]:
         out: dict[uuid.UUID, list[ClaimLine]] = {cid: [] for cid in claim_ids}
-        if not claim_ids:
-            return out
-        for line in self.session.scalars(
-            select(ClaimLine)
-            .where(ClaimLine.claim_id.in_(claim_ids))
-            .order_by(ClaimLine.claim_id, ClaimLine.position)
-        ):
-            out[line.claim_id].append(line)
+        ids = list(out)
+        for start in range(0, len(ids), IN_CHUNK):
+            for line in self.session.scalars(
+                select(ClaimLine)
+                .where(ClaimLine.claim_id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(ClaimLine.claim_id, ClaimLine.position)
+            ):
+                out[line.claim_id].append(line)
         return out
 
     def events_of(self, claim_id: uuid.UUID) -> list[ClaimEvent]:
