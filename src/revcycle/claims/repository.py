@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from revcycle.claims.models import (
     Claim,
@@ -47,38 +47,61 @@ class ClaimRepository:
             )
         )
 
-    def by_control_numbers(
+    def keys_by_control_numbers(
         self, practice_id: uuid.UUID, control_numbers: Sequence[str]
-    ) -> list[Claim]:
-        """:meth:`by_control_number` for many CLM01s at once (in id order)."""
-        out: list[Claim] = []
+    ) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, str]]:
+        """(id, invoice id, payer id, status) of every claim carrying one of the CLM01s, in id
+        order: what a caller needs to choose which claims (and invoices) to lock."""
+        out: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, str]] = []
         numbers = sorted(set(control_numbers))
         for start in range(0, len(numbers), IN_CHUNK):
-            out.extend(
-                self.session.scalars(
-                    select(Claim).where(
-                        Claim.practice_id == practice_id,
-                        Claim.control_number.in_(numbers[start : start + IN_CHUNK]),
-                    )
+            rows = self.session.execute(
+                select(Claim.id, Claim.invoice_id, Claim.payer_id, Claim.status).where(
+                    Claim.practice_id == practice_id,
+                    Claim.control_number.in_(numbers[start : start + IN_CHUNK]),
                 )
             )
-        return sorted(out, key=lambda c: c.id)
+            out.extend((r.id, r.invoice_id, r.payer_id, r.status) for r in rows)
+        return sorted(out)
 
-    def lock_many(self, claim_ids: Sequence[uuid.UUID]) -> list[Claim]:
-        """Lock claims in id order (concurrent callers cannot deadlock on each other) and reload
-        them: what was read before the lock may have changed."""
+    def lock_many(self, claim_ids: Sequence[uuid.UUID], *, lock: bool = True) -> list[Claim]:
+        """Load claims in id order, locked (concurrent callers cannot deadlock on each other)
+        unless ``lock`` is False, and reloaded: what was read before may have changed."""
         out: list[Claim] = []
         ids = sorted(set(claim_ids))
         for start in range(0, len(ids), IN_CHUNK):
-            out.extend(
-                self.session.scalars(
-                    select(Claim)
-                    .where(Claim.id.in_(ids[start : start + IN_CHUNK]))
-                    .order_by(Claim.id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
+            stmt = (
+                select(Claim)
+                .where(Claim.id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(Claim.id)
+                .execution_options(populate_existing=True)
             )
+            out.extend(self.session.scalars(stmt.with_for_update() if lock else stmt))
+        return out
+
+    def lines_for_matching(
+        self, claim_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ClaimLine]]:
+        """:meth:`lines_of` with only what matching an 835 line reads (position, procedure,
+        service date, REF*6R); other attributes load on first use."""
+        out: dict[uuid.UUID, list[ClaimLine]] = {cid: [] for cid in claim_ids}
+        ids = list(out)
+        for start in range(0, len(ids), IN_CHUNK):
+            for line in self.session.scalars(
+                select(ClaimLine)
+                .options(
+                    load_only(
+                        ClaimLine.claim_id,
+                        ClaimLine.position,
+                        ClaimLine.procedure,
+                        ClaimLine.service_date,
+                        ClaimLine.line_control_number,
+                    )
+                )
+                .where(ClaimLine.claim_id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(ClaimLine.claim_id, ClaimLine.position)
+            ):
+                out[line.claim_id].append(line)
         return out
 
     def lines_of(self, claim_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ClaimLine]]:

@@ -89,18 +89,19 @@ class SetBatch:
         void are locked (invoices first) and their lines read."""
         batch = cls(session)
         repo = ClaimRepository(session)
-        found = repo.by_control_numbers(practice_id, list(control_numbers))
-        wanted = [c for c in found if payer_id is not None and c.payer_id == payer_id]
-        wanted = [c for c in wanted if c.status != "void"]
-        invoice_ids = sorted({c.invoice_id for c in wanted})
+        keys = repo.keys_by_control_numbers(practice_id, list(control_numbers))
+        wanted = [k for k in keys if payer_id is not None and k[2] == payer_id and k[3] != "void"]
+        invoice_ids = sorted({k[1] for k in wanted})
         invoices = InvoiceRepository(session)
         for start in range(0, len(invoice_ids), IN_CHUNK):
             for inv in invoices.lock_many(invoice_ids[start : start + IN_CHUNK], refresh=True):
                 batch.invoices[inv.id] = inv
-        repo.lock_many([c.id for c in wanted])  # reloads the claims in the identity map
-        for claim in found:
+        wanted_ids = {k[0] for k in wanted}
+        found = repo.lock_many(list(wanted_ids))
+        found += repo.lock_many([k[0] for k in keys if k[0] not in wanted_ids], lock=False)
+        for claim in sorted(found, key=lambda c: c.id):
             batch.by_control_number.setdefault(claim.control_number, []).append(claim)
-        batch.lines = repo.lines_of([c.id for c in wanted])
+        batch.lines = repo.lines_for_matching(sorted(wanted_ids))
         return batch
 
     # -- what apply_to_claim asks for -------------------------------------------------------
