@@ -30,10 +30,10 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench import pg
+from bench import pg, procstat
 from bench.http_bench import SYSTEM
 from bench.post835_setup import DOS, PAYER_ID, Seeded, seed
 from revcycle.claims.models import Claim, ClaimEvent
@@ -234,6 +234,16 @@ def _baseline(
     }
 
 
+def _backend_cpu(engine: Any) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this scratch database (our
+    pooled connections; other databases' backends and the server's own processes excluded)."""
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return sum(procstat._proc_cpu(int(pid))[1] for pid in pids)
+
+
 def run(admin_url: str, *, claims: int) -> dict[str, Any]:
     out: dict[str, Any] = {"settings": {"claims": claims, "claims_per_set": CLAIMS_PER_SET}}
     with pg.scratch_database(admin_url, "post835") as url:
@@ -248,11 +258,15 @@ def run(admin_url: str, *, claims: int) -> dict[str, Any]:
         data = text.encode("ascii")
         with unit_of_work(factory) as s:
             entries_before = _count(s, JournalEntry)
+        with engine.connect() as conn:  # statistics as a live database has them
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         pg.checkpoint(admin_url)
         print(f"[post835] post_file: {claims:,} claims in {len(rems)} sets ({len(data):,} bytes)")
+        pg_cpu0, cpu0 = _backend_cpu(engine), time.process_time()
         t0 = time.perf_counter()
         result = remittances.post_file(factory, SYSTEM, data, practice_id=seeded.practice_id)
         post_s = time.perf_counter() - t0
+        cpu_s, pg_cpu_s = time.process_time() - cpu0, _backend_cpu(engine) - pg_cpu0
         rate = claims / post_s
         outcomes = Counter(s.outcome for s in result.sets)
 
@@ -318,6 +332,8 @@ def run(admin_url: str, *, claims: int) -> dict[str, Any]:
         "seconds": round(post_s, 3),
         "claims_per_s": round(rate),
         "entries_per_s": round(entries_posted / post_s),
+        "python_cpu_s": round(cpu_s, 2),
+        "postgres_cpu_s": round(pg_cpu_s, 2),
     }
     out["baseline"] = baseline
     out["ratio_entries_to_baseline"] = round(
@@ -356,6 +372,11 @@ def summary(r: dict[str, Any]) -> None:
         f"{b['entries_per_s']:,} entries/s; posting "
         f"writes {p['entries_per_s']:,} entries/s = {r['ratio_entries_to_baseline']:.3f} of it "
         f"({p['seconds'] / b['seconds']:.1f}x the time)"
+    )
+    print(
+        f"  CPU while posting: this process {p['python_cpu_s']:.1f}s "
+        f"({1000 * p['python_cpu_s'] / p['claims']:.2f} ms/claim), its PostgreSQL backends "
+        f"{p['postgres_cpu_s']:.1f}s ({1000 * p['postgres_cpu_s'] / p['claims']:.2f} ms/claim)"
     )
     print(
         f"  verified: claims posted once {v['claims_posted_once']}, statuses "
