@@ -254,8 +254,8 @@ def run(admin_url: str, *, claims: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         seeded = seed(factory, claims)
         setup_s = time.perf_counter() - t0
-        text, rems = build_file(seeded)
-        data = text.encode("ascii")
+        content, rems = build_file(seeded)
+        data = content.encode("ascii")
         with unit_of_work(factory) as s:
             entries_before = _count(s, JournalEntry)
         with engine.connect() as conn:  # statistics as a live database has them
