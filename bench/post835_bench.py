@@ -1,24 +1,25 @@
 """Issue #6: post 835 remittances at >= 5,000 claims/s into PostgreSQL (service layer).
 
-Setup (not timed): one practice, provider, payer and PPO plan (fee schedule 99213 100.00,
-80053 40.00), ``N / 10`` patients with the plan as primary coverage, and per claim one issued
-invoice (99213 150.00 + 80053 60.00) with its claim built and moved to ``submitted``, all through
-the services, in committed batches. The 835 is written by ``x12.payer_files.build_835`` (the
-payer simulator's writer, which checks every balancing equation) in sets of 1,000 claims: paid
-claims with CO-45 and PR-1 / PR-2 / PR-3 in turn, fully paid claims, underpaid claims (below the
-contract: an underpayment row each), claim-level CO-253, denials (CLP02 4, CO-50) and per set a
-PLB WO recoupment and an L6 interest payment.
+Setup (not timed, ``bench/post835_setup.py``): one practice, provider, payer and PPO plan (fee
+schedule 99213 100.00, 80053 40.00), ``N / 10`` patients with the plan as primary coverage, and
+per claim one issued invoice (99213 150.00 + 80053 60.00) with its claim ``submitted``: the first
+through the services, the others bulk copies of it; then ``ANALYZE`` and a ``CHECKPOINT``. The
+835 is written by ``x12.payer_files.build_835`` (the payer simulator's writer, which checks every
+balancing equation) in sets of 1,000 claims: paid claims with CO-45 and PR-1 / PR-2 / PR-3 in
+turn, claims paid at the contract, underpaid claims (an underpayment row each), claim-level
+CO-253, denials (CLP02 4, CO-50) and per set a PLB WO recoupment and an L6 interest payment.
 
 Timed: ``remittances.service.post_file(factory, ...)`` on that file, one transaction per set,
-exactly as ``revcycle era post`` does. Afterwards: every claim posted exactly once (one
-``remittance_claims`` row per claim, the claim statuses, one transition event each), every
-account's closing balance equal to what the file says (computed independently from the claims
-written), ``revcycle check`` (integrity) clean, and the same file posted again changes nothing
+exactly as ``revcycle era post`` does; the CPU of this process and of the scratch database's
+PostgreSQL backends is read from /proc around it. Afterwards: every claim posted exactly once
+(one ``remittance_claims`` row per claim, the claim statuses, one payer transition each), every
+account's closing balance equal to what the file says (computed from the claims written, not
+read back), ``revcycle check`` (integrity) clean, and the same file posted again changes nothing
 (every set ``duplicate``).
 
 Same-run baseline: ``ledger.service.post_entries_bulk`` of as many two-leg entries (with the
-same patient and invoice dimensions) as the posting wrote, one transaction per 1,000-claim set's
-worth, so ``posting / baseline`` is the cost of everything posting does beyond the ledger rows.
+same patient and invoice dimensions) as the posting wrote, one transaction per set's worth, so
+``posting / baseline`` is the cost of everything posting does beyond the ledger rows.
 """
 
 from __future__ import annotations
