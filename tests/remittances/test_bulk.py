@@ -227,3 +227,24 @@ def test_two_files_naming_the_same_claims_in_opposite_orders_post_at_once(
         statuses = {c.status for c in s.scalars(select(Claim))}
         assert statuses in ({"adjudicated"}, {"denied"})
         assert integrity.run(s).ok
+
+
+def test_a_flush_during_the_set_writes_the_gathered_entries_first(session: Session) -> None:
+    w = make_world(session)
+    [claim] = claims_for(session, w, 1)
+    entries = count(session, JournalEntry)
+    with SetBatch(session) as batch:
+        entry_id = batch.post(payment(w, 2500))
+        claim.billed_entry_id = entry_id  # a row pointing at an entry not written yet
+        session.flush()  # e.g. code that flushes before reading the ledger
+        assert count(session, JournalEntry) == entries + 1
+        assert batch.pending == []
+        assert LedgerRepository(session).invoice_account_balance(
+            w.invoice.id, AccountCode.PATIENT_AR
+        ) == (21000 - 2500)
+    session.refresh(claim)
+    assert claim.billed_entry_id == entry_id
+    # Once the set is over the hook is gone: a flush leaves a gathered entry alone.
+    batch.post(payment(w, 100))
+    session.flush()
+    assert (count(session, JournalEntry), len(batch.pending)) == (entries + 1, 1)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, defer
 
 from revcycle.claims.models import (
     Claim,
@@ -82,22 +82,14 @@ class ClaimRepository:
     def lines_for_matching(
         self, claim_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[ClaimLine]]:
-        """:meth:`lines_of` with only what matching an 835 line reads (position, procedure,
-        service date, REF*6R); other attributes load on first use."""
+        """:meth:`lines_of` without the JSON columns (modifiers, diagnosis pointers), which
+        matching an 835 line does not read; they load on first use."""
         out: dict[uuid.UUID, list[ClaimLine]] = {cid: [] for cid in claim_ids}
         ids = list(out)
         for start in range(0, len(ids), IN_CHUNK):
             for line in self.session.scalars(
                 select(ClaimLine)
-                .options(
-                    load_only(
-                        ClaimLine.claim_id,
-                        ClaimLine.position,
-                        ClaimLine.procedure,
-                        ClaimLine.service_date,
-                        ClaimLine.line_control_number,
-                    )
-                )
+                .options(defer(ClaimLine.modifiers), defer(ClaimLine.diagnosis_pointers))
                 .where(ClaimLine.claim_id.in_(ids[start : start + IN_CHUNK]))
                 .order_by(ClaimLine.claim_id, ClaimLine.position)
             ):

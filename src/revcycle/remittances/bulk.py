@@ -12,7 +12,9 @@ invoice afterwards. Two implementations:
   claim) and reads all their lines; entries are gathered (their ids given up front) and
   :meth:`SetBatch.drain` writes them with ``ledger.post_entries_bulk``, flushes the rows the
   claims added (one multi-row statement per table) and re-derives every touched invoice's status
-  with one ledger query. The set stays one transaction: nothing is committed here.
+  with one ledger query. While the set runs, any flush of the session writes the gathered
+  entries first, so code that flushes before reading the ledger sees them. The set stays one
+  transaction: nothing is committed here.
 
 Anything that must read what the set posted so far (a reversal reading the original entries, a
 secondary claim reading the patient's balance on the invoice) drains the batch first, then runs
@@ -24,7 +26,10 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from revcycle.claims.models import Claim, ClaimLine
@@ -67,7 +72,11 @@ class Immediate:
 
 class SetBatch:
     """The claims, invoices and lines of one set, locked and loaded up front; entries and
-    invoice refreshes gathered until :meth:`drain`."""
+    invoice refreshes gathered until :meth:`drain`.
+
+    Used as a context manager for the set: meanwhile any flush of the session writes the
+    gathered entries first (so rows pointing at them can be flushed, and code that flushes
+    before reading the ledger, as every reader must, sees them)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -104,6 +113,21 @@ class SetBatch:
         batch.lines = repo.lines_for_matching(sorted(wanted_ids))
         return batch
 
+    def __enter__(self) -> SetBatch:
+        event.listen(self.session, "before_flush", self._before_flush)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        event.remove(self.session, "before_flush", self._before_flush)
+
+    def _before_flush(self, *_event_args: Any) -> None:
+        self.write_entries()
+
     # -- what apply_to_claim asks for -------------------------------------------------------
     def claims_by_control_number(self, control_number: str) -> list[Claim]:
         """As ``ClaimRepository.by_control_number`` (oldest first), from what was loaded."""
@@ -135,12 +159,17 @@ class SetBatch:
         self.touched[invoice.id] = invoice
 
     # -- writing ----------------------------------------------------------------------------
-    def drain(self) -> None:
-        """Write the gathered entries (before the rows that point at them), flush, and refresh
-        the touched invoices from the ledger."""
+    def write_entries(self) -> None:
+        """The gathered entries, before the rows that point at them (no flush first: what the
+        postings name, invoices and patients, was written before the set)."""
         if self.pending:
-            ledger.post_entries_bulk(self.session, self.pending, flush_first=False)
-            self.pending = []
+            pending, self.pending = self.pending, []
+            ledger.post_entries_bulk(self.session, pending, flush_first=False)
+
+    def drain(self) -> None:
+        """Write the gathered entries, flush, and refresh the touched invoices from the
+        ledger."""
+        self.write_entries()
         self.session.flush()
         touched = sorted(self.touched.values(), key=lambda i: i.id)
         for start in range(0, len(touched), IN_CHUNK):

@@ -329,17 +329,17 @@ def _post_set(
     )
     session.add(remittance)
     session.flush()  # the identity is claimed here (UNIQUE): a concurrent twin waits, then fails
-    batch = SetBatch.load(
+    with SetBatch.load(
         session,
         practice_id,
         payer.id if payer is not None else None,
         (cp.patient_control_number for cp in rem.claims if cp.status_code != REVERSAL_CODE),
-    )
-    poster = _Poster(session, actor, remittance, rem, payer, batch)
-    for position, cp in enumerate(rem.claims, start=1):
-        poster.post_claim(position, cp)
-    poster.post_provider_adjustments()
-    batch.drain()
+    ) as batch:
+        poster = _Poster(session, actor, remittance, rem, payer, batch)
+        for position, cp in enumerate(rem.claims, start=1):
+            poster.post_claim(position, cp)
+        poster.post_provider_adjustments()
+        batch.drain()
     remittance.unmatched_count = poster.unmatched
     audit.record(
         session,
@@ -481,6 +481,7 @@ class _Poster:
         self.payer = payer
         self.batch = batch
         self.repo = RemittanceRepository(session)
+        self.claims = ClaimRepository(session)
         self.cash = cash_account(rem.payment_method)
         self.unmatched = 0
 
