@@ -17,7 +17,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import autopay_bench, card_bench, era_bench, http_bench, ledger_bench, pg, x12_bench
+from bench import (
+    autopay_bench,
+    card_bench,
+    era_bench,
+    http_bench,
+    ledger_bench,
+    pg,
+    post835_bench,
+    x12_bench,
+)
 from revcycle.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -27,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument(
         "--only",
-        choices=("http", "ledger", "x12", "card", "autopay", "era"),
+        choices=("http", "ledger", "x12", "card", "autopay", "era", "post835"),
         help="run one benchmark only (card and autopay are not part of the default run)",
     )
     p.add_argument("--duration", type=float, default=15.0, help="measured seconds (HTTP)")
@@ -43,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--autopay-installments", type=int, default=2_000, help="due installments")
     p.add_argument("--autopay-workers", type=int, default=4, help="worker threads (autopay)")
     p.add_argument("--autopay-batch", type=int, default=50, help="installments per claim")
+    p.add_argument("--post835-claims", type=int, default=20_000, help="claims to post (835)")
     p.add_argument("--era-claims", type=int, default=200_000, help="835 claims to parse")
     p.add_argument("--era-pyx12-claims", type=int, default=2_000, help="claims pyx12 reads")
     p.add_argument("--era-build-claims", type=int, default=50_000, help="837P claims to build")
@@ -66,6 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "era_claims",
         "era_pyx12_claims",
         "era_build_claims",
+        "post835_claims",
     ):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
@@ -246,6 +257,8 @@ def print_summary(results: dict[str, Any]) -> None:
         autopay_bench.summary(results["autopay"])
     if results.get("era"):
         era_bench.summary(results["era"])
+    if results.get("post835"):
+        post835_bench.summary(results["post835"])
     print("=" * 78)
 
 
@@ -313,10 +326,12 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.autopay_workers,
             batch=args.autopay_batch,
         )
+    if args.only in (None, "post835"):
+        results["post835"] = post835_bench.run(args.pg_url, claims=args.post835_claims)
     results["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
     results["pass"] = all(
         results[k]["pass"]
-        for k in ("http", "ledger", "x12", "card", "autopay", "era")
+        for k in ("http", "ledger", "x12", "card", "autopay", "era", "post835")
         if k in results
     )
     print_summary(results)

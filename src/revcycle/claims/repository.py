@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from revcycle.claims.models import (
     Claim,
@@ -20,6 +20,9 @@ from revcycle.claims.models import (
     X12ControlCounter,
 )
 from revcycle.claims.states import LIVE
+
+# Ids per IN list: one statement per this many (a remittance set can name tens of thousands).
+IN_CHUNK = 5_000
 
 
 class ClaimRepository:
@@ -44,16 +47,65 @@ class ClaimRepository:
             )
         )
 
+    def keys_by_control_numbers(
+        self, practice_id: uuid.UUID, control_numbers: Sequence[str]
+    ) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, str]]:
+        """(id, invoice id, payer id, status) of every claim carrying one of the CLM01s, in id
+        order: what a caller needs to choose which claims (and invoices) to lock."""
+        out: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, str]] = []
+        numbers = sorted(set(control_numbers))
+        for start in range(0, len(numbers), IN_CHUNK):
+            rows = self.session.execute(
+                select(Claim.id, Claim.invoice_id, Claim.payer_id, Claim.status).where(
+                    Claim.practice_id == practice_id,
+                    Claim.control_number.in_(numbers[start : start + IN_CHUNK]),
+                )
+            )
+            out.extend((r.id, r.invoice_id, r.payer_id, r.status) for r in rows)
+        return sorted(out)
+
+    def lock_many(self, claim_ids: Sequence[uuid.UUID], *, lock: bool = True) -> list[Claim]:
+        """Load claims in id order, locked (concurrent callers cannot deadlock on each other)
+        unless ``lock`` is False, and reloaded: what was read before may have changed."""
+        out: list[Claim] = []
+        ids = sorted(set(claim_ids))
+        for start in range(0, len(ids), IN_CHUNK):
+            stmt = (
+                select(Claim)
+                .where(Claim.id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(Claim.id)
+                .execution_options(populate_existing=True)
+            )
+            out.extend(self.session.scalars(stmt.with_for_update() if lock else stmt))
+        return out
+
+    def lines_for_matching(
+        self, claim_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ClaimLine]]:
+        """:meth:`lines_of` without the JSON columns (modifiers, diagnosis pointers), which
+        matching an 835 line does not read; they load on first use."""
+        out: dict[uuid.UUID, list[ClaimLine]] = {cid: [] for cid in claim_ids}
+        ids = list(out)
+        for start in range(0, len(ids), IN_CHUNK):
+            for line in self.session.scalars(
+                select(ClaimLine)
+                .options(defer(ClaimLine.modifiers), defer(ClaimLine.diagnosis_pointers))
+                .where(ClaimLine.claim_id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(ClaimLine.claim_id, ClaimLine.position)
+            ):
+                out[line.claim_id].append(line)
+        return out
+
     def lines_of(self, claim_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ClaimLine]]:
         out: dict[uuid.UUID, list[ClaimLine]] = {cid: [] for cid in claim_ids}
-        if not claim_ids:
-            return out
-        for line in self.session.scalars(
-            select(ClaimLine)
-            .where(ClaimLine.claim_id.in_(claim_ids))
-            .order_by(ClaimLine.claim_id, ClaimLine.position)
-        ):
-            out[line.claim_id].append(line)
+        ids = list(out)
+        for start in range(0, len(ids), IN_CHUNK):
+            for line in self.session.scalars(
+                select(ClaimLine)
+                .where(ClaimLine.claim_id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(ClaimLine.claim_id, ClaimLine.position)
+            ):
+                out[line.claim_id].append(line)
         return out
 
     def events_of(self, claim_id: uuid.UUID) -> list[ClaimEvent]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -503,9 +504,17 @@ MANUAL_TARGETS = frozenset({"draft", "held", "void", "closed"})
 
 
 # -- ledger --------------------------------------------------------------------------------------
-def bill_to_payer(session: Session, claim: Claim, actor: Principal) -> uuid.UUID | None:
+def bill_to_payer(
+    session: Session,
+    claim: Claim,
+    actor: Principal,
+    *,
+    post: Callable[[ledger.EntrySpec], uuid.UUID] | None = None,
+) -> uuid.UUID | None:
     """Move the claim's charge from patient to insurance receivables on its invoice (once, at
-    the first submission; the caller holds the claim's lock). Up-front patient payments on the
+    the first submission; the caller holds the claim's lock). ``post`` writes the entry
+    (default ``ledger.post_entry`` now; a remittance set gathers its entries and writes them
+    together, docs/remittance-posting.md "Throughput"). Up-front patient payments on the
     invoice are left where they are: the patient's part of the invoice may go below zero until
     the payer's answer moves the patient responsibility back (docs/claims.md, "Ledger").
 
@@ -523,8 +532,7 @@ def bill_to_payer(session: Session, claim: Claim, actor: Principal) -> uuid.UUID
         if minor == 0:
             return None
     amount = Money(minor, claim.currency)
-    entry_id = ledger.post_entry(
-        session,
+    entry_id = (post or partial(ledger.post_entry, session))(
         ledger.EntrySpec(
             practice_id=claim.practice_id,
             kind=EntryKind.CLAIM_BILL.value,

@@ -46,18 +46,18 @@ class InvoiceRepository:
             .with_for_update()
         )
 
-    def lock_many(self, invoice_ids: Sequence[uuid.UUID]) -> list[Invoice]:
-        """Lock in id order (the documented lock order) so concurrent payers cannot deadlock."""
+    def lock_many(
+        self, invoice_ids: Sequence[uuid.UUID], *, refresh: bool = False
+    ) -> list[Invoice]:
+        """Lock in id order (the documented lock order) so concurrent payers cannot deadlock;
+        ``refresh`` reloads invoices already in the session (what was read before the lock may
+        have changed)."""
         if not invoice_ids:
             return []
-        return list(
-            self.session.scalars(
-                select(Invoice)
-                .where(Invoice.id.in_(invoice_ids))
-                .order_by(Invoice.id)
-                .with_for_update()
-            ).all()
-        )
+        stmt = select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
+        if refresh:
+            stmt = stmt.execution_options(populate_existing=True)
+        return list(self.session.scalars(stmt.with_for_update()).all())
 
     def open_for_patient(self, patient_id: uuid.UUID) -> list[Invoice]:
         return list(

@@ -49,6 +49,9 @@ class EntrySpec:
     source_type: str | None = None
     source_id: uuid.UUID | None = None
     reverses_id: uuid.UUID | None = None
+    # The entry's id when the caller must know it before the entry is written (a batch that
+    # points other rows at its entries, e.g. ``claims.billed_entry_id``); None: a new uuid7.
+    id: uuid.UUID | None = None
 
 
 def debit(account: AccountCode, amount: Money, **dims: Any) -> Leg:
@@ -85,7 +88,7 @@ def _rows(
     spec: EntrySpec, accounts: dict[str, int], now: dt.datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     check_balanced(spec.legs)
-    entry_id = uuid7()
+    entry_id = spec.id or uuid7()
     entry = {
         "id": entry_id,
         "practice_id": spec.practice_id,
@@ -121,13 +124,21 @@ def post_entry(session: Session, spec: EntrySpec) -> uuid.UUID:
     return entry["id"]  # type: ignore[no-any-return]
 
 
-def post_entries_bulk(session: Session, specs: Sequence[EntrySpec]) -> list[uuid.UUID]:
-    """Many entries at once (imports, demo data, benchmarks), with the same checks: COPY on
-    PostgreSQL, executemany elsewhere."""
+def post_entries_bulk(
+    session: Session, specs: Sequence[EntrySpec], *, flush_first: bool = True
+) -> list[uuid.UUID]:
+    """Many entries at once (imports, demo data, benchmarks, a remittance set), with the same
+    checks: COPY on PostgreSQL, executemany elsewhere.
+
+    The session's pending rows are flushed first (the invoices and patients the postings name
+    must exist). ``flush_first=False`` is for a caller whose postings name only rows already
+    written and whose pending rows point at these entries (ids given in the specs): the entries
+    go in first, the caller flushes after."""
     if not specs:
         return []
     repo = LedgerRepository(session)
-    session.flush()
+    if flush_first:
+        session.flush()
     now = utcnow()
     charts: dict[uuid.UUID, dict[str, int]] = {}
     entries: list[dict[str, Any]] = []

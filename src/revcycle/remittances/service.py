@@ -55,6 +55,7 @@ from revcycle.ledger.chart import AccountCode, EntryKind
 from revcycle.ledger.repository import LedgerRepository
 from revcycle.money import Money
 from revcycle.remittances import crossovers, errors, predeterminations, splits
+from revcycle.remittances.bulk import Immediate, SetBatch, lock_claim
 from revcycle.remittances.models import (
     Remittance,
     RemittanceClaim,
@@ -344,10 +345,17 @@ def _post_set(
     )
     session.add(remittance)
     session.flush()  # the identity is claimed here (UNIQUE): a concurrent twin waits, then fails
-    poster = _Poster(session, actor, remittance, rem, payer)
-    for position, cp in enumerate(rem.claims, start=1):
-        poster.post_claim(position, cp)
-    poster.post_provider_adjustments()
+    with SetBatch.load(
+        session,
+        practice_id,
+        payer.id if payer is not None else None,
+        (cp.patient_control_number for cp in rem.claims if cp.status_code != REVERSAL_CODE),
+    ) as batch:
+        poster = _Poster(session, actor, remittance, rem, payer, batch)
+        for position, cp in enumerate(rem.claims, start=1):
+            poster.post_claim(position, cp)
+        poster.post_provider_adjustments()
+        batch.drain()
     remittance.unmatched_count = poster.unmatched
     audit.record(
         session,
@@ -502,7 +510,8 @@ def cash_account(payment_method: str) -> AccountCode:
 
 
 class _Poster:
-    """Posts the claims of one set inside its transaction."""
+    """Posts the claims of one set inside its transaction, their writes gathered in ``batch``
+    (remittances/bulk.py) until the set ends."""
 
     def __init__(
         self,
@@ -511,12 +520,14 @@ class _Poster:
         remittance: Remittance,
         rem: Parsed835,
         payer: Any,
+        batch: SetBatch,
     ) -> None:
         self.session = session
         self.actor = actor
         self.remittance = remittance
         self.rem = rem
         self.payer = payer
+        self.batch = batch
         self.repo = RemittanceRepository(session)
         self.claims = ClaimRepository(session)
         self.cash = cash_account(rem.payment_method)
@@ -552,9 +563,7 @@ class _Poster:
             return None, f"payer {self.rem.payer_id!r} is not one of the practice's payers"
         candidates = [
             c
-            for c in self.claims.by_control_number(
-                self.remittance.practice_id, cp.patient_control_number
-            )
+            for c in self.batch.claims_by_control_number(cp.patient_control_number)
             if c.payer_id == self.payer.id and c.status != "void"
         ]
         if not candidates:
@@ -571,6 +580,7 @@ class _Poster:
         detail = claim_detail(cp, self.rem, self.remittance.id)
         row = self._row(position, cp, detail)
         if cp.status_code == REVERSAL_CODE:
+            self.batch.drain()  # it reads the original posting's entries
             self._reverse(row, cp)
             return
         claim, reason = self.find_claim(cp)
@@ -584,7 +594,10 @@ class _Poster:
             self._hold(row, reason)
             return
         self.session.add(row)
-        self.session.flush()
+        writes: SetBatch | Immediate = self.batch
+        if claim.sequence != "primary":  # it reads the invoice's ledger balance
+            self.batch.drain()
+            writes = Immediate(self.session)
         apply_to_claim(
             self.session,
             self.actor,
@@ -593,17 +606,16 @@ class _Poster:
             funding=self.cash,
             effective_date=self.remittance.payment_date,
             memo=f"835 {self.rem.trace_number} claim {cp.patient_control_number}",
+            writes=writes,
         )
 
     def _hold(self, row: RemittanceClaim, reason: str) -> None:
         """An unmatched claim: its payment waits in 2300 payer offsets."""
         self.unmatched += 1
         self.session.add(row)
-        self.session.flush()
         if row.paid_minor:
             amount = Money(row.paid_minor, row.currency)
-            entry = ledger.post_entry(
-                self.session,
+            entry = self.batch.post(
                 ledger.EntrySpec(
                     practice_id=row.practice_id,
                     kind=EntryKind.CLAIM_PAYMENT.value,
@@ -630,7 +642,6 @@ class _Poster:
                 currency=row.currency,
             )
         )
-        self.session.flush()
 
     def _reverse(self, row: RemittanceClaim, cp: ClaimPayment) -> None:
         """CLP02=22: the exact reversal of the original posting of this payer claim."""
@@ -727,8 +738,7 @@ class _Poster:
                 AccountCode.PAYER_INTEREST if plb.reason == "L6" else AccountCode.PAYER_OFFSETS
             )
             amount = Money(plb.amount_minor, self.rem.currency)
-            ledger.post_entry(
-                self.session,
+            self.batch.post(
                 ledger.EntrySpec(
                     practice_id=self.remittance.practice_id,
                     kind=EntryKind.REMITTANCE_PROVIDER_ADJUSTMENT.value,
@@ -744,23 +754,7 @@ class _Poster:
 
 def _lock_claim(session: Session, claim_id: uuid.UUID) -> tuple[Claim, Invoice]:
     """Lock order: invoice, then claim."""
-    claim = session.get(Claim, claim_id)
-    assert claim is not None
-    invoice = session.scalar(
-        select(Invoice)
-        .where(Invoice.id == claim.invoice_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert invoice is not None
-    locked = session.scalar(
-        select(Claim)
-        .where(Claim.id == claim_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert locked is not None
-    return locked, invoice
+    return lock_claim(session, claim_id)
 
 
 def _target_status(status_code: str) -> str | None:
@@ -792,15 +786,18 @@ def apply_to_claim(
     funding: AccountCode,
     effective_date: dt.date,
     memo: str,
+    writes: SetBatch | Immediate | None = None,
 ) -> None:
     """Post one CLP (``row.detail``) to a claim: payment from ``funding`` (the bank or cash for
     a remittance, 2300 payer offsets when a held claim is matched), CO/OA/PI adjustments to
     4200 (not for a denial: a denial is worked, not written off), PR to the patient; move the
-    claim and refresh its invoice."""
-    claim, invoice = _lock_claim(session, claim.id)
-    claims_service.bill_to_payer(session, claim, actor)
+    claim and refresh its invoice. ``writes`` (remittances/bulk.py) takes the locks, reads the
+    lines and writes the entries: at once by default, gathered for a whole 835 set."""
+    writes = writes or Immediate(session)
+    claim, invoice = writes.lock(claim)
+    claims_service.bill_to_payer(session, claim, actor, post=writes.post)
     detail = copy.deepcopy(row.detail)  # nested: a JSON column sees only new values
-    lines = ClaimRepository(session).lines_of([claim.id])[claim.id]
+    lines = writes.lines_of(claim)
     match_lines(detail, lines)
     # What to do about each adjustment, recorded once here (the denial queue reads it).
     carc_actions.annotate(carc_actions.resolver(session, claim.practice_id), detail)
@@ -817,8 +814,7 @@ def apply_to_claim(
         amount = Money(minor, claim.currency)
         entry_ids.append(
             str(
-                ledger.post_entry(
-                    session,
+                writes.post(
                     ledger.EntrySpec(
                         practice_id=claim.practice_id,
                         kind=kind.value,
@@ -905,8 +901,7 @@ def apply_to_claim(
                     status="open",
                 )
             )
-    invoices_service.refresh_status(session, invoice)
-    session.flush()
+    writes.settle(invoice)
 
 
 # -- the unmatched queue -----------------------------------------------------------------------
