@@ -63,6 +63,7 @@ _BREAKS_SET = frozenset({"ST", "GE", "IEA", "ISA"})  # a set open when one comes
 _PAD = ("",) * 25  # X12 drops trailing empty elements: pad before indexing
 _ONE = Decimal(1)
 _from_iso = dt.date.fromisoformat
+_DATES = frozenset({"472", "150", "151", "232", "233", "050", "405"})  # the DTMs read
 
 # Adjustment is a frozen dataclass: its generated __init__ goes through object.__setattr__ per
 # field. The slot descriptors set the same four fields directly (same class, same values).
@@ -77,7 +78,21 @@ class _Unusual(Exception):  # noqa: N818 - a hand-over signal, not an error
     """The fast path hands this set (or segment) over to the general code."""
 
 
+class _Again(Exception):  # noqa: N818 - a control signal
+    """Read the segment at the same index again (the block was cleaned from there)."""
+
+
 def _amount(value: str) -> int:
+    """``amount_minor`` with the shape of most amounts (``150``, ``150.5``, ``150.00``) read
+    inline; anything else through ``amount_minor``; not an amount: _Unusual."""
+    if value[-3:-2] == ".":
+        digits = value[:-3] + value[-2:]
+    elif value[-2:-1] == ".":
+        digits = value[:-2] + value[-1] + "0"
+    else:
+        digits = value + "00"
+    if digits.isdigit() and digits.isascii() and len(digits) <= 15 and value:
+        return int(digits)
     minor = amount_minor(value) if value else None
     if minor is None:
         raise _Unusual
@@ -88,7 +103,7 @@ def _day(value: str) -> dt.date | None:
     """``parse_date``'s rule (eight ASCII digits, a real date), or _Unusual."""
     if not value:
         return None
-    if len(value) == 8 and value.isascii() and value.isdigit():
+    if len(value) == 8 and value.isdigit() and value.isascii():
         try:
             return _from_iso(value)
         except ValueError:
@@ -135,30 +150,28 @@ def _digest(raws: list[str], d: Delimiters) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _clean(block: str, term: str) -> tuple[list[str], list[int]]:
-    """The core reader's per-segment cleaning (spaces stripped, blank segments dropped) for a
-    block that needs it: the kept segments and their indexes in ``block.split(term)``."""
+def _clean(parts: list[str], start: int) -> tuple[list[str], list[int]]:
+    """The core reader's per-segment cleaning (spaces stripped, blank segments dropped) of
+    ``parts[start:]``: the kept segments and their indexes in ``parts``."""
     kept: list[str] = []
-    index: list[int] = []
-    for i, raw in enumerate(block.split(term)):
+    index: list[int] = list(range(start))
+    for i in range(start, len(parts)):
+        raw = parts[i]
         if raw[:1] in _WS or raw[-1:] in _WS:
             raw = raw.strip(_WS)
         if raw:
             kept.append(raw)
             index.append(i)
-    return kept, index
+    return parts[:start] + kept, index
 
 
-def _is_dirty(block: str, term: str) -> bool:
-    """Whether some segment of ``block`` (line breaks already removed) is blank or starts or
-    ends with a space, tab, NUL, VT or FF."""
-    if not block or block[0] in _WS or block[-1] in _WS or block[0] == term:
+def _ends_dirty(text: str, term: str) -> bool:
+    """Whether some segment of ``text`` (line breaks removed) ends with a space, tab, NUL, VT or
+    FF. Blank segments and segments starting with one are found in the loop (their ID is not
+    one), so that only this one search of the block is needed."""
+    if not text or text[-1] in _WS or " " + term in text:
         return True
-    if block[-1] == term or term + term in block:
-        return True
-    if " " + term in block or term + " " in block:
-        return True
-    return any(c in block for c in "\t\x00\x0b\x0c")
+    return "\t" in text or "\x00" in text or "\x0b" in text or "\x0c" in text
 
 
 class FastReader835:
@@ -313,11 +326,10 @@ class FastReader835:
                 text = text.replace("\r", "")
             if term != "\n" and "\n" in text:
                 text = text.replace("\n", "")
-            index: list[int] | None = None  # original index of each kept segment (dirty block)
-            if _is_dirty(text, term):
-                parts, index = _clean(text, term)
-            else:
-                parts = text.split(term)
+            parts = text.split(term)
+            index: list[int] | None = None  # original index of each kept segment, once cleaned
+            if _ends_dirty(text, term):
+                parts, index = _clean(parts, 0)
             base = position  # segment k of the block is at position base + k + 1
             k0 = 0
             stop = -1  # segments of the block read before an IEA or a new ISA cut it short
@@ -383,20 +395,26 @@ class FastReader835:
                                 if len(els) < 3:
                                     els += _PAD
                                 qual = els[1]
+                                day = els[2]
+                                # parse_date's rule, inline (a bad date raises ValueError).
+                                if len(day) == 8 and day.isdigit() and day.isascii():
+                                    date = _from_iso(day) if qual in _DATES else None
+                                else:
+                                    date = _day(day) if qual in _DATES else None
                                 if line is not None:
                                     if qual == "472" or qual == "150":
-                                        line.service_date = _day(els[2])
+                                        line.service_date = date
                                     elif qual == "151":
-                                        line.service_date_to = _day(els[2])
+                                        line.service_date_to = date
                                 elif claim is not None:
                                     if qual == "232":
-                                        claim.statement_from = _day(els[2])
+                                        claim.statement_from = date
                                     elif qual == "233":
-                                        claim.statement_to = _day(els[2])
+                                        claim.statement_to = date
                                     elif qual == "050":
-                                        claim.received_date = _day(els[2])
+                                        claim.received_date = date
                                 elif qual == "405":
-                                    rem.production_date = _day(els[2])  # type: ignore[union-attr]
+                                    rem.production_date = date  # type: ignore[union-attr]
                                 continue
                             if sid == "SVC":
                                 if claim is None:
@@ -614,6 +632,11 @@ class FastReader835:
                             continue
 
                         # Not an 835 body segment read above: the general way.
+                        if index is None and (not raw or raw[0] in _WS):
+                            # A blank segment, or one starting with a space: clean from here on
+                            # and read this one again.
+                            parts, index = _clean(parts, k)
+                            raise _Again
                         if raw.startswith("ISA") and len(raw) > 3 and not raw[3].isalnum():
                             # A new interchange without an IEA: detect its delimiters.
                             if mode:
@@ -647,7 +670,11 @@ class FastReader835:
                         k = len(parts)
                         break
                     break
-                except _Unusual:
+                except _Again:
+                    continue
+                except (_Unusual, ValueError):
+                    if not mode:
+                        raise
                     # The open set goes the general way from the segment at k (included).
                     assert st_tx is not None
                     self._to_general(raws + parts[k0:k], st_pos, st_tx)
