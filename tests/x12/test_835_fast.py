@@ -301,6 +301,7 @@ _D = Segment(
         ("12a", "is not an amount"),
         ("NaN", "is not an amount"),
         ("1000000000000000", "is not an amount"),
+        ("1E1000000", "is not an amount"),  # abs() of it overflowed the decimal context
     ],
 )
 def test_what_is_not_an_amount_is_an_error(value: str, problem: str | None) -> None:
@@ -327,7 +328,7 @@ def _previous_cents(value: str) -> int | None:
         dec = Decimal(value)
     except InvalidOperation:
         return None
-    if not dec.is_finite() or abs(dec) >= Decimal(10) ** 15:
+    if not dec.is_finite() or dec.copy_abs() >= Decimal(10) ** 15:  # abs() could overflow
         return None
     scaled = dec.scaleb(2)
     return int(scaled) if scaled == scaled.to_integral_value() else None
@@ -345,6 +346,25 @@ def _previous_cents(value: str) -> int | None:
 def test_the_string_routine_equals_the_previous_one(value: str) -> None:
     expected = _previous_cents(value) if value else None
     assert amount_minor(value) == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789.-+ eE_", max_size=20),
+        st.from_regex(r"-?[0-9]{0,16}(\.[0-9]{0,4})?", fullmatch=True),
+        st.text(max_size=8),
+    )
+)
+def test_the_fast_path_amount_is_amount_minor(value: str) -> None:
+    from revcycle.x12.remittance_fast import _amount, _Unusual
+
+    expected = amount_minor(value) if value else None
+    try:
+        got: int | None = _amount(value)
+    except _Unusual:
+        got = None
+    assert got == expected
 
 
 def test_the_fast_date_rule_is_parse_date_s() -> None:

@@ -317,7 +317,7 @@ def _decimal_minor(value: str) -> int | None:
         dec = Decimal(value)
     except InvalidOperation:
         return None
-    if not dec.is_finite() or abs(dec) >= _AMOUNT_LIMIT:
+    if not dec.is_finite() or dec.copy_abs() >= _AMOUNT_LIMIT:
         return None
     scaled = dec.scaleb(2)
     if scaled != scaled.to_integral_value():
@@ -340,7 +340,7 @@ def cents(value: str, seg: Segment, index: int, *, required: bool = True) -> int
         dec = None
     problem = (
         "has more than two decimals"
-        if dec is not None and dec.is_finite() and abs(dec) < _AMOUNT_LIMIT
+        if dec is not None and dec.is_finite() and dec.copy_abs() < _AMOUNT_LIMIT
         else "is not an amount"
     )
     raise _error(seg, "x12.bad_amount", f"{seg.id}{index:02d} {value!r} {problem}")

@@ -85,13 +85,16 @@ class _Again(Exception):  # noqa: N818 - a control signal
 def _amount(value: str) -> int:
     """``amount_minor`` with the shape of most amounts (``150``, ``150.5``, ``150.00``) read
     inline; anything else through ``amount_minor``; not an amount: _Unusual."""
-    if value[-3:-2] == ".":
-        digits = value[:-3] + value[-2:]
-    elif value[-2:-1] == ".":
-        digits = value[:-2] + value[-1] + "0"
+    whole, dot, frac = value.partition(".")
+    if len(frac) == 2:
+        digits = whole + frac
+    elif not dot:
+        digits = whole + "00"
+    elif len(frac) == 1:
+        digits = whole + frac + "0"
     else:
-        digits = value + "00"
-    if digits.isdigit() and digits.isascii() and len(digits) <= 15 and value:
+        digits = ""  # "5." or more than two decimals: amount_minor decides
+    if digits.isdigit() and digits.isascii() and len(digits) <= 15 and whole:
         return int(digits)
     minor = amount_minor(value) if value else None
     if minor is None:
