@@ -67,9 +67,21 @@ def test_messy_and_several_interchanges_read_the_same_both_ways() -> None:
     crlf = compact.replace(":~", ":\r\n", 1).replace("~", "\r\n")
     mixed = text(control="000000101") + "\n\n" + text(control="000000102").replace("*", "|")
     no_iea = text().rsplit("IEA", 1)[0] + text(control="000000103")
-    for source in (compact, messy, cr, crlf, mixed, no_iea, messy.encode("utf-8")):
+    # Control characters as delimiters (the digest maps delimiters to GS, US and RS).
+    odd = [
+        compact.replace("^", "\x1f").replace(":", "\x1d"),
+        compact.replace("^", "\x1d").replace(":", "\x1e"),
+        compact.replace("*", "\x1f").replace("^", "\x1d"),
+    ]
+    for source in (compact, messy, cr, crlf, mixed, no_iea, messy.encode("utf-8"), *odd):
         for chunk_size in (5, 64, 65536):
             assert_same(source, chunk_size=chunk_size)
+    digests = set()
+    for source in (compact, messy, *odd):
+        (rem,) = list(Reader835(source))
+        assert isinstance(rem, Remittance)
+        digests.add(rem.sha256)
+    assert len(digests) == 1
 
 
 # -- hypothesis: mutations of good files ---------------------------------------------------------

@@ -141,15 +141,15 @@ def _check_id(sid: str, position: int) -> None:
 
 
 def _digest(raws: list[str], d: Delimiters) -> str:
-    """``remittance._digest`` of the segments whose texts are ``raws``."""
+    """``remittance._digest`` of the segments whose texts are ``raws``: elements joined by GS,
+    components by US, repetitions by RS, one segment per line."""
     text = "\n".join(raws) + "\n"
-    if d.element != "\x1d":
-        text = text.replace(d.element, "\x1d")
-    table = {ord(d.component): "\x1f"} if d.component else {}
-    if d.repetition:
-        table[ord(d.repetition)] = "\x1e"
-    if table:
-        text = text.translate(table)
+    if d.repetition == "\x1f":  # replacing one after the other would not be the same
+        text = text.replace(d.element, "\x1d").translate({ord(d.component): "\x1f", 0x1F: "\x1e"})
+    else:
+        text = text.replace(d.element, "\x1d").replace(d.component, "\x1f")
+        if d.repetition:
+            text = text.replace(d.repetition, "\x1e")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
