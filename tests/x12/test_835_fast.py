@@ -10,10 +10,10 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import pytest
+from bench.era_bench import build_835
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.era_bench import build_835
 from revcycle.x12.core import Segment, X12Error, parse_date
 from revcycle.x12.remittance import Reader835, Remittance, amount_minor, cents
 from tests.remittances.test_parse_835 import BODY, interchange, text
@@ -41,7 +41,8 @@ def test_every_corpus_835_reads_the_same_both_ways(name: str, chunk_size: int) -
     if not path.is_file():
         pytest.skip(f"shared corpus not present (needs ../shared/corpus/x12/{name})")
     items, stopped, errors = assert_same(path.read_bytes(), chunk_size=chunk_size)
-    assert items and stopped is None
+    assert items
+    assert stopped is None
 
 
 def test_every_835_found_in_the_corpus_folder_reads_the_same_both_ways() -> None:
@@ -56,7 +57,9 @@ def test_every_835_found_in_the_corpus_folder_reads_the_same_both_ways() -> None
 def test_the_benchmark_file_reads_the_same_both_ways() -> None:
     data = build_835(2_500).encode("ascii")  # three sets, the last one short
     items, stopped, errors = assert_same(data)
-    assert len(items) == 3 and stopped is None and errors == []
+    assert len(items) == 3
+    assert stopped is None
+    assert errors == []
     assert_same(data, chunk_size=1000)
 
 
@@ -106,7 +109,16 @@ VALUES = [
     "0",
     "-0.00",
     "١٢",
+    "١٥٠.٠٠",
+    "²0.00",
     "99999999999999",
+    "9999999999999.99",
+    "99999999999999.99",
+    "9999999999999999999.99",
+    "0000000000000000001.00",
+    "1_0.00",
+    "15_.00",
+    " 15.00",
     "1.5.5",
     "NaN",
     "Infinity",
@@ -212,6 +224,46 @@ def _mutate(data: st.DataObject, source: str) -> str:
         elif kind == "cut" and source:
             source = source[: data.draw(st.integers(0, len(source)))]
     return source
+
+
+# Every odd value in every element the 835 reader types (amounts, quantities, dates, codes).
+TYPED = [
+    ("BPR", 2),
+    ("BPR", 16),
+    ("CLP", 2),
+    ("CLP", 3),
+    ("CLP", 4),
+    ("CLP", 5),
+    ("CLP", 7),
+    ("SVC", 1),
+    ("SVC", 2),
+    ("SVC", 3),
+    ("SVC", 5),
+    ("SVC", 6),
+    ("SVC", 7),
+    ("CAS", 1),
+    ("CAS", 2),
+    ("CAS", 3),
+    ("CAS", 4),
+    ("DTM", 2),
+    ("AMT", 2),
+    ("PLB", 2),
+    ("PLB", 4),
+]
+
+
+@pytest.mark.parametrize(("sid", "index"), TYPED)
+def test_every_odd_value_in_every_typed_element_reads_the_same_both_ways(
+    sid: str, index: int
+) -> None:
+    segs = text().split("~")
+    at = [i for i, seg in enumerate(segs) if seg.startswith(sid + "*")]
+    for value in VALUES:
+        for i in at[:3]:
+            els = segs[i].split("*")
+            els += [""] * (index + 1 - len(els))
+            els[index] = value
+            assert_same("~".join([*segs[:i], "*".join(els), *segs[i + 1 :]]))
 
 
 @SETTINGS

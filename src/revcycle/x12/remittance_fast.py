@@ -78,6 +78,15 @@ class _Unusual(Exception):  # noqa: N818 - a hand-over signal, not an error
     """The fast path hands this set (or segment) over to the general code."""
 
 
+# The commonest amount shape (two decimals) is read inline where amounts are most frequent:
+#     whole, _, frac = value.partition("."); digits = whole + frac
+#     int(digits) if len(frac) == 2 and digits.isdigit() and len(digits) <= 15 else _amount(value)
+# ASCII digits give amount_minor's value (at most 13 whole digits, as amount_minor reads).
+# Other Unicode decimal digits give the value Decimal (amount_minor's fallback) gives, and int()
+# raises ValueError for other digit characters (superscripts): the set is then handed over like
+# for any other unusual value.
+
+
 class _Again(Exception):  # noqa: N818 - a control signal
     """Read the segment at the same index again (the block was cleaned from there)."""
 
@@ -340,8 +349,7 @@ class FastReader835:
             k = 0
             while k < len(parts):
                 try:
-                    for k in range(k, len(parts)):  # noqa: B007, PLW2901 - k is read after a break
-                        raw = parts[k]
+                    for k, raw in enumerate(parts[k:] if k else parts, k):  # noqa: B020, PLW2901
                         els = raw.split(esep)
                         sid = els[0]
                         if mode == 2:
@@ -357,7 +365,13 @@ class FastReader835:
                                     reason = els[2]
                                     if not reason:
                                         raise _Unusual
-                                    total = _amount(els[3])
+                                    # _amount's commonest shape inline (see the note above _Again)
+                                    whole, _, frac = els[3].partition(".")
+                                    digits = whole + frac
+                                    if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
+                                        total = int(digits)
+                                    else:
+                                        total = _amount(els[3])
                                     adj = _new(Adjustment)
                                     _set_group(adj, group)
                                     _set_reason(adj, reason)
@@ -432,9 +446,24 @@ class FastReader835:
                                 mods = proc[2:6]
                                 if "" in mods:
                                     mods = [m for m in mods if m]
-                                charge = _amount(els[2])
-                                paid = _amount(els[3])
-                                units = _quantity(els[5]) if els[5] else _ONE
+                                whole, _, frac = els[2].partition(".")
+                                digits = whole + frac
+                                if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
+                                    charge = int(digits)
+                                else:
+                                    charge = _amount(els[2])
+                                whole, _, frac = els[3].partition(".")
+                                digits = whole + frac
+                                if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
+                                    paid = int(digits)
+                                else:
+                                    paid = _amount(els[3])
+                                if els[5]:
+                                    units = Decimal(els[5])  # InvalidOperation: handed over
+                                    if not units.is_finite():
+                                        raise _Unusual
+                                else:
+                                    units = _ONE
                                 if els[6]:
                                     sub = els[6].split(comp)
                                     sub_proc = sub[1] if len(sub) > 1 and sub[1] else None
@@ -485,8 +514,18 @@ class FastReader835:
                                         raise _Unusual  # unknown statuses are warned about
                                     if not is_4010 and not els[7]:
                                         raise _Unusual
-                                    charge = _amount(els[3])
-                                    paid = _amount(els[4])
+                                    whole, _, frac = els[3].partition(".")
+                                    digits = whole + frac
+                                    if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
+                                        charge = int(digits)
+                                    else:
+                                        charge = _amount(els[3])
+                                    whole, _, frac = els[4].partition(".")
+                                    digits = whole + frac
+                                    if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
+                                        paid = int(digits)
+                                    else:
+                                        paid = _amount(els[4])
                                     patient = _amount(els[5]) if els[5] else 0
                                     claim = ClaimPayment(
                                         base + k + 1,
@@ -675,7 +714,7 @@ class FastReader835:
                     break
                 except _Again:
                     continue
-                except (_Unusual, ValueError):
+                except (_Unusual, ValueError, InvalidOperation):
                     if not mode:
                         raise
                     # The open set goes the general way from the segment at k (included).
