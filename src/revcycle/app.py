@@ -33,6 +33,7 @@ from revcycle.auth.endpoints import router as auth_router
 from revcycle.auth.service import make_hasher
 from revcycle.authorizations.endpoints import router as authorizations_router
 from revcycle.cash.endpoints import router as cash_router
+from revcycle.charges.endpoints import router as charges_router
 from revcycle.claims.endpoints import router as claims_router
 from revcycle.claims.endpoints import submission_router as claim_submission_router
 from revcycle.clearinghouse.factory import build_clearinghouse
@@ -148,6 +149,7 @@ def create_app(
         claims_router,
         remittances_router,
         appeals_router,
+        charges_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -7,6 +7,7 @@ from revcycle.audit.models import AuditChainHead, AuditEvent
 from revcycle.auth.models import ApiToken, User, UserPractice
 from revcycle.authorizations.models import Authorization, AuthorizationService, AuthorizationUsage
 from revcycle.cash.models import BankDeposit, CashDrawer, CashDrawerItem
+from revcycle.charges.models import ChargeImport
 from revcycle.claims.cob_models import ClaimCob
 from revcycle.claims.models import (
     Claim,
@@ -79,6 +80,7 @@ __all__ = [
     "AppealAttachment",
     "AppealEvent",
     "AppealReminder",
+    "ChargeImport",
     "ClaimCob",
     "X12ControlCounter",
     "ClaimSubmission",

@@ -15,9 +15,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from revcycle.appeals import tasks
-from revcycle.claims import secondary
+from revcycle.claims import mapping, secondary
 from revcycle.claims.cob_models import ClaimCob
 from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
+from revcycle.claims.repository import ClaimRepository
 from revcycle.config import Settings
 from revcycle.db import unit_of_work
 from revcycle.errors import DomainError
@@ -50,7 +51,7 @@ def _state(session: Session) -> tuple[int, int, int, int]:
     return n(Claim), n(ClaimLine), n(ClaimEvent), n(ClaimCob)
 
 
-def test_build_a_secondary_claim_with_cob_facts(session: Session) -> None:
+def test_build_a_secondary_claim_whose_837_carries_the_saved_cob_facts(session: Session) -> None:
     w = with_secondary(session)
     w, primary = decided_claim(session, w, to="adjudicated", days_ago=3)
     r = secondary.build_secondary(session, SYSTEM, primary.id)
@@ -80,74 +81,75 @@ def test_build_a_secondary_claim_with_cob_facts(session: Session) -> None:
     assert (again.created, again.secondary and again.secondary.claim.id) == (False, s.id)
     assert _state(session) == before
 
-    [facts] = secondary.cob_facts(session, s)
-    op = facts.other_payer
+    # The 837's COB loops come from the adjudication saved on the decision row.
+    built = mapping.claim_of(session, s, _lines(session, s), w.practice.npi)
+    [op] = built.other_payers
     adjudicated_on = today() - dt.timedelta(days=3)
     assert (op.responsibility, op.relationship, op.filing_code, op.member_id) == (
         "P",
         w.coverage.coverage.relationship,
-        "CI",
+        "12",  # SBR09 for the plan's product type (PPO)
         w.coverage.coverage.member_id,
     )
-    assert (op.payer.name, op.payer.payer_id) == (w.payer.name, w.payer.edi_payer_id)
+    assert (op.payer.name, op.payer.payer_id) == (w.payer.name.upper(), w.payer.edi_payer_id)
     assert (op.paid_minor, op.adjudicated_on, op.claim_number) == (
         9600,
         adjudicated_on,
         f"PCN{primary.number:05d}",
     )
     assert (op.adjustments, op.remaining_patient_liability_minor) == ((), 2400)
-    assert op.subscriber == claim837.Party(w.patient.last_name, w.patient.first_name)
-    assert facts.lines == {
-        1: claim837.LineAdjudication(
-            w.payer.edi_payer_id,
-            9600,
-            "99213",
-            (),
-            Decimal(1),
-            adjudicated_on,
-            (claim837.Adjustment("CO", "45", 3000), claim837.Adjustment("PR", "2", 2400)),
+    assert op.subscriber == claim837.Party(
+        w.patient.last_name.upper(), w.patient.first_name.upper()
+    )
+    assert [ln.prior_payments for ln in built.lines] == [
+        (
+            claim837.LineAdjudication(
+                w.payer.edi_payer_id,
+                9600,
+                "99213",
+                (),
+                Decimal(1),
+                adjudicated_on,
+                (claim837.Adjustment("CO", "45", 3000), claim837.Adjustment("PR", "2", 2400)),
+            ),
         ),
-        2: claim837.LineAdjudication(
-            w.payer.edi_payer_id,
-            0,
-            "80053",
-            (),
-            Decimal(1),
-            adjudicated_on,
-            (claim837.Adjustment("CO", "97", 6000),),
+        (
+            claim837.LineAdjudication(
+                w.payer.edi_payer_id,
+                0,
+                "80053",
+                (),
+                Decimal(1),
+                adjudicated_on,
+                (claim837.Adjustment("CO", "97", 6000),),
+            ),
         ),
-    }
-    assert secondary.cob_facts(session, primary) == []
+    ]
+    assert (
+        mapping.claim_of(session, primary, _lines(session, primary), w.practice.npi).other_payers
+        == ()
+    )
+    # The saved adjudication, not a later event on the primary, is what the 837 carries.
+    cob = session.scalar(select(ClaimCob).where(ClaimCob.secondary_claim_id == s.id))
+    assert cob is not None
+    cob.prior_adjudication = {**cob.prior_adjudication, "paid_minor": 9500}
+    session.flush()
+    [op] = mapping.claim_of(session, s, _lines(session, s), w.practice.npi).other_payers
+    assert op.paid_minor == 9500
 
 
-def test_the_cob_facts_make_a_valid_837(session: Session) -> None:
+def _lines(session: Session, claim: Claim) -> list[ClaimLine]:
+    return ClaimRepository(session).lines_of([claim.id])[claim.id]
+
+
+def test_the_saved_cob_facts_make_a_valid_837(session: Session) -> None:
     pyx12_helpers = pytest.importorskip("tests.claims837.test_build_837p")
     w = with_secondary(session)
     w, primary = decided_claim(session, w, to="adjudicated")
     r = secondary.build_secondary(session, SYSTEM, primary.id)
     assert r.secondary is not None
-    [facts] = secondary.cob_facts(session, r.secondary.claim)
     c = r.secondary.claim
-    lines = tuple(
-        claim837.ServiceLine(
-            ln.procedure,
-            ln.charge_minor,
-            Decimal(ln.units),
-            ln.service_date,
-            tuple(ln.diagnosis_pointers),
-            ln.line_control_number,
-            prior_payments=(facts.lines[ln.position],),
-        )
-        for ln in r.secondary.lines
-    )
-    claim = claim837.Claim(
-        c.control_number,
-        c.charge_minor,
-        c.place_of_service,
-        tuple(c.diagnosis_codes),
-        lines,
-        other_payers=(facts.other_payer,),
-    )
+    claim = mapping.claim_of(session, c, _lines(session, c), w.practice.npi)
     person = claim837.Person(
         w.patient.last_name, w.patient.first_name, w.patient.date_of_birth, w.patient.sex
     )

@@ -173,6 +173,31 @@ def test_rolled_back_work_leaves_no_event_and_no_gap(factory: sessionmaker[Sessi
         assert chain.verify(s).ok
 
 
+def test_a_rolled_back_savepoint_drops_only_its_own_events(
+    factory: sessionmaker[Session],
+) -> None:
+    with unit_of_work(factory) as s:
+        _record(s, P1, 1, "before:update")
+
+        def refused() -> None:
+            with s.begin_nested():
+                _record(s, P1, 2, "undone:update")
+                with s.begin_nested():  # a savepoint inside, released: undone with its parent
+                    _record(s, P1, 1, "inner:update")
+                raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError):
+            refused()
+        with s.begin_nested():
+            _record(s, P1, 1, "kept:update")
+        _record(s, P1, 1, "after:update")
+    with factory() as s:
+        rows = _chain_rows(s, str(P1))
+        assert [e.action for e in rows] == ["before:update", "kept:update", "after:update"]
+        assert [e.chain_seq for e in rows] == [1, 2, 3]
+        assert chain.verify(s).ok
+
+
 def test_security_events_join_the_chain(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
         security_events.record(

@@ -34,7 +34,7 @@ from revcycle.invoices.models import Invoice
 from revcycle.ledger import service as ledger
 from revcycle.ledger.models import JournalEntry
 from revcycle.ledger.repository import LedgerRepository
-from revcycle.remittances import service
+from revcycle.remittances import errors, service
 from revcycle.remittances.models import (
     Remittance,
     RemittanceClaim,
@@ -560,6 +560,19 @@ def test_posting_needs_the_permission_and_the_practice(session: Session) -> None
     with pytest.raises(DomainError):
         service.post_file(session, outsider, b"ISA", practice_id=w.practice.id)
     assert count(session, Remittance) == 0
+
+
+def test_an_upload_with_no_readable_set_is_refused_and_writes_nothing(session: Session) -> None:
+    w = make_world(session)
+    session.commit()
+    before = snapshot(session)
+    with pytest.raises(errors.UnreadableRemittance) as exc:
+        service.post_upload(session, SYSTEM, "ISA*" + "x" * 200, practice_id=w.practice.id)
+    assert exc.value.code == "remittance.unreadable"
+    assert exc.value.message.startswith("The file holds no readable 835 transaction set: ")
+    assert snapshot(session) == before
+    # A file that only reads as nothing at all (no ISA, no error) is not an error either way.
+    assert service.post_file(session, SYSTEM, b"", practice_id=w.practice.id).sets == []
 
 
 # -- concurrency (PostgreSQL) ------------------------------------------------------------------

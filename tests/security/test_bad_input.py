@@ -659,6 +659,19 @@ def _fhir_request(w: World) -> Prepared:
     return Prepared("/api/v1/fhir/CoverageEligibilityRequest", body, headers)
 
 
+def _fhir_charges(w: World) -> Prepared:
+    body = {
+        "resourceType": "ChargeItem",
+        "identifier": [{"system": "urn:oid:1.2.3.4.ehr", "value": f"bad-input-{next(_n)}"}],
+        "status": "billable",
+        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99214"}]},
+        "subject": {"reference": f"Patient/{w.patient.id}"},
+        "context": {"reference": "Encounter/bad-input"},
+        "occurrenceDateTime": "2026-01-05",
+    }
+    return Prepared(f"/api/v1/fhir/ChargeItem?practice_id={w.practice.id}", body, w.admin)
+
+
 # --- payment plans and stored payment methods ---------------------------------------------------
 
 
@@ -1173,6 +1186,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/fhir/CoverageEligibilityRequest"): Route(
         _fhir_request, "eligibility_checks", 1
     ),
+    ("POST", "/api/v1/fhir/ChargeItem"): Route(_fhir_charges, "charge_imports", 1),
     ("POST", "/api/v1/practices/{practice_id}/appointments"): Route(
         lambda w: _p(
             w,

@@ -215,6 +215,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action | None] = {
     ("GET", "/api/v1/patients/{patient_id}/eligibility-checks"): Action.COVERAGE_READ,
     ("GET", "/api/v1/patients/{patient_id}/eligibility-status"): Action.COVERAGE_READ,
     ("POST", "/api/v1/fhir/CoverageEligibilityRequest"): Action.ELIGIBILITY_CHECK,
+    ("POST", "/api/v1/fhir/ChargeItem"): Action.INVOICE_WRITE,
     # Staff only (docs/eligibility.md): the matrix has no appointment action.
     ("POST", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
     ("GET", "/api/v1/practices/{practice_id}/appointments"): Action.PATIENT_WRITE,
@@ -581,6 +582,15 @@ def _body(method: str, path: str, w: World) -> dict[str, Any] | None:
             "insurer": {"display": "Acme Health"},
             "insurance": [{"coverage": {"reference": f"Coverage/{w.ids['coverage_id']}"}}],
         },
+        "/api/v1/fhir/ChargeItem": {
+            "resourceType": "ChargeItem",
+            "id": "matrix-1",
+            "status": "billable",
+            "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99213"}]},
+            "subject": {"reference": f"Patient/{w.ids['patient_id']}"},
+            "occurrenceDateTime": today,
+            "priceOverride": {"value": 10, "currency": "USD"},
+        },
         "/api/v1/practices/{practice_id}/appointments": {
             "patient_id": w.ids["patient_id"],
             "provider_id": w.ids["provider_id"],
@@ -764,6 +774,8 @@ def test_every_route_every_role(session: Session, client: TestClient, same_pract
                 )
             if path.endswith("/daily-report"):
                 params = {"date": "2026-01-10"}
+            if path == "/api/v1/fhir/ChargeItem":
+                params = {"practice_id": w.ids["practice_id"]}  # the hidden practice
             audit_mark = _last_audit_id(session)
             r = client.request(
                 method, url, json=_body(method, path, w), headers=w.headers[role], params=params

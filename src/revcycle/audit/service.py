@@ -246,10 +246,40 @@ def _check_read_volume(session: Session, events: list[dict[str, Any]]) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _seal_before_commit(session: Session) -> None:
+    # Releasing a SAVEPOINT fires before_commit too: the events wait for the real COMMIT, so an
+    # enclosing savepoint rolled back later drops only its own events (see _discard_on_rollback).
+    if session.in_nested_transaction():
+        return
     flush_pending(session)
+
+
+_MARKS = "audit_savepoint_marks"
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """Remember how many rows were buffered when a SAVEPOINT began, so rolling it back drops
+    the rows of the work it undid (and nothing buffered before it)."""
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[id(transaction)] = len(session.info.get(PENDING, ()))
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _discard_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None:
         session.info.pop(PENDING, None)
+        session.info.pop(_MARKS, None)
+        return
+    mark = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+    pending = session.info.get(PENDING)
+    if mark is not None and pending is not None:
+        del pending[mark:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoints(session: Session, transaction: SessionTransaction) -> None:
+    # Marks live until the outermost transaction ends (a savepoint's own end comes before its
+    # soft-rollback event, which still needs the mark).
+    if transaction.parent is None:
+        session.info.pop(_MARKS, None)

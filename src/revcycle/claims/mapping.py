@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from revcycle.claims.cob_models import ClaimCob
 from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
 from revcycle.config import Settings
 from revcycle.insurance.models import Coverage, InsurancePlan
@@ -191,8 +192,10 @@ def _adjustments(items: object) -> tuple[x.Adjustment, ...]:
 def _primary_adjudication(
     session: Session, claim: Claim
 ) -> tuple[Claim, dict[str, Any], x.OtherPayer]:
-    """The prior payer's answer for a secondary/tertiary claim (loops 2320/2330), from the
-    primary claim's latest 835 event (docs/claims.md, "Event details other parts rely on")."""
+    """The prior payer's answer for a secondary/tertiary claim (loops 2320/2330): the
+    adjudication the secondary claim was built from (saved on its ``claim_cob`` row, so the 837
+    always agrees with what the secondary bills), or, for a secondary made by hand without one,
+    the primary claim's latest 835 event (docs/claims.md, "Event details other parts rely on")."""
     cid = claim.control_number
     primary = (
         session.get(Claim, claim.primary_claim_id) if claim.primary_claim_id is not None else None
@@ -201,21 +204,29 @@ def _primary_adjudication(
         raise x.ClaimBuildError(
             cid, "other_payers", "a secondary claim needs its primary claim (primary_claim_id)"
         )
-    event = session.scalar(
-        select(ClaimEvent)
-        .where(
-            ClaimEvent.claim_id == primary.id,
-            ClaimEvent.kind == "transition",
-            ClaimEvent.to_status.in_(("adjudicated", "denied")),
+    saved = session.scalar(
+        select(ClaimCob.prior_adjudication).where(
+            ClaimCob.secondary_claim_id == claim.id, ClaimCob.primary_claim_id == primary.id
         )
-        .order_by(ClaimEvent.at.desc(), ClaimEvent.id.desc())
-        .limit(1)
     )
-    if event is None:
-        raise x.ClaimBuildError(
-            cid, "other_payers", "the primary payer has not adjudicated the primary claim yet"
+    if saved is not None:
+        d = dict(saved)
+    else:
+        event = session.scalar(
+            select(ClaimEvent)
+            .where(
+                ClaimEvent.claim_id == primary.id,
+                ClaimEvent.kind == "transition",
+                ClaimEvent.to_status.in_(("adjudicated", "denied")),
+            )
+            .order_by(ClaimEvent.at.desc(), ClaimEvent.id.desc())
+            .limit(1)
         )
-    d = dict(event.detail)
+        if event is None:
+            raise x.ClaimBuildError(
+                cid, "other_payers", "the primary payer has not adjudicated the primary claim yet"
+            )
+        d = dict(event.detail)
     coverage = session.get(Coverage, primary.coverage_id)
     payer_row = session.get(PayerRow, primary.payer_id)
     plan = session.get(InsurancePlan, primary.plan_id)

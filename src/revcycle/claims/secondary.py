@@ -4,19 +4,16 @@
 the primary payer forwards the claim itself (``secondary_crossover``) -> a ``crossover`` note on
 the primary and no claim; otherwise, when the patient has a secondary coverage on the date of
 service, a ``secondary`` claim with the primary's lines and charge, and the primary payer's
-adjudication saved for the 837's COB loops (:func:`cob_facts`: 2320/2330 claim level, 2430 per
-line).
+adjudication saved on the decision row: the 837's COB loops (2320/2330 claim level, 2430 per
+line) are written from it by ``claims.mapping`` when the secondary is submitted.
 
 Lock order: invoice -> primary claim -> claim sequence (as building any claim).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -31,12 +28,8 @@ from revcycle.claims.models import Claim, ClaimEvent
 from revcycle.claims.repository import ClaimRepository
 from revcycle.claims.service import ClaimView, access_claim, copy_claim, view
 from revcycle.insurance import coverages as coverages_service
-from revcycle.insurance.models import Coverage, InsurancePlan, Payer
+from revcycle.insurance.models import Payer
 from revcycle.invoices import service as invoices_service
-from revcycle.patients.models import Patient
-from revcycle.x12 import claim837
-
-FILING_CODES = {"medicare": "MB", "medicaid": "MC", "hmo": "HM"}  # SBR09; the rest CI
 
 
 @dataclass(frozen=True)
@@ -191,97 +184,6 @@ def build_secondary(
     )
     session.flush()
     return _result(session, cob, True)
-
-
-# -- COB for the 837 -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PriorPayerFacts:
-    """One prior payer's adjudication of a secondary claim: the claim level (2320/2330) and,
-    keyed by the secondary claim's line position, each line's (2430)."""
-
-    other_payer: claim837.OtherPayer
-    lines: Mapping[int, claim837.LineAdjudication]
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _adjustments(raw: Any) -> tuple[claim837.Adjustment, ...]:
-    out = []
-    for item in raw or []:
-        if isinstance(item, Mapping) and _int(item.get("amount_minor")) != 0:
-            out.append(
-                claim837.Adjustment(
-                    str(item.get("group", "")), str(item.get("reason", "")), item["amount_minor"]
-                )
-            )
-    return tuple(out)
-
-
-def _subscriber(session: Session, coverage: Coverage) -> claim837.Party:
-    if coverage.relationship == "18":
-        patient = session.get(Patient, coverage.patient_id)
-        assert patient is not None
-        return claim837.Party(patient.last_name, patient.first_name)
-    if coverage.subscriber_patient_id is not None:
-        sub = session.get(Patient, coverage.subscriber_patient_id)
-        if sub is not None:
-            return claim837.Party(sub.last_name, sub.first_name)
-    return claim837.Party(coverage.subscriber_last_name or "", coverage.subscriber_first_name)
-
-
-def cob_facts(session: Session, secondary_claim: Claim) -> list[PriorPayerFacts]:
-    """What the 837 needs for a secondary claim's COB loops: the primary payer's adjudication as
-    saved when the secondary was built (no access check: the caller has done it). An original
-    claim, or a secondary built by hand without a saved adjudication, has none."""
-    cob = session.scalar(select(ClaimCob).where(ClaimCob.secondary_claim_id == secondary_claim.id))
-    if cob is None:
-        return []
-    primary = ClaimRepository(session).get(cob.primary_claim_id)
-    assert primary is not None
-    coverage = session.get(Coverage, primary.coverage_id)
-    payer = session.get(Payer, primary.payer_id)
-    plan = session.get(InsurancePlan, primary.plan_id)
-    assert coverage is not None and payer is not None and plan is not None
-    d = cob.prior_adjudication
-    adjudicated_on = dt.date.fromisoformat(str(d["adjudicated_on"]))
-    prior_lines = {
-        str(ln.get("line_control_number")): ln
-        for ln in d.get("lines") or []
-        if isinstance(ln, Mapping)
-    }
-    primary_lines = ClaimRepository(session).lines_of([primary.id])[primary.id]
-    by_position: dict[int, claim837.LineAdjudication] = {}
-    for pl in primary_lines:
-        got = prior_lines.get(pl.line_control_number)
-        if got is None:
-            continue
-        mods = got.get("modifiers")
-        by_position[pl.position] = claim837.LineAdjudication(
-            payer_id=payer.edi_payer_id,
-            paid_minor=_int(got.get("paid_minor")),
-            procedure=str(got.get("procedure") or pl.procedure),
-            modifiers=tuple(str(m) for m in mods) if isinstance(mods, list) else (),
-            units=Decimal(_int(got.get("units")) or pl.units),
-            adjudicated_on=adjudicated_on,
-            adjustments=_adjustments(got.get("adjustments")),
-        )
-    other = claim837.OtherPayer(
-        responsibility="P",
-        relationship=coverage.relationship,
-        filing_code=FILING_CODES.get(plan.product_type, "CI"),
-        subscriber=_subscriber(session, coverage),
-        member_id=coverage.member_id,
-        payer=claim837.Payer(payer.name, payer.edi_payer_id),
-        paid_minor=_int(d.get("paid_minor")),
-        adjudicated_on=adjudicated_on,
-        claim_number=d.get("payer_claim_number") or primary.payer_claim_number,
-        adjustments=_adjustments(d.get("adjustments")),
-        remaining_patient_liability_minor=_int(d.get("patient_responsibility_minor")),
-        group_number=coverage.group_number,
-    )
-    return [PriorPayerFacts(other, by_position)]
 
 
 def pending_primaries(session: Session, limit: int) -> list[Claim]:

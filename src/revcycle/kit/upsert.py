@@ -34,3 +34,17 @@ def insert_or_update(
     stmt = _insert(session, model).values(**values)
     result: Insert = stmt.on_conflict_do_update(index_elements=list(index_elements), set_=set_)
     return result
+
+
+def insert_ignore_returning(
+    session: Session, model: Any, values: Mapping[str, Any], index_elements: Sequence[str]
+) -> Any:
+    """INSERT the row unless one with the same key exists; the new row's id, or None when it
+    existed (on PostgreSQL a concurrent uncommitted insert of the key is waited for first)."""
+    stmt = (
+        _insert(session, model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(index_elements))
+        .returning(model.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()

@@ -153,11 +153,7 @@ def post_remittance(body: RemittanceUpload, ctx: CtxDep) -> Response:
     each set's outcome: posted, duplicate, quarantined or refused."""
 
     def work(factory: sessionmaker[Session], p: Principal) -> tuple[BaseModel, int]:
-        result = service.post_file(factory, p, body.content, practice_id=body.practice_id)
-        if not result.sets and result.errors:
-            raise errors.UnreadableRemittance(
-                "The file holds no readable 835 transaction set: " + result.errors[0]
-            )
+        result = service.post_upload(factory, p, body.content, practice_id=body.practice_id)
         return _result_read(result), 200
 
     key_required = errors.IdempotencyKeyRequired(

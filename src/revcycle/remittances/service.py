@@ -156,6 +156,20 @@ def post_file(
     return result
 
 
+def post_upload(
+    target: Target, actor: Principal, content: str, *, practice_id: uuid.UUID
+) -> PostResult:
+    """Post an uploaded 835 (the API): like :func:`post_file`, but an upload holding no readable
+    transaction set at all is refused as bad input (nothing was posted) instead of answered with
+    an empty list of outcomes."""
+    result = post_file(target, actor, content, practice_id=practice_id)
+    if not result.sets and result.errors:
+        raise errors.UnreadableRemittance(
+            "The file holds no readable 835 transaction set: " + result.errors[0]
+        )
+    return result
+
+
 def check_can_post(actor: Principal, practice_id: uuid.UUID) -> None:
     """The permission and the practice (404 outside the caller's practices)."""
     actor.require(Action.REMITTANCE_POST)

@@ -168,7 +168,8 @@ class InterchangeWriter:
         self._sets = 0
         self._control_numbers: set[str] = set()
 
-    def transaction(self, set_id: str, control_number: str) -> TransactionWriter:
+    def reserve(self, control_number: str) -> None:
+        """Check an ST02 and mark it used in this group."""
         if not (4 <= len(control_number) <= 9 and control_number.isdigit()):
             raise X12Error("x12.bad_control_number", "ST02 must be 4 to 9 digits", segment_id="ST")
         if control_number in self._control_numbers:
@@ -178,10 +179,19 @@ class InterchangeWriter:
                 segment_id="ST",
             )
         self._control_numbers.add(control_number)
+
+    def transaction(self, set_id: str, control_number: str) -> TransactionWriter:
+        self.reserve(control_number)
         return TransactionWriter(set_id, control_number, self.version, self._d)
 
     def append(self, tx: TransactionWriter) -> None:
         self._parts.extend(tx.finish())
+        self._sets += 1
+
+    def append_text(self, text: str) -> None:
+        """A whole ST..SE set written by the caller (its ST02 reserved first): clean segments
+        joined with the segment terminator, without one after the SE."""
+        self._parts.append(text)
         self._sets += 1
 
     def render(self, *, line_breaks: bool = False) -> str:
@@ -227,4 +237,6 @@ class InterchangeWriter:
         ge = d.element.join(["GE", str(self._sets), str(e.group_control_number)])
         iea = d.element.join(["IEA", "1", f"{e.interchange_control_number:09d}"])
         term = d.segment + ("\n" if line_breaks else "")
-        return term.join([isa, gs, *self._parts, ge, iea]) + term
+        # Data never holds the terminator (it is cleaned out), so inside a part it ends a segment.
+        parts = [p.replace(d.segment, term) for p in self._parts] if line_breaks else self._parts
+        return term.join([isa, gs, *parts, ge, iea]) + term
