@@ -323,8 +323,7 @@ class X12Reader:
     def __init__(self, src: Source, *, chunk_size: int = CHUNK_SIZE) -> None:
         self._chunks = _decoded(_raw_chunks(src, chunk_size))
         self.errors: list[X12Error] = []
-        self.interchange: InterchangeHeader | None = None
-        self.group: GroupHeader | None = None
+        self._envelope = Envelope(self.errors)
         self.segment_count = 0
 
     # raw segments ----------------------------------------------------------------------------
@@ -442,6 +441,63 @@ class X12Reader:
                     break
 
     # envelope checking -----------------------------------------------------------------------
+    @property
+    def interchange(self) -> InterchangeHeader | None:
+        return self._envelope.interchange
+
+    @property
+    def group(self) -> GroupHeader | None:
+        return self._envelope.group
+
+    def __iter__(self) -> Iterator[Segment]:
+        env = self._envelope
+        last: Segment | None = None
+        for seg in self._segments():
+            last = seg
+            self.segment_count += 1
+            if env.st is not None and seg.elements[0] not in SET_BOUNDARY_IDS:
+                env.seg_in_set += 1  # the common case, inline: a segment inside a set
+            else:
+                env.feed(seg)
+            yield seg
+        env.finish(last)
+
+
+# Segments that end (SE) or break (ST GE IEA ISA) an open ST..SE set.
+SET_BOUNDARY_IDS = frozenset({"SE", "ST", "GE", "IEA", "ISA"})
+
+
+class Envelope:
+    """The envelope rules (ISA/IEA, GS/GE, ST/SE pairing, counts, control numbers), fed one
+    segment at a time in file order; problems are appended to ``errors`` while reading goes on.
+
+    ``interchange`` and ``group`` are the headers in force after the segment just fed. Shared by
+    :class:`X12Reader` and the specialised 835 reader (one implementation of the rules).
+    """
+
+    __slots__ = (
+        "errors",
+        "group",
+        "gs",
+        "interchange",
+        "isa",
+        "n_groups",
+        "n_sets",
+        "seg_in_set",
+        "st",
+    )
+
+    def __init__(self, errors: list[X12Error]) -> None:
+        self.errors = errors
+        self.interchange: InterchangeHeader | None = None
+        self.group: GroupHeader | None = None
+        self.isa: Segment | None = None
+        self.gs: Segment | None = None
+        self.st: Segment | None = None  # the open ST..SE set
+        self.n_groups = 0
+        self.n_sets = 0
+        self.seg_in_set = 0  # segments of the open set fed so far, its ST included
+
     def _error(self, code: str, message: str, seg: Segment | None) -> X12Error:
         err = X12Error(
             code,
@@ -452,110 +508,105 @@ class X12Reader:
         self.errors.append(err)
         return err
 
-    def __iter__(self) -> Iterator[Segment]:
-        isa: Segment | None = None
-        gs: Segment | None = None
-        st: Segment | None = None
-        n_groups = n_sets = seg_in_set = 0
-        last: Segment | None = None
-        for seg in self._segments():
-            last = seg
-            self.segment_count += 1
-            sid = seg.elements[0]
-            if st is not None:
-                seg_in_set += 1
-                if sid == "SE":
-                    self._check_se(st, seg, seg_in_set)
-                    st = None
-                    yield seg
-                    continue
-                if sid not in ("ST", "GE", "IEA", "ISA"):
-                    yield seg
-                    continue
+    def feed(self, seg: Segment) -> None:  # noqa: C901, PLR0912 - one rule per envelope segment
+        sid = seg.elements[0]
+        st = self.st
+        if st is not None:
+            self.seg_in_set += 1
+            if sid == "SE":
+                self._check_se(st, seg, self.seg_in_set)
+                self.st = None
+                return
+            if sid not in ("ST", "GE", "IEA", "ISA"):
+                return
+            self._error(
+                "x12.missing_se",
+                f"transaction set {st[1]} {st[2]} has no SE before this {sid}",
+                seg,
+            )
+            self.st = None
+        isa = self.isa
+        gs = self.gs
+        if sid == "ISA":
+            if isa is not None:
+                self._error("x12.missing_iea", "an ISA follows an interchange with no IEA", seg)
+            self.isa = seg
+            self.gs = None
+            self.n_groups = 0
+            self.interchange = self._header(seg)
+            self.group = None
+        elif isa is None:
+            self._error("x12.outside_envelope", f"{sid} outside an interchange", seg)
+        elif sid == "GS":
+            if gs is not None:
+                self._error("x12.missing_ge", "a GS follows a group with no GE", seg)
+            self.gs = seg
+            self.n_groups += 1
+            self.n_sets = 0
+            self.group = GroupHeader(
+                seg[1], seg[2], seg[3], seg[4], seg[5], seg[6], seg[8], seg.position
+            )
+        elif sid == "ST":
+            if gs is None:
+                self._error("x12.outside_group", "ST outside a functional group (GS)", seg)
+            self.st = seg
+            self.n_sets += 1
+            self.seg_in_set = 1
+            if gs is not None and seg[3] and gs[8] and seg[3] != gs[8]:
                 self._error(
-                    "x12.missing_se",
-                    f"transaction set {st[1]} {st[2]} has no SE before this {sid}",
+                    "x12.version_mismatch",
+                    f"ST03 {seg[3]!r} differs from GS08 {gs[8]!r}",
                     seg,
                 )
-                st = None
-            if sid == "ISA":
-                if isa is not None:
-                    self._error("x12.missing_iea", "an ISA follows an interchange with no IEA", seg)
-                isa = seg
-                gs = None
-                n_groups = 0
-                self.interchange = self._header(seg)
-                self.group = None
-            elif isa is None:
-                self._error("x12.outside_envelope", f"{sid} outside an interchange", seg)
-            elif sid == "GS":
-                if gs is not None:
-                    self._error("x12.missing_ge", "a GS follows a group with no GE", seg)
-                gs = seg
-                n_groups += 1
-                n_sets = 0
-                self.group = GroupHeader(
-                    seg[1], seg[2], seg[3], seg[4], seg[5], seg[6], seg[8], seg.position
-                )
-            elif sid == "ST":
-                if gs is None:
-                    self._error("x12.outside_group", "ST outside a functional group (GS)", seg)
-                st = seg
-                n_sets += 1
-                seg_in_set = 1
-                if gs is not None and seg[3] and gs[8] and seg[3] != gs[8]:
+        elif sid == "GE":
+            if gs is None:
+                self._error("x12.unexpected_ge", "GE with no open functional group", seg)
+            else:
+                if _int(seg[1]) != self.n_sets:
                     self._error(
-                        "x12.version_mismatch",
-                        f"ST03 {seg[3]!r} differs from GS08 {gs[8]!r}",
+                        "x12.ge_count",
+                        f"GE01 says {seg[1]!r} transaction sets, the group has {self.n_sets}",
                         seg,
                     )
-            elif sid == "GE":
-                if gs is None:
-                    self._error("x12.unexpected_ge", "GE with no open functional group", seg)
-                else:
-                    if _int(seg[1]) != n_sets:
-                        self._error(
-                            "x12.ge_count",
-                            f"GE01 says {seg[1]!r} transaction sets, the group has {n_sets}",
-                            seg,
-                        )
-                    if not _same_number(seg[2], gs[6]):
-                        self._error(
-                            "x12.ge_control",
-                            f"GE02 {seg[2]!r} does not match GS06 {gs[6]!r}",
-                            seg,
-                        )
-                gs = None
-                self.group = None
-            elif sid == "IEA":
-                if gs is not None:
-                    self._error("x12.missing_ge", "IEA while a functional group is open", seg)
-                    gs = None
-                if _int(seg[1]) != n_groups:
+                if not _same_number(seg[2], gs[6]):
                     self._error(
-                        "x12.iea_count",
-                        f"IEA01 says {seg[1]!r} functional groups, the interchange has {n_groups}",
+                        "x12.ge_control",
+                        f"GE02 {seg[2]!r} does not match GS06 {gs[6]!r}",
                         seg,
                     )
-                if not _same_number(seg[2], isa[13]):
-                    self._error(
-                        "x12.iea_control",
-                        f"IEA02 {seg[2]!r} does not match ISA13 {isa[13]!r}",
-                        seg,
-                    )
-                isa = None
-            elif sid != "TA1":
+            self.gs = None
+            self.group = None
+        elif sid == "IEA":
+            if gs is not None:
+                self._error("x12.missing_ge", "IEA while a functional group is open", seg)
+                self.gs = None
+            if _int(seg[1]) != self.n_groups:
                 self._error(
-                    "x12.outside_transaction", f"{sid} outside a transaction set (ST..SE)", seg
+                    "x12.iea_count",
+                    f"IEA01 says {seg[1]!r} functional groups, the interchange has {self.n_groups}",
+                    seg,
                 )
-            yield seg
-        if st is not None:
+            if not _same_number(seg[2], isa[13]):
+                self._error(
+                    "x12.iea_control",
+                    f"IEA02 {seg[2]!r} does not match ISA13 {isa[13]!r}",
+                    seg,
+                )
+            self.isa = None
+        elif sid != "TA1":
+            self._error("x12.outside_transaction", f"{sid} outside a transaction set (ST..SE)", seg)
+
+    def finish(self, last: Segment | None) -> None:
+        """The data has ended after ``last``: report what is still open."""
+        if self.st is not None:
             self._error(
-                "x12.missing_se", f"the data ends inside transaction set {st[2]} (no SE)", last
+                "x12.missing_se",
+                f"the data ends inside transaction set {self.st[2]} (no SE)",
+                last,
             )
-        if gs is not None:
+        if self.gs is not None:
             self._error("x12.missing_ge", "the data ends inside a functional group (no GE)", last)
-        if isa is not None:
+        if self.isa is not None:
             self._error("x12.missing_iea", "the data ends inside an interchange (no IEA)", last)
 
     def _check_se(self, st: Segment, se: Segment, counted: int) -> None:

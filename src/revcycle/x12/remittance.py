@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,8 +35,6 @@ from revcycle.x12.core import (
     Source,
     Transaction,
     X12Error,
-    X12Reader,
-    _transactions,
     parse_date,
 )
 
@@ -224,26 +221,33 @@ def iter_835(
 
 
 class Reader835:
-    """Iterate it for the sets; afterwards ``errors`` holds every envelope error of the file."""
+    """Iterate it for the sets; afterwards ``errors`` holds every envelope error of the file.
+
+    The reading is done by the specialised streaming reader of ``remittance_fast`` (one pass over
+    each chunk, no per-segment objects), which gives exactly what the general path gives
+    (``X12Reader`` segments grouped into sets and read by :func:`parse_835_set`) and hands any
+    set it finds unusual to that path, so errors and warnings are always the general parser's.
+    """
 
     def __init__(self, src: Source, *, chunk_size: int = CHUNK_SIZE) -> None:
-        self._reader = X12Reader(src, chunk_size=chunk_size)
+        from revcycle.x12.remittance_fast import FastReader835  # noqa: PLC0415 - it imports us
+
+        self._reader = FastReader835(src, chunk_size=chunk_size)
 
     @property
     def errors(self) -> list[X12Error]:
         return list(self._reader.errors)
 
     def __iter__(self) -> Iterator[Remittance | RemittanceFailure]:
-        sets = _transactions(self._reader)
+        sets = iter(self._reader)
         while True:
-            # Reading one set allocates tens of thousands of small objects and no reference
-            # cycles: the cycle collector would only re-scan them (a third of the parse time);
-            # it is paused while a set is read, never while the caller works with it.
+            # Reading one set allocates thousands of small objects and no reference cycles: the
+            # cycle collector would only re-scan them; it is paused while a set is read, never
+            # while the caller works with it.
             with _cycle_gc_paused():
-                tx = next(sets, None)
-                if tx is None:
-                    return
-                result = parse_835_set(tx)
+                result = next(sets, None)
+            if result is None:
+                return
             yield result
 
 
@@ -281,7 +285,45 @@ def _error(seg: Segment, code: str, message: str) -> X12Error:
     return X12Error(code, message, segment_id=seg.id, position=seg.position)
 
 
-_PLAIN_AMOUNT = re.compile(r"(-?)([0-9]{1,13})(?:\.([0-9]{1,2}))?")
+def amount_minor(value: str) -> int | None:
+    """Exact integer cents of an X12 ``R`` amount (signs kept), or None when ``value`` is not an
+    amount or has more than two decimals (never rounded).
+
+    The common shapes (``150``, ``-45.5``, ``1234.00``, ``.5``: ASCII digits, an optional ``-``,
+    up to two decimals, at most 13 whole digits) are read with string operations and ``int``;
+    anything else goes through ``Decimal`` (``+5``, ``1.500``, ``1E2``, surrounding spaces).
+    """
+    if value[-3:-2] == ".":
+        digits = value[:-3] + value[-2:]
+    elif value[-2:-1] == ".":
+        digits = value[:-2] + value[-1] + "0"
+    elif value[-1:].isdigit():
+        digits = value + "00"
+    else:
+        return _decimal_minor(value)
+    if digits[0] == "-":
+        body = digits[1:]
+        if body.isascii() and body.isdigit() and len(body) <= 15:
+            return -int(body)
+    elif digits.isascii() and digits.isdigit() and len(digits) <= 15:
+        return int(digits)
+    return _decimal_minor(value)
+
+
+_AMOUNT_LIMIT = Decimal(10) ** 15
+
+
+def _decimal_minor(value: str) -> int | None:
+    try:
+        dec = Decimal(value)
+    except InvalidOperation:
+        return None
+    if not dec.is_finite() or dec.copy_abs() >= _AMOUNT_LIMIT:
+        return None
+    scaled = dec.scaleb(2)
+    if scaled != scaled.to_integral_value():
+        return None
+    return int(scaled)
 
 
 def cents(value: str, seg: Segment, index: int, *, required: bool = True) -> int:
@@ -290,25 +332,19 @@ def cents(value: str, seg: Segment, index: int, *, required: bool = True) -> int
         if required:
             raise _error(seg, "x12.missing_element", f"{seg.id}{index:02d} (amount) is required")
         return 0
-    plain = _PLAIN_AMOUNT.fullmatch(value)
-    if plain is not None:  # the common shape ("150", "-45.5", "1234.00"): no Decimal needed
-        sign, whole, frac = plain.groups()
-        minor = int(whole) * 100 + (int(frac) * (10 if len(frac) == 1 else 1) if frac else 0)
-        return -minor if sign else minor
+    minor = amount_minor(value)
+    if minor is not None:
+        return minor
     try:
         dec = Decimal(value)
     except InvalidOperation:
-        raise _error(
-            seg, "x12.bad_amount", f"{seg.id}{index:02d} {value!r} is not an amount"
-        ) from None
-    if not dec.is_finite() or abs(dec) >= Decimal(10) ** 15:
-        raise _error(seg, "x12.bad_amount", f"{seg.id}{index:02d} {value!r} is not an amount")
-    scaled = dec.scaleb(2)
-    if scaled != scaled.to_integral_value():
-        raise _error(
-            seg, "x12.bad_amount", f"{seg.id}{index:02d} {value!r} has more than two decimals"
-        )
-    return int(scaled)
+        dec = None
+    problem = (
+        "has more than two decimals"
+        if dec is not None and dec.is_finite() and dec.copy_abs() < _AMOUNT_LIMIT
+        else "is not an amount"
+    )
+    raise _error(seg, "x12.bad_amount", f"{seg.id}{index:02d} {value!r} {problem}")
 
 
 def _quantity(value: str, seg: Segment, index: int) -> Decimal | None:
