@@ -30,6 +30,10 @@ CHUNK_SIZE = 64 * 1024
 MAX_ISA_LENGTH = 512
 # A segment longer than this is not X12 (the longest 5010 segments are well under 4 KiB).
 MAX_SEGMENT_LENGTH = 64 * 1024
+# A transaction set is read whole before it is interpreted: more segments than this is refused
+# (about 30,000 claims of an 835; a real sender splits bigger runs into several sets), so hostile
+# input, such as an ST followed by 100 MB of segments and no SE, cannot exhaust memory.
+MAX_SET_SEGMENTS = 400_000
 ENVELOPE_IDS = frozenset({"ISA", "IEA", "GS", "GE", "TA1"})
 _WS = " \t\x00\x0b\x0c"
 _SKIP = frozenset(" \t\r\n\x00\x0b\x0c\ufeff")
@@ -664,6 +668,17 @@ def iter_transactions(src: Source, *, chunk_size: int = CHUNK_SIZE) -> Iterator[
     yield from _transactions(reader)
 
 
+def set_too_long(segment_id: str | None, position: int) -> X12Error:
+    """The refusal of a set that reached :data:`MAX_SET_SEGMENTS` without its SE."""
+    return X12Error(
+        "x12.set_too_long",
+        f"a transaction set of more than {MAX_SET_SEGMENTS:,} segments without its SE: not read "
+        "further (split large runs into several sets)",
+        segment_id=segment_id,
+        position=position,
+    )
+
+
 def _transactions(reader: X12Reader) -> Iterator[Transaction]:
     current: Transaction | None = None
     seen = 0
@@ -676,6 +691,8 @@ def _transactions(reader: X12Reader) -> Iterator[Transaction]:
         if current is None:
             continue
         current.segments.append(seg)
+        if len(current.segments) > MAX_SET_SEGMENTS:
+            raise set_too_long(sid, seg.position)
         if sid == "SE":
             current.errors.extend(reader.errors[seen:])
             seen = len(reader.errors)

@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 
 from revcycle.x12.core import (
     MAX_SEGMENT_LENGTH,
+    MAX_SET_SEGMENTS,
     Delimiters,
     Envelope,
     Segment,
@@ -42,6 +43,7 @@ from revcycle.x12.core import (
     _NeedMore,
     _raw_chunks,
     detect_delimiters,
+    set_too_long,
 )
 from revcycle.x12.remittance import (
     CLAIM_STATUSES,
@@ -212,6 +214,8 @@ class FastReader835:
         if tx is None:
             return None
         tx.segments.append(seg)
+        if len(tx.segments) > MAX_SET_SEGMENTS:
+            raise set_too_long(sid, seg.position)
         if sid != "SE":
             return None
         self._current = None
@@ -741,6 +745,8 @@ class FastReader835:
                 last_raw = parts[-1]
             if mode:
                 raws += parts[k0:]
+                if len(raws) > MAX_SET_SEGMENTS:
+                    raise set_too_long(raws[-1].split(esep, 1)[0][:3] or None, position)
 
         # The data has ended.
         if mode:
