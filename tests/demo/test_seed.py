@@ -590,9 +590,20 @@ def test_default_demo(session: Session) -> None:
     result = demo.seed(session, HASHER, patients=220, invoices=2200, seed=20261126)
     session.flush()
     assert _count(session, Patient) == result.patients == 220
-    assert _count(session, Invoice) == result.invoices == 2200
+    # 2,200 invoices, and the visit an EHR sent as FHIR ChargeItems (docs/charges.md)
+    assert result.invoices == 2200
+    assert _count(session, Invoice) == result.invoices + 1
+    assert result.charges_import is not None
+    assert (
+        result.charges_import.charges,
+        result.charges_import.invoices,
+        result.charges_import.claims,
+        result.charges_import.resent_created,
+    ) == (2, 1, 1, 0)
+    assert result.charges_import.issued_minor == 19500
     # (the quotas, then the demo payment plans: the completed one paid an open invoice; then the
-    # demo claims, built from open invoices, which the payer's 835 paid in part or in full)
+    # demo claims, built from open invoices, which the payer's 835 paid in part or in full;
+    # then the imported visit, issued and open)
     from revcycle.claims.models import Claim
 
     claimed = select(Claim.invoice_id).where(Claim.status != "void")
@@ -606,7 +617,7 @@ def test_default_demo(session: Session) -> None:
         == {
             "paid": 1717 + moved["paid"],
             "partially_paid": 132 + moved["partially_paid"],
-            "open": 197 - moved["paid"] - moved["partially_paid"],
+            "open": 197 + 1 - moved["paid"] - moved["partially_paid"],
             "void": 55,
             "written_off": 66,
             "draft": 33,
@@ -624,7 +635,7 @@ def test_default_demo(session: Session) -> None:
     assert result.credit_notes > 0
     report = integrity.run(session)
     assert report.ok, report.violations
-    assert report.checked["invoices"] == 2200
+    assert report.checked["invoices"] == 2201
 
     # The claim cycle ran through the real parts (docs/claims.md, "Demo"): every status of the
     # claim state model, and every kind of 835 event, made by the payer simulator's answers.
@@ -638,8 +649,9 @@ def test_default_demo(session: Session) -> None:
     assert dict(statuses) == result.claims
     assert list(result.claims) == [st for st in states.TRANSITIONS if st in statuses]
     assert set(statuses) == set(states.TRANSITIONS)  # at least one claim in every status
+    # drafts: the claims demo's, and the visit an EHR sent (docs/charges.md)
+    assert statuses["draft"] == 2
     one_each = (
-        "draft",
         "scrubbed",
         "submitted",
         "rejected",
@@ -731,6 +743,7 @@ def test_cli_demo_seed(
 ) -> None:
     r = cli.invoke(app, ["demo", "seed", "--patients", "6", "--invoices", "24", "--seed", "5"])
     assert r.exit_code == 0, r.output
+    r_first = r.output
     assert "6 patients" in r.output
     assert "24 invoices" in r.output
     for username, password in [
@@ -746,7 +759,9 @@ def test_cli_demo_seed(
     assert r.exit_code == 0, r.output
     assert r.output.strip() == "demo data already present; nothing to do"
     with committed_db[2]() as s:
-        assert _count(s, Invoice) == 24  # committed once, not twice
+        # committed once, not twice: the 24 made, and the visit an EHR sent (docs/charges.md)
+        assert _count(s, Invoice) == 24 + 1
+    assert "1 visit imported from an EHR as FHIR ChargeItems (2 charges, $195.00)" in r_first
 
     r = cli.invoke(app, ["check"])
     assert r.exit_code == 0, r.output

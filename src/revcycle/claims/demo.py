@@ -297,13 +297,17 @@ def seed_claims(session: Session, actor: Principal, practice_id: uuid.UUID) -> C
     return _count(session, practice_id, out)
 
 
-def _count(session: Session, practice_id: uuid.UUID, out: ClaimsDemo) -> ClaimsDemo:
+def statuses_of(session: Session, practice_id: uuid.UUID) -> dict[str, int]:
+    """The practice's claims by status, in the claim state model's order (statuses with none
+    left out)."""
     session.flush()
     every = session.scalars(select(Claim.status).where(Claim.practice_id == practice_id)).all()
-    out.claims = len(every)
-    for status in states.TRANSITIONS:
-        if (n := every.count(status)) > 0:
-            out.statuses[status] = n
+    return {st: n for st in states.TRANSITIONS if (n := every.count(st)) > 0}
+
+
+def _count(session: Session, practice_id: uuid.UUID, out: ClaimsDemo) -> ClaimsDemo:
+    out.statuses = statuses_of(session, practice_id)
+    out.claims = sum(out.statuses.values())
     out.secondary_claims = _n(
         session, Claim, Claim.practice_id == practice_id, Claim.sequence != "primary"
     )

@@ -48,6 +48,7 @@ from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
 from revcycle.auth.schemas import UserCreate
 from revcycle.cash import demo as cash_demo
+from revcycle.charges import demo as charges_demo
 from revcycle.claims import demo as claims_demo
 from revcycle.config import get_settings
 from revcycle.eligibility import demo as eligibility_demo
@@ -368,6 +369,9 @@ class SeedResult:
     # did (only a window ending today has them: docs/claims.md, "Demo").
     claims: dict[str, int] = dataclasses.field(default_factory=dict)
     claim_cycle: claims_demo.ClaimsDemo | None = None
+    # The visit an EHR sent as FHIR ChargeItems (docs/charges.md): its invoice is not among
+    # ``invoices`` (what the generator made), its amount not in billed/outstanding.
+    charges_import: charges_demo.ChargesDemo | None = None
 
     def _money(self, minor: int) -> str:
         return f"${Money(minor, self.currency).to_decimal():,}"
@@ -408,6 +412,13 @@ class SeedResult:
                 f"provider adjustments (PLB) {plb or 'none'}; "
                 f"{_n(cc.underpayments, 'underpayment')}, {_n(cc.appeals, 'appeal')}, "
                 f"{_n(cc.secondary_claims, 'secondary claim')}"
+            )
+        ci = self.charges_import
+        if ci is not None and ci.charges:
+            lines.append(
+                f"  {_n(ci.invoices, 'visit')} imported from an EHR as FHIR ChargeItems "
+                f"({ci.charges} charges, {self._money(ci.issued_minor)}): issued, "
+                f"{_n(ci.claims, 'draft claim')}; the EHR's resend created {ci.resent_created}"
             )
         lines += [
             "",
@@ -486,11 +497,14 @@ def seed(
     if end == clock.today():  # plans and claims use real dates (docs/payment-plans.md)
         plans_demo.seed_plans(session, result.practice_id)
         claims = claims_demo.seed_claims(session, ACTOR, result.practice_id)
+        # an EHR sends yesterday's visit as FHIR ChargeItems: invoice, issued, draft claim
+        imported = charges_demo.seed_charges(session, ACTOR, result.practice_id)
         # the payers' 835s paid some invoices in part or in full: count statuses again
         result = dataclasses.replace(
             result,
-            claims=claims.statuses,
+            claims=claims_demo.statuses_of(session, result.practice_id),
             claim_cycle=claims,
+            charges_import=imported,
             statuses=_invoice_statuses(session, result.practice_id),
         )
     return result
