@@ -69,9 +69,8 @@ def test_garbage_is_refused_with_the_segment_and_its_position(
     assert f"at position {EXPECTED[kind][1]})" in exc.value.message
 
 
-def test_an_endless_set_is_read_with_bounded_memory(garbage: dict[str, Path]) -> None:
-    """The reader stops at MAX_SET_SEGMENTS: its peak memory does not grow with the file
-    (a child process, so the figure is this reading's alone)."""
+def _peak_mb(path: Path) -> tuple[str, int]:
+    """Read ``path`` in a child process: the error code and the peak RSS of that reading."""
     code = (
         "import resource, sys\n"
         "from revcycle.x12.core import X12Error\n"
@@ -82,16 +81,30 @@ def test_an_endless_set_is_read_with_bounded_memory(garbage: dict[str, Path]) ->
         "    print(e.code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
     )
     out = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code, str(garbage["endless_set"])],
+        [sys.executable, "-c", code, str(path)],
         capture_output=True,
         text=True,
         check=True,
         timeout=300,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-    got_code, peak_mb = out.stdout.split()
-    assert got_code == "x12.set_too_long"
-    assert int(peak_mb) < 400  # the whole 100 MB as segments took over 700 MB before the cap
+    got_code, peak = out.stdout.split()
+    return got_code, int(peak)
+
+
+def test_an_endless_set_is_read_with_memory_independent_of_the_file_size(
+    garbage: dict[str, Path], tmp_path: Path
+) -> None:
+    """The reader stops at MAX_SET_SEGMENTS: reading 100 MB takes no more memory than reading
+    the 30 MB that reach the limit (without it, the 100 MB took over 700 MB, about 3.5 times
+    the 30 MB)."""
+    small = tmp_path / "no_se_30mb.x12"
+    with garbage["endless_set"].open("rb") as src, small.open("wb") as dst:
+        dst.write(src.read(30 * 1024 * 1024))
+    code_small, peak_small = _peak_mb(small)
+    code_big, peak_big = _peak_mb(garbage["endless_set"])
+    assert (code_small, code_big) == ("x12.set_too_long", "x12.set_too_long")
+    assert peak_big < peak_small * 1.25
 
 
 def test_posting_garbage_writes_nothing(session: Session, garbage: dict[str, Path]) -> None:

@@ -329,7 +329,11 @@ def _build(session: Session, *, same_practice: bool) -> World:
     payer = make_payer(session, hidden_practice)
     plan = make_plan(session, payer)
     coverage = make_coverage(session, hidden_patient, plan).coverage
-    hidden_claim = claims_service.create_claim(session, SYSTEM, ClaimCreate(invoice_id=inv.id))
+    # (its own invoice: a claim is not built for an invoice credited before billing)
+    claim_inv = make_invoice(session, hidden_patient, lines=[line(price="90.00")])
+    hidden_claim = claims_service.create_claim(
+        session, SYSTEM, ClaimCreate(invoice_id=claim_inv.id)
+    )
     hidden_batch = ClaimBatch(
         practice_id=hidden_practice.id,
         interchange_control_number=1,

@@ -63,6 +63,20 @@ def test_the_benchmark_file_reads_the_same_both_ways() -> None:
     assert_same(data, chunk_size=1000)
 
 
+def test_a_crossover_carrier_reads_the_same_both_ways() -> None:
+    data = (
+        build_835(3)
+        .replace("NM1*QC*", "NM1*TT*2*HARBOR MUTUAL*****PI*HM001~NM1*QC*", 1)
+        .encode("ascii")
+    )
+    items, stopped, _errors = assert_same(data)
+    assert stopped is None
+    [rem] = [r for r in Reader835(data) if isinstance(r, Remittance)]
+    first = rem.claims[0]
+    assert (first.crossover_payer, first.crossover_payer_id) == ("HARBOR MUTUAL", "HM001")
+    assert len(items) == 1
+
+
 def test_messy_and_several_interchanges_read_the_same_both_ways() -> None:
     compact = text()
     messy = "\ufeff" + compact.replace("~", "~\r\n  \t")
@@ -176,6 +190,7 @@ SEGMENTS = [
     "REF*6R*L",
     "REF*F8*O",
     "NM1*TT*2*CROSS",
+    "NM1*TT*2*CROSS MUTUAL*****PI*HM001",
     "NM1*QC*1*DOE****MI*M1",
     "DTM*405*20260101",
     "DTM*151*20260102",

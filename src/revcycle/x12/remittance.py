@@ -303,7 +303,8 @@ def amount_minor(value: str) -> int | None:
         return _decimal_minor(value)
     if digits[0] == "-":
         body = digits[1:]
-        if body.isascii() and body.isdigit() and len(body) <= 15:
+        # (the sign must be the value's own: ".-" moved it to the front)
+        if value[0] == "-" and body.isascii() and body.isdigit() and len(body) <= 15:
             return -int(body)
     elif digits.isascii() and digits.isdigit() and len(digits) <= 15:
         return int(digits)

@@ -563,6 +563,7 @@ class FastReader835:
                                         els += _PAD
                                     if els[1] == "TT":
                                         claim.crossover_payer = els[3] or els[9] or "unknown"
+                                        claim.crossover_payer_id = els[9] or None
                                     elif els[1] == "QC" and els[9]:
                                         claim.patient_member_id = els[9]
                                 continue
