@@ -376,6 +376,10 @@ class SeedResult:
     def _money(self, minor: int) -> str:
         return f"${Money(minor, self.currency).to_decimal():,}"
 
+    def _imported(self) -> str:
+        n = self.charges_import.invoices if self.charges_import is not None else 0
+        return f" and {n} imported from an EHR" if n else ""
+
     def summary(self) -> str:
         s = self.statuses
         methods = ", ".join(f"{m.replace('_', ' ')} {n}" for m, n in self.payment_methods.items())
@@ -387,7 +391,8 @@ class SeedResult:
             f"  {self.providers} providers; {self.service_items} charge-master prices for "
             f"{self.procedure_codes} CPT/HCPCS codes",
             f"  {self.patients} patients ({self.dependants} dependants with a parent guarantor)",
-            f"  {self.invoices} invoices: {s['paid']} paid, {s['partially_paid']} partially paid, "
+            f"  {self.invoices} invoices{self._imported()}: {s['paid']} paid, "
+            f"{s['partially_paid']} partially paid, "
             f"{s['open']} open, {s['void']} void, {s['written_off']} written off, "
             f"{s['draft']} draft",
             f"  {self.overdue} open or partially paid invoices past their due date; "
