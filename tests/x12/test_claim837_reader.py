@@ -128,6 +128,8 @@ def test_corpus_837p(name: str, claim_id: str, charge: int, lines: int, payer: s
         ("CLM*INV-1001*200***11:B:1", "CLM*INV-1001*200***11", "x12.bad_composite", "CLM"),
         ("SV1*HC:83036*50*UN*1***1", "SV1*HC:83036*50*UN*X***1", "x12.bad_number", "SV1"),
         ("SV1*HC:83036*50*UN*1***1", "SV1*HC:83036*50*UN*1***13", "x12.bad_number", "SV1"),
+        # an exponent beyond the decimal context: refused, not a decimal.Overflow crash
+        ("SV1*HC:83036*50*UN*1***1", "SV1*HC:83036*50*UN*1E1000000***1", "x12.bad_number", "SV1"),
         ("HL*1**20*1", "HL*1**99*1", "x12.bad_code", "HL"),
         ("DTP*472*D8*20261120~REF*6R*L2", "DTP*472*D8*20261320~REF*6R*L2", "x12.bad_date", "DTP"),
     ],

@@ -203,7 +203,7 @@ def _decimal(seg: Segment, index: int, *, required: bool = True) -> Decimal | No
         dec = Decimal(value)
     except InvalidOperation:
         dec = None
-    if dec is None or not dec.is_finite() or abs(dec) >= Decimal(10) ** 12:
+    if dec is None or not dec.is_finite() or dec.copy_abs() >= Decimal(10) ** 12:
         raise _err(seg, "x12.bad_number", f"{seg.id}{index:02d} {value[:20]!r} is not a number")
     return dec
 
