@@ -196,6 +196,12 @@ def test_issue_posts_the_invoice_and_claim_builds_a_draft_claim(session: Session
             "ChargeItem[1]: priceOverride is in EUR; this practice bills in USD",
         ),
         (
+            # an exponent beyond the decimal context: refused, not a decimal trap
+            lambda c: c.update(priceOverride={"value": "1E+1000000", "currency": "USD"}),
+            "charge.invalid",
+            "ChargeItem[1]: priceOverride.value is out of range",
+        ),
+        (
             lambda c: c.update(quantity={"value": 1.5}),
             "charge.invalid",
             "ChargeItem[1]: quantity.value 1.5 must be a whole number of units, 1 to 9999",

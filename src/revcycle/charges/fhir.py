@@ -37,6 +37,7 @@ ACCOUNT_SYSTEM = "https://revcycle.dev/fhir/NamingSystem/patient-account"
 MODIFIER_URL = "https://revcycle.dev/fhir/StructureDefinition/procedure-modifier"
 RESOURCE_ID_SYSTEM = "urn:revcycle:fhir:ChargeItem"  # when an item has no identifier
 MAX_ITEMS = 500
+MAX_PRICE = Decimal(10) ** 13  # the invoice API's amounts have at most 15 digits with cents
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,8 @@ def _price(index: int, ci: ChargeItem) -> tuple[Decimal | None, str | None]:
     if money.value is None:
         raise _bad(index, "priceOverride has no value")
     value = Decimal(str(money.value))
+    if not value.is_finite() or value.copy_abs() >= MAX_PRICE:  # before quantize: it would trap
+        raise _bad(index, "priceOverride.value is out of range")
     if value < 0 or value != value.quantize(Decimal("0.01")):
         raise _bad(index, f"priceOverride.value {value} must be zero or more, in whole cents")
     return value, (str(money.currency) if money.currency else None)
