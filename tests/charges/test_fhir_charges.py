@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -381,3 +383,56 @@ def test_concurrent_imports_of_one_encounter_import_it_once(
         ).all()
         assert len(invoices) == 2  # the world's own invoice and the imported one
         assert integrity.run(s).ok
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["1E+1000000", "-0", "2026-01", "Patient/x", "", "NaN", "Infinity"]),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIELDS = (
+    "identifier",
+    "status",
+    "code",
+    "subject",
+    "context",
+    "occurrenceDateTime",
+    "occurrencePeriod",
+    "quantity",
+    "priceOverride",
+    "reason",
+    "performer",
+    "extension",
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(_FIELDS), value=_JSON, sub=st.sampled_from([None, "value", "code"]))
+def test_any_value_in_any_element_is_read_or_refused_as_invalid_charge(
+    field: str, value: Any, sub: str | None
+) -> None:
+    item: dict[str, Any] = {
+        "resourceType": "ChargeItem",
+        "id": "c1",
+        "status": "billable",
+        "code": {"coding": [{"system": fhir.CPT_SYSTEM, "code": "99213"}]},
+        "subject": {"reference": f"Patient/{uuid.UUID(int=1)}"},
+        "occurrenceDateTime": "2026-01-05",
+        "quantity": {"value": 1},
+        "priceOverride": {"value": 10, "currency": "USD"},
+    }
+    item[field] = {sub: value} if sub else value
+    refusal: errors.InvalidCharge | None = None
+    try:
+        fhir.parse(item)
+    except errors.InvalidCharge as exc:  # anything else fails the test
+        refusal = exc
+    if refusal is not None:
+        assert (refusal.code, refusal.message[:13]) == ("charge.invalid", "ChargeItem[0]")
