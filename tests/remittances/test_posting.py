@@ -34,7 +34,7 @@ from revcycle.invoices.models import Invoice
 from revcycle.ledger import service as ledger
 from revcycle.ledger.models import JournalEntry
 from revcycle.ledger.repository import LedgerRepository
-from revcycle.remittances import errors, service
+from revcycle.remittances import errors, queries, service
 from revcycle.remittances.models import (
     Remittance,
     RemittanceClaim,
@@ -219,7 +219,7 @@ def test_full_cycle_posts_exact_amounts(session: Session) -> None:
         13000,
         1000,
     )
-    page = service.list_underpayments(
+    page = queries.list_underpayments(
         session, SYSTEM, practice_id=w.practice.id, status="open", cursor=None, limit=10
     )
     assert [u.id for u in page.items] == [under.id]
@@ -514,7 +514,7 @@ def test_unmatched_claim_is_held_in_2300_then_matched_by_hand(session: Session) 
     [s] = result.sets
     assert (s.outcome, s.unmatched) == ("posted", 1)
     assert balances(session, w) == {"1020": 10000, "1200": 21000, "2300": -10000, "4000": -21000}
-    page = service.list_unmatched(
+    page = queries.list_unmatched(
         session, SYSTEM, practice_id=w.practice.id, status="open", cursor=None, limit=10
     )
     [(held, row)] = page.items

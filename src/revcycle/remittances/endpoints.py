@@ -16,7 +16,7 @@ from revcycle.auth.principal import Principal
 from revcycle.kit.pagination import DEFAULT_LIMIT
 from revcycle.kit.render import amount
 from revcycle.kit.schemas import PageRead
-from revcycle.remittances import errors, service
+from revcycle.remittances import errors, queries, service
 from revcycle.remittances.models import (
     Remittance,
     RemittanceClaim,
@@ -177,7 +177,7 @@ def list_remittances(
     limit: Limit = DEFAULT_LIMIT,
 ) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_remittances(s, p, practice_id=practice_id, cursor=cursor, limit=limit)
+        page = queries.list_remittances(s, p, practice_id=practice_id, cursor=cursor, limit=limit)
         return PageRead[RemittanceRead](
             items=[RemittanceRead(**_fields(r)) for r in page.items],
             next_cursor=page.next_cursor,
@@ -195,7 +195,7 @@ def list_unmatched(
     limit: Limit = DEFAULT_LIMIT,
 ) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_unmatched(
+        page = queries.list_unmatched(
             s, p, practice_id=practice_id, status=status, cursor=cursor, limit=limit
         )
         return PageRead[UnmatchedRead](
@@ -227,7 +227,7 @@ def list_underpayments(
     limit: Limit = DEFAULT_LIMIT,
 ) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        page = service.list_underpayments(
+        page = queries.list_underpayments(
             s, p, practice_id=practice_id, status=status, cursor=cursor, limit=limit
         )
         return PageRead[UnderpaymentRead](
@@ -240,7 +240,7 @@ def list_underpayments(
 @router.get("/remittances/{remittance_id}", response_model=RemittanceDetailRead)
 def get_remittance(remittance_id: uuid.UUID, ctx: CtxDep) -> object:
     def work(s: Session, p: Principal) -> BaseModel:
-        v = service.get_remittance(s, p, remittance_id)
+        v = queries.get_remittance(s, p, remittance_id)
         return RemittanceDetailRead(
             **_fields(v.remittance),
             claims=[_claim_read(c) for c in v.claims],

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,8 +47,6 @@ from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
 from revcycle.kit.clock import utcnow
 from revcycle.kit.ids import uuid7
-from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
-from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.ledger import service as ledger
 from revcycle.ledger.chart import AccountCode, EntryKind
 from revcycle.ledger.repository import LedgerRepository
@@ -962,109 +959,3 @@ def match_unmatched(
     )
     session.flush()
     return held
-
-
-# -- reading -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RemittanceView:
-    remittance: Remittance
-    claims: list[RemittanceClaim]
-
-
-def get_remittance(session: Session, actor: Principal, remittance_id: uuid.UUID) -> RemittanceView:
-    actor.require(Action.REMITTANCE_READ)
-    repo = RemittanceRepository(session)
-    rem = repo.get(remittance_id)
-    if rem is None:
-        raise errors.RemittanceNotFound("No such remittance")
-    if not actor.sees_practice(rem.practice_id):
-        raise out_of_scope(errors.RemittanceNotFound("No such remittance"), "remittance", rem.id)
-    audit.record_read(
-        session,
-        actor,
-        "remittance:read",
-        object_type="remittance",
-        object_id=rem.id,
-        practice_id=rem.practice_id,
-    )
-    return RemittanceView(rem, repo.claims_of(rem.id))
-
-
-def _scope(actor: Principal) -> None:
-    """Lists are filtered to the caller's practices (another practice's id lists nothing)."""
-    actor.require(Action.REMITTANCE_READ)
-
-
-def list_remittances(
-    session: Session,
-    actor: Principal,
-    *,
-    practice_id: uuid.UUID | None,
-    cursor: str | None,
-    limit: int,
-) -> Page[Remittance]:
-    _scope(actor)
-    limit = min(limit, MAX_LIMIT)
-    rows = RemittanceRepository(session).search(
-        practice_ids=actor.practice_ids,
-        practice_id=practice_id,
-        after=parse_cursor_uuid(after_id(cursor)),
-        limit=limit + 1,
-    )
-    return page_by_id(list(rows), limit)
-
-
-def list_unmatched(
-    session: Session,
-    actor: Principal,
-    *,
-    practice_id: uuid.UUID | None,
-    status: str | None,
-    cursor: str | None,
-    limit: int,
-) -> Page[tuple[RemittanceUnmatched, RemittanceClaim]]:
-    _scope(actor)
-    limit = min(limit, MAX_LIMIT)
-    rows = RemittanceRepository(session).unmatched(
-        practice_ids=actor.practice_ids,
-        practice_id=practice_id,
-        status=status,
-        after=parse_cursor_uuid(after_id(cursor)),
-        limit=limit + 1,
-    )
-    return page_by_id(list(rows), limit, key=lambda r: r[0].id)
-
-
-def list_underpayments(
-    session: Session,
-    actor: Principal,
-    *,
-    practice_id: uuid.UUID | None,
-    status: str | None,
-    cursor: str | None,
-    limit: int,
-) -> Page[Underpayment]:
-    _scope(actor)
-    limit = min(limit, MAX_LIMIT)
-    rows = RemittanceRepository(session).underpayments(
-        practice_ids=actor.practice_ids,
-        practice_id=practice_id,
-        status=status,
-        after=parse_cursor_uuid(after_id(cursor)),
-        limit=limit + 1,
-    )
-    page = page_by_id(list(rows), limit)
-    if page.items:
-        claims = {
-            c.id: c
-            for c in session.scalars(
-                select(Claim).where(Claim.id.in_([u.claim_id for u in page.items]))
-            )
-        }
-        audit.record_list_read(
-            session,
-            actor,
-            "remittance:underpayments",
-            ((u.practice_id, claims[u.claim_id].patient_id) for u in page.items),
-        )
-    return page
