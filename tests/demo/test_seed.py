@@ -642,7 +642,7 @@ def test_default_demo(session: Session) -> None:
     from revcycle.appeals.models import Appeal
     from revcycle.claims import denials, states, submission
     from revcycle.claims.models import Claim
-    from revcycle.remittances import service as remittances
+    from revcycle.remittances import queries as remittances
     from revcycle.remittances.models import Remittance, RemittanceClaim, Underpayment
 
     statuses = Counter(session.scalars(select(Claim.status)))
