@@ -26,11 +26,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from revcycle.audit.models import AuditChainHead, AuditEvent
+from revcycle.kit import bulk
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
@@ -111,7 +112,7 @@ def seal(session: Session, events: list[dict[str, Any]]) -> None:
             row = {**event, "chain_seq": seq, "prev_hash": prev}
             row["hash"] = prev = event_hash(row)
             rows.append(row)
-        session.execute(insert(_EVENTS), rows)
+        bulk.insert_rows(session, _EVENTS, rows)  # COPY on PostgreSQL for a large batch
         session.execute(update(_HEADS).where(_HEADS.c.chain_key == key).values(last_hash=prev))
 
 

@@ -6,12 +6,13 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
+from revcycle.kit import bulk
 from revcycle.payments.models import Payment, PaymentAllocation
 
 
@@ -45,6 +46,27 @@ class InvoiceRepository:
             .options(selectinload(Invoice.lines))
             .with_for_update()
         )
+
+    def set_statuses(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Each row: ``id``, ``status`` (one statement for a batch)."""
+        bulk.update_rows(self.session, cast(Table, Invoice.__table__), "id", rows)
+
+    def rows(self, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """id -> (id, patient_id, currency, status, total_minor) as a plain row."""
+        if not invoice_ids:
+            return {}
+        return {
+            r.id: r
+            for r in self.session.execute(
+                select(
+                    Invoice.id,
+                    Invoice.patient_id,
+                    Invoice.currency,
+                    Invoice.status,
+                    Invoice.total_minor,
+                ).where(Invoice.id.in_(invoice_ids))
+            )
+        }
 
     def lock_many(
         self, invoice_ids: Sequence[uuid.UUID], *, refresh: bool = False

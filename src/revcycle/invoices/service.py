@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,26 @@ def refresh_statuses(session: Session, invoices: list[Invoice]) -> dict[uuid.UUI
             invoice.status, total=invoice.total_minor, balance=fig.balance, paid=fig.paid
         )
     return figures
+
+
+def refresh_statuses_by_id(
+    session: Session, invoices: Mapping[uuid.UUID, tuple[str, int]]
+) -> dict[uuid.UUID, str]:
+    """:func:`refresh_statuses` for invoices given as id -> (status, total), for a batch that
+    holds plain rows (autopay): one ledger query, one UPDATE of the statuses that change.
+    Returns id -> status now."""
+    moves = LedgerRepository(session).invoice_movements_many(list(invoices))
+    now: dict[uuid.UUID, str] = {}
+    changed: list[dict[str, object]] = []
+    for invoice_id, (status, total) in invoices.items():
+        fig = figures_from_movements(moves.get(invoice_id, []))
+        now[invoice_id] = calc.derive_status(
+            status, total=total, balance=fig.balance, paid=fig.paid
+        )
+        if now[invoice_id] != status:
+            changed.append({"id": invoice_id, "status": now[invoice_id]})
+    InvoiceRepository(session).set_statuses(changed)
+    return now
 
 
 # access --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,7 +143,21 @@ def _start(
         )
 
 
-def _charge(gateway: PaymentGateway, payment: Payment, token: str) -> Charge:
+class Chargeable(Protocol):
+    """What a card charge needs of its pending payment (a ``Payment`` row, or the autopay
+    claim's plain copy of it)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def gateway_idempotency_key(self) -> str | None: ...
+
+
+def _charge(gateway: PaymentGateway, payment: Chargeable, token: str) -> Charge:
     """Authorise and capture in one gateway call (``capture=True``). A replayed key may answer a
     charge authorised but not captured (a call made before one-step capture, or a gateway that
     ignored it): it is captured here, as before."""

@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from revcycle.kit import bulk
 from revcycle.payments.models import Payment, PaymentAllocation
+
+_PAYMENTS = cast(Table, Payment.__table__)
+_ALLOCATIONS = cast(Table, PaymentAllocation.__table__)
 
 
 class PaymentRepository:
@@ -87,6 +92,26 @@ class PaymentRepository:
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+
+    # --- set-based writes for batches (autopay): plain rows, one statement per table ----------
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk.insert_rows(self.session, _PAYMENTS, rows)
+
+    def insert_allocations(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk.insert_rows(self.session, _ALLOCATIONS, rows)
+
+    def update_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Each row: ``id`` and the columns to set (the same columns in every row)."""
+        bulk.update_rows(self.session, _PAYMENTS, "id", rows)
+
+    def rows(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """id -> the payment as a plain row (locked by the caller)."""
+        if not payment_ids:
+            return {}
+        return {
+            r.id: r
+            for r in self.session.execute(select(_PAYMENTS).where(_PAYMENTS.c.id.in_(payment_ids)))
+        }
 
     def lock_many(self, payment_ids: Sequence[uuid.UUID]) -> None:
         """Lock several payments in id order (a batch of autopay outcomes)."""

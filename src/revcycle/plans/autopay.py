@@ -77,12 +77,29 @@ ACTOR = Principal.system(username="autopay")
 STALE_AFTER = dt.timedelta(seconds=60)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class PendingPayment:
+    """What the charge and its outcome need of a claimed attempt's payment, as it was when
+    claimed (a plain copy: a claim of hundreds builds no ORM objects)."""
+
+    id: uuid.UUID
+    method: str
+    amount_minor: int
+    currency: str
+    gateway_idempotency_key: str | None
+    status: str
+
+    @classmethod
+    def of(cls, p: Payment) -> PendingPayment:
+        return cls(p.id, p.method, p.amount_minor, p.currency, p.gateway_idempotency_key, p.status)
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     attempt_id: uuid.UUID
     plan_id: uuid.UUID
     installment_id: uuid.UUID | None
-    payment: Payment  # pending, detached
+    payment: PendingPayment
     kind: str
     token: str
 
@@ -94,7 +111,9 @@ def charge_key(installment_id: uuid.UUID, attempt: int) -> str:
     return "rc_plan_" + hashlib.sha256(raw).hexdigest()[:48]
 
 
-def _charge_method(gateway: PaymentGateway, kind: str, token: str, payment: Payment) -> Charge:
+def _charge_method(
+    gateway: PaymentGateway, kind: str, token: str, payment: PendingPayment
+) -> Charge:
     """THE dispatch point per stored-method kind. ``card``: authorise + capture through the card
     gateway, exactly as card payments do. ``bank`` (ACH ``btok_``): a debit through the same
     ``BankDebitGateway.debit`` as bank payments (payments/bank.py), answering ``processing``."""
@@ -163,43 +182,83 @@ def _claim(
     factory: sessionmaker[Session], gateway: PaymentGateway, on: dt.date, limit: int
 ) -> list[Claimed]:
     """One transaction: lock a batch of due installments (SKIP LOCKED), then for each a pending
-    payment with its gateway key and a pending attempt. The allocation requests of the whole
-    batch take two queries; the rows go in with one INSERT per table."""
-    out = []
+    payment with its gateway key and a pending attempt. Set-based: the allocation requests of
+    the whole batch take two queries, the installments one UPDATE, the payments and attempts
+    one bulk INSERT each (COPY on PostgreSQL); no ORM object is built."""
+    out: list[Claimed] = []
     with unit_of_work(factory) as s:
-        due = PlanRepository(s).claim_due(on=on, limit=limit)
-        asks = [(plan, inst.amount_minor - inst.paid_minor) for inst, plan, _ in due]
-        requests = plans.allocation_requests(s, asks) if asks else []
-        for (inst, plan, method), (_, amount), request in zip(due, asks, requests, strict=True):
-            inst.attempts += 1
-            inst.status = "processing"
-            wanted = {i: m.amount_minor for i, m in request.items()}
-            payment = _pending_payment(
-                plan,
-                amount,
-                charge_key(inst.id, inst.attempts),
-                gateway.provider,
-                on,
-                f"plan installment {inst.seq}",
-                wanted,
-                None,
-                _payment_method(method.kind),
+        repo = PlanRepository(s)
+        due = repo.claim_due(on=on, limit=limit)
+        if not due:
+            return out
+        requests = plans.allocation_requests_for(
+            s, [(d.plan_id, d.amount_minor - d.paid_minor) for d in due]
+        )
+        repo.mark_processing([d.id for d in due])
+        now = utcnow()
+        payments: list[dict[str, object]] = []
+        attempts: list[dict[str, object]] = []
+        provider = gateway.provider
+        for d, wanted in zip(due, requests, strict=True):
+            attempt_no = d.attempts + 1
+            key = charge_key(d.id, attempt_no)
+            method = _payment_method(d.kind)
+            amount = d.amount_minor - d.paid_minor
+            payment_id, attempt_id = uuid7(), uuid7()
+            payments.append(
+                {
+                    "id": payment_id,
+                    "practice_id": d.practice_id,
+                    "patient_id": d.patient_id,
+                    "method": method,
+                    "amount_minor": amount,
+                    "currency": d.currency,
+                    "received_on": on,
+                    "reference": f"plan installment {d.seq}",
+                    "unapplied_minor": 0,
+                    "created_by": None,
+                    "status": card.PENDING,
+                    "gateway_provider": provider,
+                    "gateway_idempotency_key": key,
+                    "allocation_request": json.dumps([[str(i), m] for i, m in wanted.items()]),
+                    "created_at": now,
+                }
             )
-            s.add(payment)
-            attempt = PlanChargeAttempt(
-                id=uuid7(),
-                plan_id=plan.id,
-                installment_id=inst.id,
-                attempt=inst.attempts,
-                purpose="autopay",
-                method_id=method.id,
-                payment_id=payment.id,
-                status="pending",
+            attempts.append(
+                {
+                    "id": attempt_id,
+                    "plan_id": d.plan_id,
+                    "installment_id": d.id,
+                    "attempt": attempt_no,
+                    "purpose": "autopay",
+                    "method_id": d.method_id,
+                    "payment_id": payment_id,
+                    "status": "pending",
+                    "decline_code": None,
+                    "created_at": now,
+                }
             )
-            s.add(attempt)
-            _attempt_audit(s, ACTOR, payment)
-            out.append(Claimed(attempt.id, plan.id, inst.id, payment, method.kind, method.token))
-        s.flush()
+            audit.record(
+                s,
+                ACTOR,
+                "payment:bank_attempt" if method == bank.METHOD else "payment:card_attempt",
+                object_type="payment",
+                object_id=payment_id,
+                practice_id=d.practice_id,
+                fields=["amount", "method"],
+            )
+            out.append(
+                Claimed(
+                    attempt_id,
+                    d.plan_id,
+                    d.id,
+                    PendingPayment(payment_id, method, amount, d.currency, key, card.PENDING),
+                    d.kind,
+                    d.token,
+                )
+            )
+        PaymentRepository(s).insert_many(payments)
+        repo.insert_attempts(attempts)
     return out
 
 
@@ -215,7 +274,7 @@ def _resumable(factory: sessionmaker[Session], now: dt.datetime, limit: int) -> 
                     attempt.id,
                     attempt.plan_id,
                     attempt.installment_id,
-                    payment,
+                    PendingPayment.of(payment),
                     method.kind,
                     method.token,
                 )
@@ -773,14 +832,23 @@ def payoff_with_method(
             s.add(attempt)
             s.flush()
             _attempt_audit(s, actor, payment)
-            c = Claimed(attempt.id, plan.id, None, payment, method.kind, method.token)
+            c = Claimed(
+                attempt.id, plan.id, None, PendingPayment.of(payment), method.kind, method.token
+            )
         else:
             attempt_row = PlanRepository(s).attempt_for_payment(existing.id)
             assert attempt_row is not None
             plans.access_plan(s, actor, attempt_row.plan_id, Action.PLAN_WRITE)
             m = s.get(StoredPaymentMethod, attempt_row.method_id)
             assert m is not None
-            c = Claimed(attempt_row.id, attempt_row.plan_id, None, existing, m.kind, m.token)
+            c = Claimed(
+                attempt_row.id,
+                attempt_row.plan_id,
+                None,
+                PendingPayment.of(existing),
+                m.kind,
+                m.token,
+            )
             on = existing.received_on
     try:
         outcome = _process(factory, gateway, c, settings, on, actor=actor, payoff=True)

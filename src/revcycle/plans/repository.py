@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from revcycle.invoices.repository import InvoiceRepository
+from revcycle.kit import bulk
 from revcycle.patients.repository import PatientRepository
 from revcycle.payments.models import Payment
 from revcycle.payments.repository import PaymentRepository
@@ -23,6 +25,9 @@ from revcycle.plans.models import (
 )
 
 OPEN_INSTALLMENT = ("scheduled", "processing", "missed")
+
+_ATTEMPTS = cast(Table, PlanChargeAttempt.__table__)
+_EVENTS = cast(Table, PlanEvent.__table__)
 
 
 class PlanRepository:
@@ -150,20 +155,35 @@ class PlanRepository:
         )
 
     # --- the worker's claims (docs/worker.md) ------------------------------------------------
-    def claim_due(
-        self, *, on: dt.date, limit: int
-    ) -> list[tuple[PlanInstallment, PaymentPlan, StoredPaymentMethod]]:
+    def claim_due(self, *, on: dt.date, limit: int) -> Sequence[Any]:
         """Due autopay installments of active plans with an active stored method, locked with
         ``FOR UPDATE OF plan_installments SKIP LOCKED`` on PostgreSQL: concurrent workers take
-        disjoint batches. (SQLite ignores the clause; its single writer serialises claims.)"""
-        rows = self.session.execute(
-            select(PlanInstallment, PaymentPlan, StoredPaymentMethod)
-            .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+        disjoint batches. (SQLite ignores the clause; its single writer serialises claims.)
+        Plain rows (installment ``id``, ``plan_id``, ``seq``, ``amount_minor``, ``paid_minor``,
+        ``attempts``, ``currency``; the plan's ``practice_id``, ``patient_id``; the method's
+        ``method_id``, ``kind``, ``token``), no ORM objects."""
+        inst = PlanInstallment
+        return self.session.execute(
+            select(
+                inst.id,
+                inst.plan_id,
+                inst.seq,
+                inst.amount_minor,
+                inst.paid_minor,
+                inst.attempts,
+                inst.currency,
+                PaymentPlan.practice_id,
+                PaymentPlan.patient_id,
+                StoredPaymentMethod.id.label("method_id"),
+                StoredPaymentMethod.kind,
+                StoredPaymentMethod.token,
+            )
+            .join(PaymentPlan, PaymentPlan.id == inst.plan_id)
             .join(StoredPaymentMethod, StoredPaymentMethod.id == PaymentPlan.method_id)
             .where(
-                PlanInstallment.status == "scheduled",
-                PlanInstallment.next_attempt_on <= on,
-                PlanInstallment.version == PaymentPlan.version,
+                inst.status == "scheduled",
+                inst.next_attempt_on <= on,
+                inst.version == PaymentPlan.version,
                 PaymentPlan.status == "active",
                 StoredPaymentMethod.status == "active",
                 # not while an early payoff is being charged
@@ -175,12 +195,95 @@ class PlanRepository:
                 )
                 .exists(),
             )
-            .order_by(PlanInstallment.next_attempt_on, PlanInstallment.id)
+            .order_by(inst.next_attempt_on, inst.id)
             .limit(limit)
-            .with_for_update(of=PlanInstallment, skip_locked=True)
-            .execution_options(populate_existing=True)
+            .with_for_update(of=inst, skip_locked=True)
         ).all()
-        return [(r[0], r[1], r[2]) for r in rows]
+
+    def mark_processing(self, installment_ids: Sequence[uuid.UUID]) -> None:
+        """Claimed installments (locked by :meth:`claim_due`): ``processing``, one attempt more."""
+        self.session.execute(
+            update(PlanInstallment)
+            .where(PlanInstallment.id.in_(installment_ids))
+            .values(status="processing", attempts=PlanInstallment.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    def insert_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk.insert_rows(self.session, _ATTEMPTS, rows)
+
+    def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk.insert_rows(self.session, _EVENTS, rows)
+
+    # --- plain rows for a batch of autopay outcomes (locks held by lock_batch) ---------------
+    def plan_rows(self, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        rows = self.session.execute(
+            select(
+                PaymentPlan.id,
+                PaymentPlan.practice_id,
+                PaymentPlan.patient_id,
+                PaymentPlan.status,
+                PaymentPlan.version,
+                PaymentPlan.method_id,
+            ).where(PaymentPlan.id.in_(set(plan_ids)))
+        )
+        return {r.id: r for r in rows}
+
+    def installment_rows(self, plan_ids: Sequence[uuid.UUID]) -> Sequence[Any]:
+        """The plans' installments (every version) in (plan, version, seq) order."""
+        return self.session.execute(
+            select(
+                PlanInstallment.id,
+                PlanInstallment.plan_id,
+                PlanInstallment.version,
+                PlanInstallment.seq,
+                PlanInstallment.amount_minor,
+                PlanInstallment.paid_minor,
+                PlanInstallment.status,
+                PlanInstallment.next_attempt_on,
+            )
+            .where(PlanInstallment.plan_id.in_(set(plan_ids)))
+            .order_by(PlanInstallment.plan_id, PlanInstallment.version, PlanInstallment.seq)
+        ).all()
+
+    def attempt_statuses(self, attempt_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        rows = self.session.execute(
+            select(PlanChargeAttempt.id, PlanChargeAttempt.status).where(
+                PlanChargeAttempt.id.in_(set(attempt_ids))
+            )
+        )
+        return {r.id: r.status for r in rows}
+
+    def update_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk.update_rows(self.session, _ATTEMPTS, "id", rows)
+
+    def update_installments(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk.update_rows(self.session, cast(Table, PlanInstallment.__table__), "id", rows)
+
+    def end_plans(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Each row: ``id``, ``status``, ``ended_at``; the plans' invoices leave the plan (as
+        ``service._end``)."""
+        if not rows:
+            return
+        bulk.update_rows(self.session, cast(Table, PaymentPlan.__table__), "id", rows)
+        self.session.execute(
+            update(PlanInvoice)
+            .where(PlanInvoice.plan_id.in_([r["id"] for r in rows]))
+            .values(in_plan=False)
+            .execution_options(synchronize_session=False)
+        )
+
+    def invoice_links(self, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """plan id -> its invoice ids in position order (plain ids, one query)."""
+        out: dict[uuid.UUID, list[uuid.UUID]] = {}
+        if plan_ids:
+            for plan_id, invoice_id in self.session.execute(
+                select(PlanInvoice.plan_id, PlanInvoice.invoice_id)
+                .where(PlanInvoice.plan_id.in_(set(plan_ids)))
+                .order_by(PlanInvoice.plan_id, PlanInvoice.position)
+            ):
+                out.setdefault(plan_id, []).append(invoice_id)
+        return out
 
     def claim_stale(self, *, started_before: dt.datetime, limit: int) -> list[PlanChargeAttempt]:
         """Charge attempts still pending after ``started_before`` (a crash or a gateway timeout

@@ -436,21 +436,33 @@ def allocation_request(
 def allocation_requests(
     session: Session, asks: list[tuple[PaymentPlan, int]]
 ) -> list[dict[uuid.UUID, Money]]:
-    """:func:`allocation_request` for several (plan, amount) at once (an autopay claim): two
-    queries in all. Each answer is computed from the balances as they are now, independently of
-    the others, as separate calls would."""
-    links = PlanRepository(session).invoices_of([plan.id for plan, _ in asks])
+    """:func:`allocation_request` for several (plan, amount) at once: two queries in all. Each
+    answer is computed from the balances as they are now, independently of the others, as
+    separate calls would."""
+    minors = allocation_requests_for(session, [(plan.id, amount) for plan, amount in asks])
+    return [
+        {i: Money(m, plan.currency) for i, m in wanted.items()}
+        for (plan, _), wanted in zip(asks, minors, strict=True)
+    ]
+
+
+def allocation_requests_for(
+    session: Session, asks: list[tuple[uuid.UUID, int]]
+) -> list[dict[uuid.UUID, int]]:
+    """:func:`allocation_requests` on (plan id, amount) with answers in minor units
+    (an autopay claim: no ORM object)."""
+    links = PlanRepository(session).invoice_links([plan_id for plan_id, _ in asks])
     balances = LedgerRepository(session).invoice_ar_balances(
-        {link.invoice_id for plan_links in links.values() for link in plan_links}
+        {invoice_id for plan_links in links.values() for invoice_id in plan_links}
     )
     out = []
-    for plan, amount_minor in asks:
-        wanted: dict[uuid.UUID, Money] = {}
+    for plan_id, amount_minor in asks:
+        wanted: dict[uuid.UUID, int] = {}
         left = amount_minor
-        for link in links.get(plan.id, []):
-            take = min(left, balances[link.invoice_id])
+        for invoice_id in links.get(plan_id, ()):
+            take = min(left, balances[invoice_id])
             if take > 0:
-                wanted[link.invoice_id] = Money(take, plan.currency)
+                wanted[invoice_id] = take
                 left -= take
         out.append(wanted)
     return out

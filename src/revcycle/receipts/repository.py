@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from revcycle.kit import bulk
 from revcycle.kit.upsert import insert_ignore
 from revcycle.receipts.models import Receipt, ReceiptSequence
+
+_RECEIPTS = cast(Table, Receipt.__table__)
 
 
 class ReceiptRepository:
@@ -51,6 +55,9 @@ class ReceiptRepository:
             number = self._increment(practice_id, series, year, count)
         assert number is not None
         return int(number)
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk.insert_rows(self.session, _RECEIPTS, rows)
 
     def add(self, receipt: Receipt) -> None:
         self.session.add(receipt)

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from revcycle.cash import service as cash
-from revcycle.kit.clock import today
+from revcycle.cash.repository import DRAWER_METHODS
+from revcycle.kit.clock import today, utcnow
 from revcycle.kit.ids import uuid7
 from revcycle.payments.models import Payment
 from revcycle.receipts.models import Receipt
@@ -96,6 +98,64 @@ def assign_refund(session: Session, refund: Refund) -> Receipt:
         currency=refund.currency,
         refund_id=refund.id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A settled payment, as :func:`assign_gateway_payments` needs it (no ORM object)."""
+
+    id: uuid.UUID
+    practice_id: uuid.UUID
+    patient_id: uuid.UUID
+    method: str
+    amount_minor: int
+    currency: str
+
+
+def assign_gateway_payments(session: Session, payments: Sequence[Settled]) -> dict[uuid.UUID, str]:
+    """:func:`assign_payments` for gateway payments (card, bank: never in a cash drawer) that
+    settled together, set-based: one increment of each practice's sequence, one bulk INSERT.
+    Numbers in the order of ``payments``, none twice. payment id -> receipt number."""
+    assert not any(p.method in DRAWER_METHODS for p in payments)
+    had = ReceiptRepository(session).numbers_for([p.id for p in payments], [])
+    todo = [p for p in payments if p.id not in had]
+    year = today().year
+    counts: dict[uuid.UUID, int] = {}
+    for p in todo:
+        counts[p.practice_id] = counts.get(p.practice_id, 0) + 1
+    next_number = {
+        practice_id: ReceiptRepository(session).take_numbers(
+            practice_id, PAYMENT_SERIES, year, count
+        )
+        - count
+        + 1
+        for practice_id, count in sorted(counts.items())
+    }
+    rows = []
+    now = utcnow()
+    for p in todo:
+        number = next_number[p.practice_id]
+        next_number[p.practice_id] = number + 1
+        shown = display_number(PAYMENT_SERIES, year, number)
+        had[p.id] = shown
+        rows.append(
+            {
+                "id": uuid7(),
+                "practice_id": p.practice_id,
+                "patient_id": p.patient_id,
+                "series": PAYMENT_SERIES,
+                "year": year,
+                "number": number,
+                "display_number": shown,
+                "payment_id": p.id,
+                "refund_id": None,
+                "amount_minor": p.amount_minor,
+                "currency": p.currency,
+                "issued_at": now,
+            }
+        )
+    ReceiptRepository(session).insert_many(rows)
+    return had
 
 
 def assign_payments(session: Session, payments: Sequence[Payment]) -> list[Receipt]:

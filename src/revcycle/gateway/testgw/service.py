@@ -10,8 +10,9 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,9 +39,13 @@ from revcycle.gateway.testgw.models import (
     TestgwToken,
     TestgwWebhook,
 )
+from revcycle.kit import bulk
 from revcycle.kit.clock import today, utcnow
 
 PROVIDER = "testgw"
+
+_CHARGES = cast(Table, TestgwCharge.__table__)
+_WEBHOOKS = cast(Table, TestgwWebhook.__table__)
 
 _DECLINES = {
     cards.Scenario.GENERIC_DECLINE: DeclineCode.GENERIC_DECLINE,
@@ -262,6 +267,9 @@ def charge_many_in(session: Session, requests: Sequence[ChargeRequest]) -> list[
             select(TestgwToken).where(TestgwToken.id.in_({r.token for r in requests}))
         )
     }
+    card_of = {
+        t.id: CardDetails(t.brand, t.last4, t.exp_month, t.exp_year) for t in tokens.values()
+    }
     out: list[ChargeResult] = []
     rows: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
@@ -292,33 +300,49 @@ def charge_many_in(session: Session, requests: Sequence[ChargeRequest]) -> list[
             else ChargeStatus.SUCCEEDED
         )
         captured = status is ChargeStatus.SUCCEEDED
-        row: dict[str, object] = {
-            "id": delivery.new_id("ch"),
-            "token_id": tok.id,
-            "status": status.value,
-            "decline_code": decline.value if decline else None,
-            "amount_minor": r.amount_minor,
-            "currency": r.currency,
-            "captured_minor": r.amount_minor if captured else 0,
-            "captured_at": now if captured else None,
-            "refunded_minor": 0,
-            "voided": False,
-            "idempotency_key": r.idempotency_key,
-            "request_hash": request_hash,
-            "metadata_json": json.dumps(dict(r.metadata), sort_keys=True),
-            "created_at": now,
-        }
-        rows.append(row)
-        charge = _charge(TestgwCharge(**row), tok)
+        charge_id = delivery.new_id("ch")
+        metadata = dict(r.metadata)
+        rows.append(
+            {
+                "id": charge_id,
+                "token_id": tok.id,
+                "status": status.value,
+                "decline_code": decline.value if decline else None,
+                "amount_minor": r.amount_minor,
+                "currency": r.currency,
+                "captured_minor": r.amount_minor if captured else 0,
+                "captured_at": now if captured else None,
+                "refunded_minor": 0,
+                "voided": False,
+                "idempotency_key": r.idempotency_key,
+                "request_hash": request_hash,
+                "metadata_json": json.dumps(metadata, sort_keys=True),
+                "created_at": now,
+            }
+        )
+        # what _charge() answers for the stored row, built without one
+        charge = Charge(
+            id=charge_id,
+            status=status,
+            amount_minor=r.amount_minor,
+            currency=r.currency,
+            card=card_of[tok.id],
+            captured_minor=r.amount_minor if captured else 0,
+            refunded_minor=0,
+            voided=False,
+            decline_code=decline,
+            metadata=metadata,
+            next_action_url=threeds.action_url(charge_id)
+            if status is ChargeStatus.REQUIRES_ACTION
+            else None,
+        )
         if status is ChargeStatus.DECLINED:
             events.append(delivery.event_row("charge.failed", {"object": _charge_json(charge)}))
         elif captured:
             events.append(delivery.event_row("charge.succeeded", {"object": _charge_json(charge)}))
         out.append(GatewayTimeout() if scenario is cards.Scenario.TIMEOUT else charge)
-    if rows:
-        session.execute(insert(TestgwCharge), rows)
-    if events:
-        session.execute(insert(TestgwWebhook), events)
+    bulk.insert_rows(session, _CHARGES, rows)  # COPY on PostgreSQL
+    bulk.insert_rows(session, _WEBHOOKS, events)
     return out
 
 
