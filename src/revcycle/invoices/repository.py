@@ -64,7 +64,7 @@ class InvoiceRepository:
                     Invoice.currency,
                     Invoice.status,
                     Invoice.total_minor,
-                ).where(Invoice.id.in_(invoice_ids))
+                ).where(bulk.among(self.session, Invoice.id, invoice_ids))
             )
         }
 
@@ -76,7 +76,11 @@ class InvoiceRepository:
         have changed)."""
         if not invoice_ids:
             return []
-        stmt = select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
+        stmt = (
+            select(Invoice)
+            .where(bulk.among(self.session, Invoice.id, invoice_ids))
+            .order_by(Invoice.id)
+        )
         if refresh:
             stmt = stmt.execution_options(populate_existing=True)
         return list(self.session.scalars(stmt.with_for_update()).all())

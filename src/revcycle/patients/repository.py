@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from revcycle.kit import bulk
 from revcycle.patients.models import Patient
 
 
@@ -28,7 +29,7 @@ class PatientRepository:
         if patient_ids:
             self.session.execute(
                 select(Patient.id)
-                .where(Patient.id.in_(patient_ids))
+                .where(bulk.among(self.session, Patient.id, patient_ids))
                 .order_by(Patient.id)
                 .with_for_update()
             ).all()

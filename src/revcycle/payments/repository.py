@@ -110,7 +110,9 @@ class PaymentRepository:
             return {}
         return {
             r.id: r
-            for r in self.session.execute(select(_PAYMENTS).where(_PAYMENTS.c.id.in_(payment_ids)))
+            for r in self.session.execute(
+                select(_PAYMENTS).where(bulk.among(self.session, _PAYMENTS.c.id, payment_ids))
+            )
         }
 
     def lock_many(self, payment_ids: Sequence[uuid.UUID]) -> None:
@@ -118,7 +120,7 @@ class PaymentRepository:
         if payment_ids:
             self.session.execute(
                 select(Payment.id)
-                .where(Payment.id.in_(payment_ids))
+                .where(bulk.among(self.session, Payment.id, payment_ids))
                 .order_by(Payment.id)
                 .with_for_update()
             ).all()

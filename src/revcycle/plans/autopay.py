@@ -59,6 +59,7 @@ from revcycle.gateway.base import (
     PaymentGateway,
     charge_many,
 )
+from revcycle.kit import gcpause
 from revcycle.kit.clock import today, utcnow
 from revcycle.kit.ids import uuid7
 from revcycle.payments import bank, card
@@ -758,8 +759,13 @@ def run_once(
         for c in _resumable(factory, now, settings.autopay_batch_size):
             _process(factory, gateway, c, settings, on)
             done += 1
-        while claimed := _claim(factory, gateway, on, settings.autopay_batch_size):
-            n, unavailable = _process_batch(factory, gateway, claimed, settings, on)
+        while True:
+            # a batch allocates many short-lived rows and no cycles: no collector passes in it
+            with gcpause.paused():
+                claimed = _claim(factory, gateway, on, settings.autopay_batch_size)
+                if not claimed:
+                    break
+                n, unavailable = _process_batch(factory, gateway, claimed, settings, on)
             done += n
             if unavailable:
                 break  # nothing was charged for the current one; the next run tries again

@@ -61,7 +61,7 @@ class PlanRepository:
         if plan_ids:
             for link in self.session.scalars(
                 select(PlanInvoice)
-                .where(PlanInvoice.plan_id.in_(set(plan_ids)))
+                .where(bulk.among(self.session, PlanInvoice.plan_id, set(plan_ids)))
                 .order_by(PlanInvoice.plan_id, PlanInvoice.position)
             ):
                 out.setdefault(link.plan_id, []).append(link)
@@ -204,7 +204,7 @@ class PlanRepository:
         """Claimed installments (locked by :meth:`claim_due`): ``processing``, one attempt more."""
         self.session.execute(
             update(PlanInstallment)
-            .where(PlanInstallment.id.in_(installment_ids))
+            .where(bulk.among(self.session, PlanInstallment.id, installment_ids))
             .values(status="processing", attempts=PlanInstallment.attempts + 1)
             .execution_options(synchronize_session=False)
         )
@@ -225,7 +225,7 @@ class PlanRepository:
                 PaymentPlan.status,
                 PaymentPlan.version,
                 PaymentPlan.method_id,
-            ).where(PaymentPlan.id.in_(set(plan_ids)))
+            ).where(bulk.among(self.session, PaymentPlan.id, set(plan_ids)))
         )
         return {r.id: r for r in rows}
 
@@ -242,14 +242,14 @@ class PlanRepository:
                 PlanInstallment.status,
                 PlanInstallment.next_attempt_on,
             )
-            .where(PlanInstallment.plan_id.in_(set(plan_ids)))
+            .where(bulk.among(self.session, PlanInstallment.plan_id, set(plan_ids)))
             .order_by(PlanInstallment.plan_id, PlanInstallment.version, PlanInstallment.seq)
         ).all()
 
     def attempt_statuses(self, attempt_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         rows = self.session.execute(
             select(PlanChargeAttempt.id, PlanChargeAttempt.status).where(
-                PlanChargeAttempt.id.in_(set(attempt_ids))
+                bulk.among(self.session, PlanChargeAttempt.id, set(attempt_ids))
             )
         )
         return {r.id: r.status for r in rows}
@@ -268,7 +268,7 @@ class PlanRepository:
         bulk.update_rows(self.session, cast(Table, PaymentPlan.__table__), "id", rows)
         self.session.execute(
             update(PlanInvoice)
-            .where(PlanInvoice.plan_id.in_([r["id"] for r in rows]))
+            .where(bulk.among(self.session, PlanInvoice.plan_id, [r["id"] for r in rows]))
             .values(in_plan=False)
             .execution_options(synchronize_session=False)
         )
@@ -279,7 +279,7 @@ class PlanRepository:
         if plan_ids:
             for plan_id, invoice_id in self.session.execute(
                 select(PlanInvoice.plan_id, PlanInvoice.invoice_id)
-                .where(PlanInvoice.plan_id.in_(set(plan_ids)))
+                .where(bulk.among(self.session, PlanInvoice.plan_id, set(plan_ids)))
                 .order_by(PlanInvoice.plan_id, PlanInvoice.position)
             ):
                 out.setdefault(plan_id, []).append(invoice_id)
@@ -330,23 +330,25 @@ class PlanRepository:
         plans = sorted(set(plan_ids))
         self.session.execute(
             select(PaymentPlan.id)
-            .where(PaymentPlan.id.in_(plans))
+            .where(bulk.among(self.session, PaymentPlan.id, plans))
             .order_by(PaymentPlan.id)
             .with_for_update()
         ).all()
         self.session.execute(
             select(PlanInstallment.id)
-            .where(PlanInstallment.plan_id.in_(plans))
+            .where(bulk.among(self.session, PlanInstallment.plan_id, plans))
             .order_by(PlanInstallment.plan_id, PlanInstallment.version, PlanInstallment.seq)
             .with_for_update()
         ).all()
         PaymentRepository(self.session).lock_many(sorted(set(payment_ids)))
         patients = self.session.scalars(
-            select(PaymentPlan.patient_id).where(PaymentPlan.id.in_(plans))
+            select(PaymentPlan.patient_id).where(bulk.among(self.session, PaymentPlan.id, plans))
         ).all()
         PatientRepository(self.session).lock_many(sorted(set(patients)))
         invoices = self.session.scalars(
-            select(PlanInvoice.invoice_id).where(PlanInvoice.plan_id.in_(plans))
+            select(PlanInvoice.invoice_id).where(
+                bulk.among(self.session, PlanInvoice.plan_id, plans)
+            )
         ).all()
         InvoiceRepository(self.session).lock_many(sorted(set(invoices)))
 

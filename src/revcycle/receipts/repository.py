@@ -77,7 +77,7 @@ class ReceiptRepository:
         if payment_ids:
             for pid, number in self.session.execute(
                 select(Receipt.payment_id, Receipt.display_number).where(
-                    Receipt.payment_id.in_(payment_ids)
+                    bulk.among(self.session, Receipt.payment_id, payment_ids)
                 )
             ):
                 if pid is not None:

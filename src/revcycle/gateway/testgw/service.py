@@ -258,13 +258,15 @@ def charge_many_in(session: Session, requests: Sequence[ChargeRequest]) -> list[
     existing = {
         row.idempotency_key: row
         for row in session.scalars(
-            select(TestgwCharge).where(TestgwCharge.idempotency_key.in_(keys))
+            select(TestgwCharge).where(bulk.among(session, TestgwCharge.idempotency_key, keys))
         )
     }
     tokens = {
         t.id: t
         for t in session.scalars(
-            select(TestgwToken).where(TestgwToken.id.in_({r.token for r in requests}))
+            select(TestgwToken).where(
+                bulk.among(session, TestgwToken.id, {r.token for r in requests})
+            )
         )
     }
     card_of = {
