@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--x12-responses", type=int, default=20_000, help="271 responses to parse")
     p.add_argument("--autopay-installments", type=int, default=2_000, help="due installments")
     p.add_argument("--autopay-workers", type=int, default=4, help="worker threads (autopay)")
-    p.add_argument("--autopay-batch", type=int, default=50, help="installments per claim")
+    p.add_argument("--autopay-batch", type=int, default=500, help="installments per claim")
     p.add_argument("--post835-claims", type=int, default=20_000, help="claims to post (835)")
     p.add_argument("--era-claims", type=int, default=200_000, help="835 claims to parse")
     p.add_argument("--era-pyx12-claims", type=int, default=2_000, help="claims pyx12 reads")

@@ -1,12 +1,17 @@
 """Payment plans: the autopay task charges >= 2,000 due installments/s against the test gateway
 (PostgreSQL). ``N`` due installments (one per plan, ``N / 20`` patients with a stored card) are
-built through the services, then ``plans.autopay.run_once`` is timed, run by ``workers`` threads
-at once (several worker processes share the work with SKIP LOCKED claims). The same-run baseline
-is the raw gateway loop (authorize + capture, no revcycle bookkeeping) for the same count.
+built through the services, the tables are ANALYZEd (as autovacuum would have done on a live
+database; the bench server runs with autovacuum off), then ``plans.autopay.run_once`` is timed,
+run by ``workers`` threads at once (several worker processes share the work with SKIP LOCKED
+claims). Besides the rate it reports CPU milliseconds per installment -- this process (the
+workers) and the PostgreSQL backends serving the scratch database -- which a shared machine
+disturbs far less than the wall clock, and the load average. The same-run baseline is the raw
+gateway loop (authorize + capture, no revcycle bookkeeping) for the same count.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from bench import pg
+from bench import pg, procstat
 from bench.http_bench import SYSTEM, random_npi
 from revcycle.config import Settings
 from revcycle.db import make_engine, make_session_factory, migrate, unit_of_work
@@ -141,6 +146,15 @@ def _baseline(factory: Any, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def _backend_cpu(engine: Any) -> dict[int, float]:
+    """pid -> CPU seconds so far of the PostgreSQL backends serving this scratch database."""
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return {int(pid): procstat._proc_cpu(int(pid))[1] for pid in pids}  # noqa: SLF001
+
+
 def run(admin_url: str, *, installments: int, workers: int, batch: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "settings": {"installments": installments, "workers": workers, "batch": batch}
@@ -153,11 +167,18 @@ def run(admin_url: str, *, installments: int, workers: int, batch: int) -> dict[
         t0 = time.perf_counter()
         _setup(factory, installments)
         out["setup_s"] = round(time.perf_counter() - t0, 1)
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
         pg.checkpoint(admin_url)
         settings = Settings(database_url=url, autopay_batch_size=batch)
         gateway = testgw.TestGateway(factory)
         now = utcnow()
         print(f"[autopay] run_once x {workers} workers over {installments:,} due installments")
+        out["background_busy_before"] = procstat.quiet_check("autopay")
+        out["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+        pg_before = _backend_cpu(engine)
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             done = list(
@@ -167,12 +188,18 @@ def run(admin_url: str, *, installments: int, workers: int, batch: int) -> dict[
                 )
             )
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        pg_after = _backend_cpu(engine)
+        pg_cpu = sum(v - pg_before.get(pid, 0.0) for pid, v in pg_after.items())
         rate = installments / elapsed
         out["autopay"] = {
             "charged": sum(done),
             "per_worker": done,
             "seconds": round(elapsed, 3),
             "installments_per_s": round(rate, 1),
+            "worker_cpu_ms_per_installment": round(1000 * cpu / installments, 3),
+            "postgres_cpu_ms_per_installment": round(1000 * pg_cpu / installments, 3),
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         }
         print(f"[autopay] baseline: raw gateway authorize + capture x {installments:,}")
         base_s = _baseline(factory, installments)
@@ -222,6 +249,11 @@ def summary(r: dict[str, Any]) -> None:
         f"  {a['installments_per_s']:,} installments/s in {a['seconds']:.2f}s "
         f"(target >= {r['target_installments_per_s']:,}) "
         f"{'PASS' if a['installments_per_s'] >= r['target_installments_per_s'] else 'FAIL'}"
+    )
+    print(
+        f"  CPU per installment: workers {a['worker_cpu_ms_per_installment']:.3f} ms, "
+        f"PostgreSQL backends {a['postgres_cpu_ms_per_installment']:.3f} ms; load average "
+        f"{r['load_average_before'][0]:.2f} before, {a['load_average_after'][0]:.2f} after"
     )
     print(
         f"  baseline: raw test-gateway authorize+capture {b['charges_per_s']:,} charges/s "

@@ -169,8 +169,9 @@ class Settings(BaseSettings):
     # this many missed installments default the plan (its invoices return to normal collections).
     plan_grace_days: int = Field(default=10, ge=0, le=365)
     plan_default_after_missed: int = Field(default=2, ge=1, le=100)
-    # Installments one autopay claim takes (each then charged in its own transactions).
-    autopay_batch_size: int = Field(default=50, ge=1, le=1000)
+    # Installments one autopay claim takes: charged in one gateway call (a batch call where the
+    # gateway has one) and settled in one transaction (docs/payment-plans.md, "Autopay").
+    autopay_batch_size: int = Field(default=500, ge=1, le=1000)
     # --- end payment plans ---------------------------------------------------------------------
 
     # --- Financial controls: per-role transaction limits (docs/refunds-approvals.md) ----------

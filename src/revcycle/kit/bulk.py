@@ -133,7 +133,8 @@ def update_rows(
     arrays = [
         [r[n] if p is None else p(r[n]) for r in rows] for n, p in zip(cols, procs, strict=True)
     ]
-    unnest = ", ".join(f"%s::{t}[]" for t in types)
+    # binary parameters (%b): arrays of ids and codes without text quoting
+    unnest = ", ".join(f"%b::{t}[]" for t in types)
     sets = ", ".join(f'"{n}" = v."{n}"' for n in names)
     alias = ", ".join(f'"{n}"' for n in cols)
     # identifiers from the table's own metadata; every value is a bound array

@@ -235,6 +235,8 @@ def _write(
     invoices_service.refresh_statuses_by_id(
         s, {i: (invoices[i].status, invoices[i].total_minor) for i in sorted(touched)}
     )
+    _settle_plans(s, actor, ready)
+    # the receipt sequence is locked last: held only from here to COMMIT (receipts.service)
     receipts.assign_gateway_payments(
         s,
         [
@@ -249,7 +251,6 @@ def _write(
             for r in ready
         ],
     )
-    _settle_plans(s, actor, ready)
 
 
 def _settle_plans(s: Session, actor: Principal, ready: list[_Ready]) -> None:
