@@ -587,6 +587,9 @@ class _Poster:
             return
         if claim is not None:
             reason = _unpostable(self.session, claim, cp.status_code)
+        if claim is not None and not reason and _may_have_answers(claim):
+            self.batch.drain()  # the answers this set already posted are read back
+            reason = _already_settled(self.session, claim, detail, self.batch.lines_of(claim))
         if claim is None or reason:
             self._hold(row, reason)
             return
@@ -774,6 +777,32 @@ def _unpostable(session: Session, claim: Claim, status_code: str) -> str:
     return ""
 
 
+def _may_have_answers(claim: Claim) -> bool:
+    """Whether an 835 may have answered the claim before (cheap: no statement). Every answer
+    remembers its payer claim number; one without it moves the claim on."""
+    return bool(claim.payer_claim_numbers) or claim.status not in ("submitted", "accepted")
+
+
+def _already_settled(
+    session: Session, claim: Claim, detail: dict[str, Any], lines: list[ClaimLine]
+) -> str:
+    """Why this answer may not be posted because the payer already settled its lines ('' if
+    it may): a duplicate payment waits in the unmatched queue (its money in 2300, which the
+    payer's later recoupment clears) instead of paying the claim twice."""
+    matched = copy.deepcopy(detail)
+    match_lines(matched, lines)
+    prior = splits.already_settled(session, claim, matched, lines)
+    if prior is None:
+        return ""
+    earlier = session.get(Remittance, prior.remittance_id)
+    trace = earlier.trace_number if earlier is not None else "-"
+    return (
+        f"claim {claim.control_number} was already settled by this payer (835 trace {trace}, "
+        f"payer claim {prior.payer_claim_number or '-'}) and this answer comes without a "
+        "reversal (CLP02 22): held for review so it is not posted twice"
+    )
+
+
 def apply_to_claim(
     session: Session,
     actor: Principal,
@@ -931,7 +960,9 @@ def match_unmatched(
     assert remittance is not None
     if claim.currency != row.currency:
         raise errors.CannotMatch(f"The claim is in {claim.currency}, the payment in {row.currency}")
-    reason = _unpostable(session, claim, row.status_code)
+    reason = _unpostable(session, claim, row.status_code) or _already_settled(
+        session, claim, row.detail, ClaimRepository(session).lines_of([claim.id])[claim.id]
+    )
     if reason:
         raise errors.CannotMatch(reason)
     apply_to_claim(
