@@ -51,7 +51,13 @@ from revcycle.ledger import service as ledger
 from revcycle.ledger.chart import AccountCode, EntryKind
 from revcycle.ledger.repository import LedgerRepository
 from revcycle.money import Money
-from revcycle.remittances import crossovers, errors, predeterminations, splits
+from revcycle.remittances import (
+    crossovers,
+    errors,
+    predeterminations,
+    secondary_share,
+    splits,
+)
 from revcycle.remittances.bulk import Immediate, SetBatch, lock_claim
 from revcycle.remittances.models import (
     Remittance,
@@ -862,7 +868,10 @@ def apply_to_claim(
         # primary paid...), but only the patient's remaining balance was billed to it: clear
         # exactly that -- its payment, the patient's share of what is left, the rest written
         # off; money beyond it is owed back to the payer (2300) until reconciled.
-        billed = claims_service.billed_minor(session, claim)
+        # A part of a split answer clears only its lines' share of what was billed.
+        billed = secondary_share.part_billed(
+            session, claim, detail, lines, claims_service.billed_minor(session, claim)
+        )
         excess = max(paid - billed, 0)
         patient = min(patient, billed - paid + excess)
         adjustment = billed - paid + excess - patient if target == "adjudicated" else 0
