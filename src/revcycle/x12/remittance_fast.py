@@ -71,7 +71,7 @@ _BREAKS_SET = frozenset({"ST", "GE", "IEA", "ISA"})  # a set open when one comes
 _PAD = ("",) * 25  # X12 drops trailing empty elements: pad before indexing
 _ONE = Decimal(1)
 _from_iso = dt.date.fromisoformat
-# At most this many segment texts are remembered (about 1 MB); once full, the memory keeps what
+# At most this many segment texts are remembered (under 2 MB); once full, the memory keeps what
 # it holds and new texts are read as they come (so a file of all-new values pays no churn).
 _MEMO_SIZE = 4096
 _DATES = frozenset({"472", "150", "151", "232", "233", "050", "405"})  # the DTMs read
