@@ -61,6 +61,9 @@ def test_the_benchmark_file_reads_the_same_both_ways() -> None:
     assert stopped is None
     assert errors == []
     assert_same(data, chunk_size=1000)
+    # The same claims with charges and dates of their own (few texts repeat).
+    items, stopped, errors = assert_same(build_835(2_500, varied=True).encode("ascii"))
+    assert (len(items), stopped, errors) == (3, None, [])
 
 
 def test_a_crossover_carrier_reads_the_same_both_ways() -> None:
