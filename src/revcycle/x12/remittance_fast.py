@@ -259,6 +259,7 @@ class FastReader835:
         # by their text: what they gave (immutable values; lists are copied).
         memo: dict[str, tuple[Any, ...]] = {}
         recall = memo.get
+        room = _MEMO_SIZE  # texts it may still take
 
         while True:
             if delims is None:
@@ -272,6 +273,7 @@ class FastReader835:
                 position += 1
                 term, esep, comp = delims.segment, delims.element, delims.component
                 memo.clear()  # its segment texts were read with other delimiters
+                room = _MEMO_SIZE
                 out = self._general(Segment(elements, position, delims))
                 if out is not None:
                     yield out
@@ -369,8 +371,9 @@ class FastReader835:
                                         made_t = tuple(made)
                                     target.adjustments += made_t
                                     is_pr = group == "PR"
-                                    if len(memo) < _MEMO_SIZE:
+                                    if room:
                                         memo[raw] = (made_t, total, is_pr)
+                                        room -= 1
                                 if line is not None:
                                     line_rest -= total
                                 claim_rest -= total
@@ -391,8 +394,9 @@ class FastReader835:
                                         date = _from_iso(day) if qual in _DATES else None
                                     else:
                                         date = _day(day) if qual in _DATES else None
-                                    if len(memo) < _MEMO_SIZE:
+                                    if room:
                                         memo[raw] = (qual, date)
+                                        room -= 1
                                 if line is not None:
                                     if qual == "472" or qual == "150":
                                         line.service_date = date
@@ -461,8 +465,9 @@ class FastReader835:
                                         _quantity(els[7]) if els[7] else None,
                                         charge - paid,
                                     )
-                                    if len(memo) < _MEMO_SIZE:
+                                    if room:
                                         memo[raw] = svc
+                                        room -= 1
                                 # (the lists of a remembered line are copied for each line)
                                 line = ServiceLine(
                                     base + k + 1,
@@ -642,6 +647,7 @@ class FastReader835:
                             )
                             if groups is not (GROUPS_4010 if is_4010 else GROUPS_5010):
                                 memo.clear()  # CAS group codes were checked against the others
+                                room = _MEMO_SIZE
                             groups = GROUPS_4010 if is_4010 else GROUPS_5010
                             rem = Remittance(
                                 version=version,
