@@ -16,7 +16,11 @@ with charges and dates of their own (``build_835(..., varied=True)``) are parsed
 without a target: hardly any text repeats there, the figure a file of all-different values gets.
 
 The 1 GB run (``--era-gb``) writes the file to a temporary folder and parses it in a child
-process whose peak RSS (``ru_maxrss``) is reported.
+process whose own peak RSS is reported: ``VmHWM`` of ``/proc/self/status``, the high-water mark
+of the child's memory since its ``exec``. (``ru_maxrss`` is not used where ``/proc`` exists: on
+Linux it keeps the high-water mark of the memory the child shared with this process before its
+``exec``, so it reported this process's own peak, the writing of the file, instead of the
+parser's.)
 """
 
 from __future__ import annotations
@@ -47,21 +51,45 @@ CLAIMS_PER_SET = 1_000
 def _claim(i: int, *, varied: bool = False) -> list[str]:
     # Line 1: charge 150.00, allowed 100.00 (CO-45 50.00), PR-2 20.00, paid 80.00.
     # Line 2: charge 60.00, allowed 40.00 (CO-45 20.00), PR-2 8.00, paid 32.00.
-    # varied: each claim's charges (so its SVC and CO-45 texts) and dates are its own (the paid
-    # amounts stay), so that hardly a CAS, DTM or SVC text comes back.
-    extra = i % 1_000_003 if varied else 0
+    if varied:
+        return _varied_claim(i)
+    segs = [
+        f"CLP*PCN{i:010d}*1*210.00*112.00*28.00*12*ICN{i:012d}*11*1",
+        "NM1*QC*1*DOE*JANE****MI*M10001",
+        "DTM*232*20260105",
+    ]
+    if i % 10 == 0:
+        # A claim-level adjustment taken from the payment: CO-253 1.00 (sequestration).
+        segs[0] = f"CLP*PCN{i:010d}*1*210.00*111.00*28.00*12*ICN{i:012d}*11*1"
+        segs.insert(1, "CAS*CO*253*1.00")
+    segs += [
+        "SVC*HC:99213:25*150.00*80.00**1",
+        "DTM*472*20260105",
+        "CAS*CO*45*50.00",
+        "CAS*PR*2*20.00",
+        f"REF*6R*C{i}L1",
+        "SVC*HC:80053*60.00*32.00**1",
+        "DTM*472*20260105",
+        "CAS*CO*45*20.00",
+        "CAS*PR*2*8.00",
+        f"REF*6R*C{i}L2",
+    ]
+    return segs
+
+
+def _varied_claim(i: int) -> list[str]:
+    """``_claim`` with charges (so the SVC and CO-45 texts) and dates of its own; the paid
+    amounts, PR-2 and the balancing are the same."""
+    extra = i % 1_000_003
     charge1, charge2 = 15000 + extra, 6000 + extra
     day = (dt.date(2016, 1, 1) + dt.timedelta(days=i % 3650)).strftime("%Y%m%d")
-    if not varied:
-        day = "20260105"
+    paid = "111.00" if i % 10 == 0 else "112.00"
     segs = [
-        f"CLP*PCN{i:010d}*1*{_dollars(charge1 + charge2)}*112.00*28.00*12*ICN{i:012d}*11*1",
+        f"CLP*PCN{i:010d}*1*{_dollars(charge1 + charge2)}*{paid}*28.00*12*ICN{i:012d}*11*1",
         "NM1*QC*1*DOE*JANE****MI*M10001",
         f"DTM*232*{day}",
     ]
     if i % 10 == 0:
-        # A claim-level adjustment taken from the payment: CO-253 1.00 (sequestration).
-        segs[0] = segs[0].replace("*112.00*", "*111.00*")
         segs.insert(1, "CAS*CO*253*1.00")
     segs += [
         f"SVC*HC:99213:25*{_dollars(charge1)}*80.00**1",
@@ -378,8 +406,19 @@ def summary(r: dict[str, Any]) -> None:
 
 def _child(path: str) -> None:
     _, claims, _ = parse_claims(Path(path))
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(claims, peak_kb)
+    print(claims, _own_peak_kb())
+
+
+def _own_peak_kb() -> int:
+    """Peak RSS of this process since its exec (see the module docstring)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 if __name__ == "__main__":
