@@ -418,7 +418,23 @@ class FastReader835:
                                 if line is not None and line_rest:
                                     unbalanced = True
                                 svc = recall(raw)
-                                if svc is None:
+                                if svc is not None:
+                                    # (a remembered line's lists are copied for each line)
+                                    line = ServiceLine(
+                                        base + k + 1,
+                                        svc[0],
+                                        svc[1],
+                                        svc[2][:],
+                                        svc[3],
+                                        svc[4],
+                                        svc[5],
+                                        svc[6],
+                                        svc[7],
+                                        svc[8][:],
+                                        svc[9],
+                                    )
+                                    line_rest = svc[10]
+                                else:
                                     if len(els) < 8:
                                         els += _PAD
                                     proc = els[1].split(comp) if els[1] else []
@@ -452,7 +468,8 @@ class FastReader835:
                                     else:
                                         sub_proc = None
                                         sub_mods = []
-                                    svc = (
+                                    line = ServiceLine(
+                                        base + k + 1,
                                         proc[0],
                                         proc[1],
                                         mods,
@@ -463,27 +480,24 @@ class FastReader835:
                                         sub_proc,
                                         sub_mods,
                                         _quantity(els[7]) if els[7] else None,
-                                        charge - paid,
                                     )
+                                    line_rest = charge - paid
                                     if room:
-                                        memo[raw] = svc
+                                        memo[raw] = (
+                                            proc[0],
+                                            proc[1],
+                                            mods[:],
+                                            charge,
+                                            paid,
+                                            line.revenue_code,
+                                            units,
+                                            sub_proc,
+                                            sub_mods[:],
+                                            line.submitted_units,
+                                            line_rest,
+                                        )
                                         room -= 1
-                                # (the lists of a remembered line are copied for each line)
-                                line = ServiceLine(
-                                    base + k + 1,
-                                    svc[0],
-                                    svc[1],
-                                    svc[2][:],
-                                    svc[3],
-                                    svc[4],
-                                    svc[5],
-                                    svc[6],
-                                    svc[7],
-                                    svc[8][:],
-                                    svc[9],
-                                )
                                 claim.service_lines.append(line)
-                                line_rest = svc[10]
                                 continue
                             if sid == "REF":
                                 if len(els) < 3:
