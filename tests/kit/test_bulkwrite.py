@@ -212,3 +212,13 @@ def test_plain_rows_by_copy_or_insert(session: Session) -> None:
         (str(i), ["a", "b"], {"n": i, "s": "x"}) for i in range(3)
     ]
     assert [r.occurred_at for r in got] == [r["occurred_at"] for r in rows]
+    # None in a JSON column is the JSON null either way, as the Core insert writes it.
+    for row in rows:
+        row.update(detail=None, action="test.bulkwrite.none")
+    bulkwrite.insert_dicts(session, table, rows[:2], copy_from=1)
+    bulkwrite.insert_dicts(session, table, rows[2:], copy_from=50)
+    nulls = session.scalars(
+        select(table.c.detail.is_(None)).where(table.c.action == "test.bulkwrite.none")
+    ).all()
+    assert len(nulls) == 3
+    assert len(set(nulls)) == 1

@@ -64,7 +64,9 @@ def _copy_converter(column: Column[Any], dialect: Dialect) -> Converter | None:
     typ = column.type
     if isinstance(typ, JSON):
         dumps = getattr(dialect, "_json_serializer", None) or json.dumps
-        return lambda v: None if v is None else dumps(v)
+        if typ.none_as_null:
+            return lambda v: None if v is None else dumps(v)
+        return dumps  # None is the JSON value null, as the flush and Core inserts write it
     if isinstance(typ, TypeDecorator):
         return lambda v: typ.process_bind_param(v, dialect)
     return None
@@ -169,7 +171,9 @@ def _row_values(plan: _Plan, obj: Any, pending_keys: dict[str, set[Any]]) -> lis
         value = data.get(key, _MISSING)
         if value is _MISSING:
             value = _default(column)
-            if value is _MISSING:
+            if value is _MISSING or (value is None and column.type.should_evaluate_none):
+                # A database default, or a JSON column left unset (SQL NULL, where a None
+                # given would be the JSON null): only the flush writes exactly that.
                 return None
             set_committed_value(obj, key, value)
         values.append(value)

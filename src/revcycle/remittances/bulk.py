@@ -10,11 +10,12 @@ invoice afterwards. Two implementations:
   names in one statement, locks their invoices then the claims (each class in id order, so
   concurrent posters cannot deadlock on each other; docs/architecture.md lock order: invoice ->
   claim) and reads all their lines; entries are gathered (their ids given up front) and
-  :meth:`SetBatch.drain` writes them with ``ledger.post_entries_bulk``, flushes the rows the
-  claims added (one multi-row statement per table) and re-derives every touched invoice's status
-  with one ledger query. While the set runs, any flush of the session writes the gathered
-  entries first, so code that flushes before reading the ledger sees them. The set stays one
-  transaction: nothing is committed here.
+  :meth:`SetBatch.drain` writes them with ``ledger.post_entries_bulk``, writes the rows the
+  claims added and the claims' changes without the unit of work (``kit/bulkwrite.py``: COPY,
+  one ``UPDATE ... FROM unnest`` per table on PostgreSQL) and re-derives every touched
+  invoice's status with one ledger query (one ``UPDATE`` for them all). While the set runs, any
+  flush of the session writes the gathered entries and rows first, so code that flushes before
+  reading the ledger sees them. The set stays one transaction: nothing is committed here.
 
 Anything that must read what the set posted so far (a reversal reading the original entries, a
 secondary claim reading the patient's balance on the invoice) drains the batch first, then runs
