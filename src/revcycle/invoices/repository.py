@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
+from revcycle.kit import bulkwrite
 from revcycle.payments.models import Payment, PaymentAllocation
 
 
@@ -54,7 +55,11 @@ class InvoiceRepository:
         have changed)."""
         if not invoice_ids:
             return []
-        stmt = select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
+        stmt = (
+            select(Invoice)
+            .where(bulkwrite.in_values(self.session, Invoice.id, invoice_ids))
+            .order_by(Invoice.id)
+        )
         if refresh:
             stmt = stmt.execution_options(populate_existing=True)
         return list(self.session.scalars(stmt.with_for_update()).all())

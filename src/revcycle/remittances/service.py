@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +46,7 @@ from revcycle.db import unit_of_work
 from revcycle.errors import out_of_scope
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
+from revcycle.kit import bulkwrite
 from revcycle.kit.clock import utcnow
 from revcycle.kit.ids import uuid7
 from revcycle.ledger import service as ledger
@@ -538,7 +540,8 @@ class _Poster:
 
     def _row(self, position: int, cp: ClaimPayment, detail: dict[str, Any]) -> RemittanceClaim:
         parts = split(detail)
-        return RemittanceClaim(
+        return bulkwrite.new_row(
+            RemittanceClaim,
             id=uuid7(),
             remittance_id=self.remittance.id,
             practice_id=self.remittance.practice_id,
@@ -828,7 +831,9 @@ def apply_to_claim(
     writes = writes or Immediate(session)
     claim, invoice = writes.lock(claim)
     claims_service.bill_to_payer(session, claim, actor, post=writes.post)
-    detail = copy.deepcopy(row.detail)  # nested: a JSON column sees only new values
+    # A stored row's JSON column sees only new values: change a copy of its nested detail. A
+    # row not written yet (a set's claim) holds the detail just built for it: changed in place.
+    detail = row.detail if inspect(row).pending else copy.deepcopy(row.detail)
     lines = writes.lines_of(claim)
     match_lines(detail, lines)
     # What to do about each adjustment, recorded once here (the denial queue reads it).
@@ -855,6 +860,7 @@ def apply_to_claim(
                         memo=f"{memo}: {what}",
                         created_by=actor.user_id,
                         **source,  # type: ignore[arg-type]
+                        id=uuid7(),  # given here: no copy of the spec to give it one
                     ),
                 )
             )
@@ -925,7 +931,8 @@ def apply_to_claim(
         actual = row.paid_minor + parts.patient
         if actual < expected:
             session.add(
-                Underpayment(
+                bulkwrite.new_row(
+                    Underpayment,
                     practice_id=claim.practice_id,
                     claim_id=claim.id,
                     remittance_claim_id=row.id,
