@@ -106,13 +106,14 @@ def run(url: str, payments: int, warmup: int, profile: str | None) -> dict[str, 
 
         async def pay(n: int) -> None:
             patient_id, invoice_id, token = pairs[n % len(pairs)]
+            amount = card_bench.payment_amount(n, len(pairs))
             body = json.dumps(
                 {
                     "patient_id": patient_id,
-                    "amount": "1.00",
+                    "amount": amount,
                     "method": "card",
                     "token": token,
-                    "allocations": [{"invoice_id": invoice_id, "amount": "1.00"}],
+                    "allocations": [{"invoice_id": invoice_id, "amount": amount}],
                 }
             ).encode()
             status, answer = await _call(
