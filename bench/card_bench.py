@@ -110,6 +110,15 @@ def seed_cards(url: str, seeded: http_bench.Seeded) -> list[tuple[str, str, str]
     return pairs
 
 
+def payment_amount(n: int, patients: int) -> str:
+    """1.00, then one cent more on each round over the patients: a patient's payments within
+    minutes never have the same amount. The same amount again would (rightly) trip the
+    ``duplicate_payment`` fraud flag on every payment after the first round, and the benchmark
+    would measure a review row and its audit event per request, not a front desk."""
+    cents = 100 + n // patients
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 def card_requests(port: int, bearer: str, pairs: list[tuple[str, str, str]]) -> Callable[[], bytes]:
     """A fresh request per send: the next patient, a new Idempotency-Key."""
     counter = itertools.count()
@@ -118,13 +127,14 @@ def card_requests(port: int, bearer: str, pairs: list[tuple[str, str, str]]) -> 
     def make() -> bytes:
         n = next(counter)
         patient_id, invoice_id, token = pairs[n % len(pairs)]
+        amount = payment_amount(n, len(pairs))
         body = json.dumps(
             {
                 "patient_id": patient_id,
-                "amount": "1.00",
+                "amount": amount,
                 "method": "card",
                 "token": token,
-                "allocations": [{"invoice_id": invoice_id, "amount": "1.00"}],
+                "allocations": [{"invoice_id": invoice_id, "amount": amount}],
             },
             separators=(",", ":"),
         ).encode()

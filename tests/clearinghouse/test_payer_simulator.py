@@ -440,6 +440,27 @@ def test_pay_then_reverse_and_forward_balance(session: Session) -> None:
     assert nxt.payment_minor == 6000 - 1200
 
 
+def test_a_duplicate_payment_comes_in_the_later_run_without_a_reversal(session: Session) -> None:
+    setup_member(session, "W1XDP")
+    ch = sim(session)
+    ch.submit_file(x837("W1XDP", VISIT), kind="837P", idempotency_key="dp")
+    first, later = remits(ch.poll_files(kinds=("835",), limit=5))
+    [paid] = first.claims
+    [again] = later.claims
+    assert (paid.status_code, paid.paid_minor) == ("1", 6000)
+    # The same answer under a new claim number: no CLP02 22, no PLB, the money paid again.
+    assert (again.status_code, again.paid_minor, again.patient_control_number) == (
+        "1",
+        6000,
+        paid.patient_control_number,
+    )
+    assert again.payer_claim_number != paid.payer_claim_number
+    assert [ln.adjustments for ln in again.service_lines] == [
+        ln.adjustments for ln in paid.service_lines
+    ]
+    assert (later.provider_adjustments, later.payment_minor) == ([], 6000)
+
+
 def test_void_and_replacement_reverse_the_original(session: Session) -> None:
     setup_member(session)
     ch = sim(session)

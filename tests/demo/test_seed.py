@@ -643,7 +643,12 @@ def test_default_demo(session: Session) -> None:
     from revcycle.claims import denials, states, submission
     from revcycle.claims.models import Claim
     from revcycle.remittances import queries as remittances
-    from revcycle.remittances.models import Remittance, RemittanceClaim, Underpayment
+    from revcycle.remittances.models import (
+        Remittance,
+        RemittanceClaim,
+        RemittanceUnmatched,
+        Underpayment,
+    )
 
     statuses = Counter(session.scalars(select(Claim.status)))
     assert dict(statuses) == result.claims
@@ -675,16 +680,35 @@ def test_default_demo(session: Session) -> None:
         for summary in session.scalars(select(Remittance.summary))
         for p in summary["provider_adjustments"]
     )
-    assert plb == {"L6": 1, "WO": 1, "FB": 1}
+    # FB twice: XRV's negative run carried forward, then collected by the XDP duplicate's run
+    assert plb == {"L6": 1, "WO": 1, "FB": 2}
     assert _count(session, Underpayment) >= 1
-    # every claim that reached the payer's adjudication was posted once (XRV twice more)
+    # every claim that reached the payer's adjudication was posted once (XRV twice more); the
+    # XDP claim's duplicate payment is held for review, not posted
     decided = sum(statuses[st] for st in ("adjudicated", "denied", "appealed", "closed"))
-    assert _count(session, RemittanceClaim) == decided + 2
+    assert _count(session, RemittanceClaim) == decided + 3
+    [(held_reason, held_minor, held_pcn)] = session.execute(
+        select(
+            RemittanceUnmatched.reason,
+            RemittanceUnmatched.held_minor,
+            RemittanceClaim.patient_control_number,
+        )
+        .join(RemittanceClaim, RemittanceClaim.id == RemittanceUnmatched.remittance_claim_id)
+        .where(RemittanceUnmatched.status == "open")
+    ).all()
+    assert "already settled by this payer" in held_reason
+    [first_paid] = session.scalars(
+        select(RemittanceClaim.paid_minor).where(
+            RemittanceClaim.patient_control_number == held_pcn,
+            RemittanceClaim.outcome == "adjudicated",
+        )
+    ).all()
+    assert held_minor == first_paid > 0  # the same payment again, held
     cycle = result.claim_cycle
     assert cycle is not None
     assert (cycle.reversals, cycle.provider_adjustments, cycle.appeals) == (
         1,
-        {"L6": 1, "WO": 1, "FB": 1},
+        {"L6": 1, "WO": 1, "FB": 2},
         1,
     )
     assert (cycle.secondary_claims, cycle.underpayments, cycle.remittance_sets) == (
@@ -694,7 +718,9 @@ def test_default_demo(session: Session) -> None:
     )
     summary = result.summary()
     assert f"{sum(statuses.values())} insurance claims: " in summary
-    assert "1 reversal, provider adjustments (PLB) FB 1, L6 1, WO 1; " in summary
+    assert "1 reversal, provider adjustments (PLB) FB 2, L6 1, WO 1; " in summary
+    assert ", 1 remittance claim held for review" in summary
+    assert cycle.held_for_review == 1
 
     # What the insurance specialist's login sees: the rejection with where the 277CA says the
     # error is, the denial (XDN, CO-50) in the denial queue, the underpayments.

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from revcycle.auth.permissions import Role
 from revcycle.auth.principal import Principal
+from revcycle.claims import secondary as secondary_claims
 from revcycle.claims import service as claims_service
 from revcycle.claims import states
 from revcycle.claims.models import Claim, ClaimEvent
@@ -826,3 +827,67 @@ def test_secondary_claim_bills_and_clears_only_what_the_patient_still_owed(
     session.refresh(secondary)
     assert secondary.status == "adjudicated"
     assert count(session, Underpayment) == 1  # the primary's 10.00 only
+
+
+def test_a_split_answer_to_a_secondary_claim_clears_each_lines_share_once(
+    session: Session,
+) -> None:
+    """The supplement answers the two lines in two parts: each part clears its line's share of
+    the 30.00 billed (20.00 and 10.00: the primary's deductible and coinsurance on each line),
+    so nothing is written off twice and the patient keeps exactly what the parts left."""
+    w = make_world(session)
+    second_plan = make_plan(session, w.payer, name="Supplement")
+    second = make_coverage(session, w.patient, second_plan, priority=2).coverage
+    primary = submitted(session, w)
+    post(session, w, era(w, [paid_claim(primary.control_number, "ICN1")], "100"))
+    built = secondary_claims.build_secondary(session, SYSTEM, primary.id).secondary
+    assert built is not None
+    secondary = built.claim
+    assert (secondary.coverage_id, secondary.primary_claim_id) == (second.id, primary.id)
+    for status in ("scrubbed", "submitted"):
+        states.transition(session, secondary, status, actor=SYSTEM, actor_kind="system")
+    claims_service.bill_to_payer(session, secondary, SYSTEM)
+    assert claims_service.billed_minor(session, secondary) == 3000
+    pcn, n = secondary.control_number, secondary.number
+    part_1 = [
+        f"CLP*{pcn}*2*150*16*4*12*ICN2A*11*1",
+        "MOA***MA15",
+        "SVC*HC:99213*150*16**1",
+        "DTM*472*20260105",
+        "CAS*CO*45*50",
+        "CAS*OA*23*80",
+        "CAS*PR*2*4",
+        f"REF*6R*C{n}L1",
+    ]
+    part_2 = [
+        f"CLP*{pcn}*2*60*8*2*12*ICN2B*11*1",
+        "MOA***MA15",
+        "SVC*HC:80053*60*8**1",
+        "DTM*472*20260105",
+        "CAS*CO*45*30",
+        "CAS*OA*23*20",
+        "CAS*PR*2*2",
+        f"REF*6R*C{n}L2",
+    ]
+    [s] = post(session, w, era(w, [part_1], "16", trace="EFT0002")).sets
+    assert s.outcome == "posted"
+    # Line 1's share (20.00): 16.00 paid, 4.00 to the patient; line 2's 10.00 still billed.
+    assert balances(session, w) == {
+        "1020": 11600,
+        "1200": 400,
+        "1210": 1000,
+        "4000": -21000,
+        "4200": 8000,
+    }
+    session.refresh(secondary)
+    assert secondary.status == "submitted"  # waits for its other part
+    [s] = post(session, w, era(w, [part_2], "8", trace="EFT0003")).sets
+    assert s.outcome == "posted"
+    # As the whole answer in one CLP (the test above): 24.00 paid, 6.00 left to the patient.
+    assert balances(session, w) == {"1020": 12400, "1200": 600, "4000": -21000, "4200": 8000}
+    assert figures(session, w.invoice) == (12400, 8000, 600, "partially_paid")
+    session.refresh(secondary)
+    assert (secondary.status, secondary.payer_claim_numbers) == (
+        "adjudicated",
+        ["ICN2A", "ICN2B"],
+    )

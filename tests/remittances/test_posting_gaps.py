@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,9 @@ from revcycle.claims import service as claims_service
 from revcycle.claims.cob_models import ClaimCob
 from revcycle.claims.endpoints import claim_read
 from revcycle.claims.models import Claim, ClaimBatch, ClaimEvent, ClaimSubmission
+from revcycle.errors import DomainError
 from revcycle.ledger.models import JournalEntry
+from revcycle.remittances import service as remittances
 from revcycle.remittances.models import RemittanceClaim, RemittanceUnmatched, Underpayment
 from tests.factories.claims import World, make_world
 from tests.factories.insurance import make_coverage, make_payer, make_plan
@@ -472,3 +475,130 @@ def test_crossover_without_a_secondary_coverage_records_the_decision_only(
     assert count(session, Claim) == claims_before
     # The patient keeps owing the 30.00: nothing was billed to another payer.
     assert balances(session, w) == {"1020": 10000, "1200": 3000, "4000": -21000, "4200": 8000}
+
+
+# -- a second answer without a reversal ----------------------------------------------------------
+def _held(session: Session) -> list[tuple[str, int, str]]:
+    session.flush()
+    return [
+        (u.status, u.held_minor, u.reason)
+        for u in session.scalars(select(RemittanceUnmatched).order_by(RemittanceUnmatched.id))
+    ]
+
+
+def test_a_payment_repeated_in_a_later_835_is_held_not_posted_twice(session: Session) -> None:
+    """The payer pays an adjudicated claim again (other trace, other CLP07) without reversing
+    the first payment: the cash is recorded, held in 2300 for review; the claim, its invoice and
+    the patient's share are left exactly as the first answer put them."""
+    w = make_world(session)
+    claim = submitted(session, w)
+    pcn = claim.control_number
+    post(session, w, era(w, [paid_claim(pcn, "ICN1")], "100", trace="EFT-1"))
+    after_first = balances(session, w)
+    assert after_first == {"1020": 10000, "1200": 3000, "4000": -21000, "4200": 8000}
+    events_before = len(events(session, claim))
+    result = post(session, w, era(w, [paid_claim(pcn, "ICN2")], "100", trace="EFT-2"))
+    [s] = result.sets
+    assert (s.outcome, s.claims, s.unmatched, result.ok) == ("posted", 1, 1, True)
+    # Only the bank and 2300 moved: the second 100.00 is owed back until the payer recoups it.
+    assert balances(session, w) == {
+        "1020": 20000,
+        "1200": 3000,
+        "2300": -10000,
+        "4000": -21000,
+        "4200": 8000,
+    }
+    assert figures(session, w.invoice) == (10000, 8000, 3000, "partially_paid")
+    [(status, held_minor, reason)] = _held(session)
+    assert (status, held_minor) == ("open", 10000)
+    assert reason == (
+        f"claim {pcn} was already settled by this payer (835 trace EFT-1, payer claim ICN1) and "
+        "this answer comes without a reversal (CLP02 22): held for review so it is not posted "
+        "twice"
+    )
+    rows = session.scalars(select(RemittanceClaim).order_by(RemittanceClaim.id)).all()
+    assert [(r.payer_claim_number, r.outcome, r.claim_id) for r in rows] == [
+        ("ICN1", "adjudicated", claim.id),
+        ("ICN2", "unmatched", None),
+    ]
+    assert len(events(session, claim)) == events_before  # the claim did not move
+    session.refresh(claim)
+    assert (claim.status, claim.payer_claim_numbers) == ("adjudicated", ["ICN1"])
+
+
+def test_the_same_claim_twice_in_one_set_is_posted_once(session: Session) -> None:
+    w = make_world(session)
+    claim = submitted(session, w)
+    pcn = claim.control_number
+    result = post(session, w, era(w, [paid_claim(pcn, "ICN1"), paid_claim(pcn, "ICN1")], "200"))
+    [s] = result.sets
+    assert (s.outcome, s.claims, s.unmatched) == ("posted", 2, 1)
+    assert balances(session, w) == {
+        "1020": 20000,
+        "1200": 3000,
+        "2300": -10000,
+        "4000": -21000,
+        "4200": 8000,
+    }
+    [(status, held_minor, reason)] = _held(session)
+    assert (status, held_minor) == ("open", 10000)
+    assert "already settled by this payer" in reason
+
+
+def test_a_held_repeat_cannot_be_matched_onto_the_settled_claim(session: Session) -> None:
+    w = make_world(session)
+    claim = submitted(session, w)
+    pcn = claim.control_number
+    post(session, w, era(w, [paid_claim(pcn, "ICN1")], "100", trace="EFT-1"))
+    post(session, w, era(w, [paid_claim(pcn, "ICN2")], "100", trace="EFT-2"))
+    held = session.scalars(select(RemittanceUnmatched)).one()
+    before = balances(session, w)
+    entries = count(session, JournalEntry)
+    with pytest.raises(DomainError) as exc:
+        remittances.match_unmatched(session, SYSTEM, held.id, claim.id)
+    assert exc.value.code == "remittance.cannot_match"
+    assert "already settled by this payer" in exc.value.message
+    assert (balances(session, w), count(session, JournalEntry)) == (before, entries)
+    session.refresh(held)
+    assert held.status == "open"
+
+
+def test_after_the_payers_reversal_the_corrected_answer_posts(session: Session) -> None:
+    """The same money as a reversal first: the corrected claim posts as usual."""
+    w = make_world(session)
+    claim = submitted(session, w)
+    pcn = claim.control_number
+    post(session, w, era(w, [paid_claim(pcn, "ICN1")], "100", trace="EFT-1"))
+    reversal = [
+        f"CLP*{pcn}*22*-210*-100*-30*12*ICN1*11*1",
+        "CAS*CO*45*-80",
+        "CAS*PR*1*-20",
+        "CAS*PR*2*-10",
+    ]
+    result = post(session, w, era(w, [reversal, paid_claim(pcn, "ICN2")], "0", trace="EFT-2"))
+    [s] = result.sets
+    assert (s.outcome, s.unmatched) == ("posted", 0)
+    assert balances(session, w) == {"1020": 10000, "1200": 3000, "4000": -21000, "4200": 8000}
+    assert _held(session) == []
+
+
+def test_a_split_part_repeated_is_held_but_the_other_part_posts(session: Session) -> None:
+    w = make_world(session)
+    claim = submitted(session, w)
+    pcn = claim.control_number
+    post(session, w, era(w, [part_a(pcn)], "80", trace="EFT-A"))
+    result = post(session, w, era(w, [part_a(pcn, icn="ICNA2"), part_b(pcn)], "100", trace="EFT-B"))
+    [s] = result.sets
+    assert (s.outcome, s.claims, s.unmatched) == ("posted", 2, 1)
+    # Line 1 once (the repeat's 80.00 held in 2300), line 2 posted: the whole claim's answer.
+    assert balances(session, w) == {
+        "1020": 18000,
+        "1200": 3000,
+        "2300": -8000,
+        "4000": -21000,
+        "4200": 8000,
+    }
+    session.refresh(claim)
+    assert claim.status == "adjudicated"
+    [(status, held_minor, _reason)] = _held(session)
+    assert (status, held_minor) == ("open", 8000)

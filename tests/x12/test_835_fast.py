@@ -61,6 +61,9 @@ def test_the_benchmark_file_reads_the_same_both_ways() -> None:
     assert stopped is None
     assert errors == []
     assert_same(data, chunk_size=1000)
+    # The same claims with charges and dates of their own (few texts repeat).
+    items, stopped, errors = assert_same(build_835(2_500, varied=True).encode("ascii"))
+    assert (len(items), stopped, errors) == (3, None, [])
 
 
 def test_a_crossover_carrier_reads_the_same_both_ways() -> None:
@@ -463,3 +466,63 @@ def test_the_fast_date_rule_is_parse_date_s() -> None:
     for odd in ("2026W011", "2026-1-1", "٢٠٢٦٠١٠١", "20260101 ", "+2026010"):
         with pytest.raises(_Unusual):
             _day(odd)
+
+
+# -- segments remembered by their text ------------------------------------------------------------
+def _kinds(source: str) -> list[str]:
+    return [type(item).__name__ for item in Reader835(source)]
+
+
+def test_a_remembered_segment_in_another_context_is_read_again() -> None:
+    # A CAS and an SVC already read in a claim, then before any claim of the next set: that set
+    # is the general parser's (misplaced segment), as if nothing had been remembered.
+    for early in ("CAS*PR*1*30", "SVC*HC:99213:25*150*75**1"):
+        body = BODY[:9] + [early] + BODY[9:]
+        source = text() + text(body, control="000000102")
+        assert_same(source)
+        assert _kinds(source) == ["Remittance", "RemittanceFailure"]
+    # CR is an adjustment group in 4010 only: remembered in a 4010 set, refused in a 5010 one
+    # (two groups of one interchange, and two interchanges).
+    cr = [s.replace("CAS*PR*1*30", "CAS*CR*1*30") for s in BODY]
+    old = text(cr, gs08="004010X091A1").replace("*00501*", "*00401*")
+    new = text(cr, control="000000102")
+    isa, rest = old.split("~GS", 1)
+    group_4010 = "GS" + rest.split("~IEA")[0] + "~"
+    group_5010 = "GS" + new.split("~GS", 1)[1].split("~IEA")[0] + "~"
+    for groups in ([group_4010, group_5010], [group_5010, group_4010]):
+        source = isa + "~" + "".join(groups) + "IEA*2*000000101~"
+        assert_same(source)
+        kinds = ["Remittance", "RemittanceFailure"]
+        assert _kinds(source) == (kinds if groups[0] is group_4010 else kinds[::-1])
+    for source in (old + new, new + old):
+        assert_same(source)
+    assert _kinds(old + new) == ["Remittance", "RemittanceFailure"]
+    # Another component separator in the next interchange: the same SVC text is one component.
+    other = text(control="000000102").replace("*:~", "*>~", 1)
+    assert_same(text() + other)
+    assert _kinds(text() + other) == ["Remittance", "RemittanceFailure"]
+
+
+def test_lines_read_from_a_remembered_segment_have_their_own_lists() -> None:
+    first, second = (r for r in Reader835(build_835(1_001)) if isinstance(r, Remittance))
+    lines = [c.service_lines[0] for c in (*first.claims, *second.claims)]
+    assert lines[0].modifiers == lines[-1].modifiers == ["25"]
+    assert len({id(line.modifiers) for line in lines}) == len(lines)
+    assert len({id(line.submitted_modifiers) for line in lines}) == len(lines)
+    lines[0].modifiers.append("59")
+    lines[0].adjustments.clear()
+    assert lines[1].modifiers == ["25"]
+    assert [(a.group, a.reason, a.amount_minor) for a in lines[1].adjustments] == [
+        ("CO", "45", 5000),
+        ("PR", "2", 2000),
+    ]
+
+
+def test_when_the_memory_is_full_segments_are_read_as_they_come(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from revcycle.x12 import remittance_fast  # noqa: PLC0415
+
+    monkeypatch.setattr(remittance_fast, "_MEMO_SIZE", 3)
+    assert_same(build_835(40))
+    assert_same(text() + text(control="000000102"))

@@ -31,11 +31,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from revcycle.audit.models import AuditChainHead, AuditEvent
-from revcycle.kit import bulk
+from revcycle.kit import bulkwrite
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
 HASH_VERSION = 1
+COPY_FROM = 50  # events per chain from which they are written by COPY (PostgreSQL)
 
 _EVENTS = cast(Table, AuditEvent.__table__)
 _HEADS = cast(Table, AuditChainHead.__table__)
@@ -112,7 +113,8 @@ def seal(session: Session, events: list[dict[str, Any]]) -> None:
             row = {**event, "chain_seq": seq, "prev_hash": prev}
             row["hash"] = prev = event_hash(row)
             rows.append(row)
-        bulk.insert_rows(session, _EVENTS, rows)  # COPY on PostgreSQL for a large batch
+        # Many events (a remittance set's claims) go by COPY on PostgreSQL.
+        bulkwrite.insert_dicts(session, _EVENTS, rows, copy_from=COPY_FROM)
         session.execute(update(_HEADS).where(_HEADS.c.chain_key == key).values(last_hash=prev))
 
 

@@ -50,7 +50,12 @@ from revcycle.insurance.models import Coverage, InsurancePlan, Payer
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine
 from revcycle.kit.clock import today
 from revcycle.remittances import tasks as remittances_tasks
-from revcycle.remittances.models import Remittance, RemittanceClaim, Underpayment
+from revcycle.remittances.models import (
+    Remittance,
+    RemittanceClaim,
+    RemittanceUnmatched,
+    Underpayment,
+)
 
 LOOKBACK_DAYS = 80  # inside the demo payers' shortest timely-filing window (90 days)
 DAY = 86400.0
@@ -84,6 +89,7 @@ class ClaimsDemo:
     underpayments: int = 0
     appeals: int = 0
     secondary_claims: int = 0
+    held_for_review: int = 0  # 835 claims in the unmatched queue (XDP: a duplicate payment)
 
 
 @dataclass
@@ -318,6 +324,12 @@ def _count(session: Session, practice_id: uuid.UUID, out: ClaimsDemo) -> ClaimsD
         RemittanceClaim,
         RemittanceClaim.practice_id == practice_id,
         RemittanceClaim.outcome == "reversal",
+    )
+    out.held_for_review = _n(
+        session,
+        RemittanceUnmatched,
+        RemittanceUnmatched.practice_id == practice_id,
+        RemittanceUnmatched.status == "open",
     )
     for summary in session.scalars(
         select(Remittance.summary).where(Remittance.practice_id == practice_id)

@@ -20,6 +20,7 @@ from revcycle.claims.models import (
     X12ControlCounter,
 )
 from revcycle.claims.states import LIVE
+from revcycle.kit import bulkwrite
 
 # Ids per IN list: one statement per this many (a remittance set can name tens of thousands).
 IN_CHUNK = 5_000
@@ -58,7 +59,9 @@ class ClaimRepository:
             rows = self.session.execute(
                 select(Claim.id, Claim.invoice_id, Claim.payer_id, Claim.status).where(
                     Claim.practice_id == practice_id,
-                    Claim.control_number.in_(numbers[start : start + IN_CHUNK]),
+                    bulkwrite.in_values(
+                        self.session, Claim.control_number, numbers[start : start + IN_CHUNK]
+                    ),
                 )
             )
             out.extend((r.id, r.invoice_id, r.payer_id, r.status) for r in rows)
@@ -72,7 +75,7 @@ class ClaimRepository:
         for start in range(0, len(ids), IN_CHUNK):
             stmt = (
                 select(Claim)
-                .where(Claim.id.in_(ids[start : start + IN_CHUNK]))
+                .where(bulkwrite.in_values(self.session, Claim.id, ids[start : start + IN_CHUNK]))
                 .order_by(Claim.id)
                 .execution_options(populate_existing=True)
             )
@@ -90,7 +93,11 @@ class ClaimRepository:
             for line in self.session.scalars(
                 select(ClaimLine)
                 .options(defer(ClaimLine.modifiers), defer(ClaimLine.diagnosis_pointers))
-                .where(ClaimLine.claim_id.in_(ids[start : start + IN_CHUNK]))
+                .where(
+                    bulkwrite.in_values(
+                        self.session, ClaimLine.claim_id, ids[start : start + IN_CHUNK]
+                    )
+                )
                 .order_by(ClaimLine.claim_id, ClaimLine.position)
             ):
                 out[line.claim_id].append(line)

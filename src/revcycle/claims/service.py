@@ -34,6 +34,7 @@ from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice, InvoiceLine
 from revcycle.invoices.repository import InvoiceRepository
 from revcycle.kit.clock import utcnow
+from revcycle.kit.ids import uuid7
 from revcycle.kit.pagination import MAX_LIMIT, Page, after_id, page_by_id
 from revcycle.kit.uuids import parse_cursor_uuid
 from revcycle.ledger import service as ledger
@@ -555,6 +556,7 @@ def bill_to_payer(
             created_by=actor.user_id,
             source_type="claim",
             source_id=claim.id,
+            id=uuid7(),
         ),
     )
     claim.billed_entry_id = entry_id

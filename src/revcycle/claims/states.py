@@ -20,6 +20,7 @@ from revcycle.audit import service as audit
 from revcycle.auth.principal import Principal
 from revcycle.claims.errors import IllegalClaimTransition
 from revcycle.claims.models import Claim, ClaimEvent
+from revcycle.kit import bulkwrite
 from revcycle.kit.clock import utcnow
 
 ActorKind = Literal["user", "system", "payer"]
@@ -72,7 +73,8 @@ def transition(
             current=claim.status,
             target=to_status,
         )
-    event = ClaimEvent(
+    event = bulkwrite.new_row(  # many per 835 set: without per-attribute events
+        ClaimEvent,
         claim_id=claim.id,
         kind="transition",
         from_status=claim.status,
@@ -111,7 +113,8 @@ def note(
     detail: Mapping[str, Any] | None = None,
 ) -> ClaimEvent:
     """Record a fact about the claim that does not move it (a scrub run, an acknowledgement)."""
-    event = ClaimEvent(
+    event = bulkwrite.new_row(  # many per 835 set: without per-attribute events
+        ClaimEvent,
         claim_id=claim.id,
         kind=kind,
         from_status=claim.status,

@@ -45,7 +45,8 @@ INTEREST = "XIT"  # paid late: interest (PLB L6) of 1% of the payment, at least 
 RECOUP = "XWO"  # the payer recovers an earlier overpayment (PLB WO) of 25.00 at most
 REJECT = "XRJ"  # the payer's front end rejects the claim (277CA A7:158:IL, subscriber birth date)
 CROSSOVER = "XCO"  # forwarded to the secondary payer (CLP02 19), which pays the patient's share
-SCENARIOS = (DENY_ALL, PARTIAL, REVERSE, INTEREST, RECOUP, REJECT, CROSSOVER)
+DUPLICATE = "XDP"  # paid, then paid again by mistake in the later run (no reversal)
+SCENARIOS = (DENY_ALL, PARTIAL, REVERSE, INTEREST, RECOUP, REJECT, CROSSOVER, DUPLICATE)
 REPRICE_RATE = Decimal("0.9")
 # 835 CLP06 claim filing indicators (the 837's SBR09 is kept when it is one of them; CI and BL
 # are not, so the plan's product type decides: PPO 12, POS 13, EPO 14, HMO HM, indemnity 15).

@@ -11,7 +11,8 @@ that becomes *available* later (simulated delays, default none):
 * one **835** per payer and payee (billing NPI) for the accepted claims, adjudicated by the
   plan's fee schedule and benefits (``clearinghouse.adjudication``), voids and replacements
   reversing the original claim's payment (CLP02 ``22``); and a second 835, a later payment run,
-  when an ``XRV`` claim's payment is reversed and re-adjudicated.
+  when an ``XRV`` claim's payment is reversed and re-adjudicated; and a third, when an ``XDP``
+  claim is paid again by mistake.
 
 Everything written is sealed (PHI). Control numbers and claim numbers come from row-locked
 counters, so several processes can submit at once.
@@ -96,7 +97,7 @@ class Delays:
     ack999: float = 0
     ack277: float = 0
     remittance: float = 0
-    reversal: float = 0  # the later payment run (XRV), after the first 835
+    reversal: float = 0  # the later payment run (XRV, XDP), after the first 835
 
     def at(self, received: dt.datetime, seconds: float) -> dt.datetime:
         return received + dt.timedelta(seconds=seconds)
@@ -500,6 +501,8 @@ class _Remit:
     first: list[ClaimPaymentOut] = dataclasses.field(default_factory=list)
     first_plb: list[ProviderAdjustmentOut] = dataclasses.field(default_factory=list)
     later: list[ClaimPaymentOut] = dataclasses.field(default_factory=list)
+    # XDP: payments made again by mistake, in a payment run of their own (after ``later``)
+    again: list[ClaimPaymentOut] = dataclasses.field(default_factory=list)
 
 
 def _duplicate_digest(claim: ClaimRead) -> list[str]:
@@ -817,6 +820,11 @@ def _claim(
         row.deductible_minor = corrected.deductible_minor
         row.payment = _payment_json(again)
         row.adjudicated_at = later_at
+    if scenario == adj.DUPLICATE and outcome.status_code != "4":
+        # The later payment run pays the claim again, under a new claim number and without
+        # reversing the first payment: a duplicate payment the provider must not post twice.
+        again_icn = f"SIM{next_number(session, 'icn'):09d}"
+        remit.again.append(dataclasses.replace(payment, payer_claim_number=again_icn))
     session.flush()
     return ack
 
@@ -873,7 +881,12 @@ def _write_835s(
     later_at: dt.datetime,
 ) -> None:
     for run, (claims, plb, at) in enumerate(
-        ((remit.first, remit.first_plb, era_at), (remit.later, [], later_at)), 1
+        (
+            (remit.first, remit.first_plb, era_at),
+            (remit.later, [], later_at),
+            (remit.again, [], later_at),
+        ),
+        1,
     ):
         if not claims:
             continue

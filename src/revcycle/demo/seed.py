@@ -416,7 +416,8 @@ class SeedResult:
                 f"  {_n(cc.remittance_sets, '835')} posted: {_n(cc.reversals, 'reversal')}, "
                 f"provider adjustments (PLB) {plb or 'none'}; "
                 f"{_n(cc.underpayments, 'underpayment')}, {_n(cc.appeals, 'appeal')}, "
-                f"{_n(cc.secondary_claims, 'secondary claim')}"
+                f"{_n(cc.secondary_claims, 'secondary claim')}, "
+                f"{_n(cc.held_for_review, 'remittance claim')} held for review"
             )
         ci = self.charges_import
         if ci is not None and ci.charges:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import FromClause, Select, func, select, true
 from sqlalchemy.orm import Session
 
 from revcycle.fraud.models import FraudReview, FraudRuleConfig
@@ -18,6 +18,8 @@ from revcycle.kit.upsert import insert_ignore
 from revcycle.payments.models import Payment, PaymentAllocation
 from revcycle.practices.models import Practice
 from revcycle.refunds.models import Refund
+
+FactsQuery = Select[*tuple[Any, ...]]  # a one-row aggregate query a fraud rule counts with
 
 LIVE_PAYMENT = ("succeeded", "pending")
 LIVE_REFUND = ("paid", "pending")
@@ -37,7 +39,30 @@ class FraudRepository:
         self.session = session
 
     # --- facts -------------------------------------------------------------------------------
-    def small_decline_counts(
+    # A rule's counts are built as one-row aggregate queries; every rule's query for one attempt
+    # runs as ONE statement (``count_together``), so screening a payment is one round trip
+    # whatever the number of rules (docs/performance.md, "Card payments").
+    def count_together(self, queries: Sequence[FactsQuery]) -> list[Sequence[Any]]:
+        """Run one-row aggregate queries (no GROUP BY: exactly one row each) as one statement:
+        ``SELECT q1.*, q2.*, ... FROM (q1) JOIN (q2) ON true ...``. Answers each query's row."""
+        if not queries:
+            return []
+        subs = [q.subquery(f"facts_{i}") for i, q in enumerate(queries)]
+        joined: FromClause = subs[0]
+        for sub in subs[1:]:
+            joined = joined.join(sub, true())
+        row = self.session.execute(
+            select(*(c for sub in subs for c in sub.c)).select_from(joined)
+        ).one()
+        out: list[Sequence[Any]] = []
+        at = 0
+        for sub in subs:
+            width = len(sub.c)
+            out.append(tuple(row[at : at + width]))
+            at += width
+        return out
+
+    def small_decline_counts_query(
         self,
         practice_id: uuid.UUID,
         since: dt.datetime,
@@ -46,45 +71,43 @@ class FraudRepository:
         fingerprint: str | None,
         user_id: uuid.UUID | None,
         client_addrs: Sequence[str],
-    ) -> tuple[int, int, int]:
-        """The card-testing counts in one statement: small declined card payments since ``since``
-        on this fingerprint, by this user, from this address (any of its digests). Uses the
-        partial index ``ix_payments_card_declines`` (declined card payments only)."""
+    ) -> FactsQuery:
+        """The card-testing counts (by card, by user, by address; one row): small declined card
+        payments since ``since`` on this fingerprint, by this user, from this address (any of its
+        digests). Uses the partial index ``ix_payments_card_declines`` (declined card payments
+        only)."""
         never = Payment.id.is_(None)  # a condition no row meets (a missing subject)
         by_card = Payment.card_fingerprint == fingerprint if fingerprint is not None else never
         by_user = Payment.created_by == user_id if user_id is not None else never
         by_addr = Payment.client_addr_bidx.in_(client_addrs) if client_addrs else never
-        row = self.session.execute(
-            select(
-                func.count(Payment.id).filter(by_card),
-                func.count(Payment.id).filter(by_user),
-                func.count(Payment.id).filter(by_addr),
-            ).where(
-                Payment.practice_id == practice_id,
-                Payment.method == "card",
-                Payment.status == "declined",
-                Payment.amount_minor <= max_minor,
-                Payment.created_at >= since,
-            )
-        ).one()
-        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
-
-    def patients_on_fingerprint(
-        self, practice_id: uuid.UUID, fingerprint: str, since: dt.datetime
-    ) -> set[uuid.UUID]:
-        return set(
-            self.session.scalars(
-                select(Payment.patient_id)
-                .where(
-                    Payment.practice_id == practice_id,
-                    Payment.card_fingerprint == fingerprint,
-                    Payment.created_at >= since,
-                )
-                .distinct()
-            )
+        return select(
+            func.count(Payment.id).filter(by_card).label("by_card"),
+            func.count(Payment.id).filter(by_user).label("by_user"),
+            func.count(Payment.id).filter(by_addr).label("by_addr"),
+        ).where(
+            Payment.practice_id == practice_id,
+            Payment.method == "card",
+            Payment.status == "declined",
+            Payment.amount_minor <= max_minor,
+            Payment.created_at >= since,
         )
 
-    def same_payments(
+    def other_patients_on_fingerprint_query(
+        self, practice_id: uuid.UUID, fingerprint: str, since: dt.datetime, patient_id: uuid.UUID
+    ) -> FactsQuery:
+        """How many patients other than ``patient_id`` paid with this card since ``since`` (one
+        row)."""
+        return select(
+            func.count(Payment.patient_id.distinct())
+            .filter(Payment.patient_id != patient_id)
+            .label("others")
+        ).where(
+            Payment.practice_id == practice_id,
+            Payment.card_fingerprint == fingerprint,
+            Payment.created_at >= since,
+        )
+
+    def same_payments_query(
         self,
         *,
         exclude: uuid.UUID | None,
@@ -92,8 +115,10 @@ class FraudRepository:
         amount_minor: int,
         method: str,
         since: dt.datetime,
-    ) -> int:
-        q = select(func.count(Payment.id)).where(
+    ) -> FactsQuery:
+        """Live payments of this patient, amount and method since ``since``, ``exclude`` aside
+        (one row)."""
+        q = select(func.count(Payment.id).label("same")).where(
             Payment.patient_id == patient_id,
             Payment.amount_minor == amount_minor,
             Payment.method == method,
@@ -102,7 +127,7 @@ class FraudRepository:
         )
         if exclude is not None:
             q = q.where(Payment.id != exclude)
-        return self.session.scalar(q) or 0
+        return q
 
     def refunds_in_band(
         self,

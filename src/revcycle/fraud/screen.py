@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,11 +40,12 @@ from revcycle.auth.principal import Principal
 from revcycle.db import unit_of_work
 from revcycle.fraud import addresses as fraud_addresses
 from revcycle.fraud import errors
-from revcycle.fraud.repository import FraudRepository
+from revcycle.fraud.repository import FactsQuery, FraudRepository
 from revcycle.fraud.rules import (
     PAYMENT,
     REFUND,
     RULES,
+    Effective,
     Facts,
     Finding,
     Params,
@@ -62,49 +64,73 @@ from revcycle.refunds.models import Refund
 
 log = logging.getLogger("revcycle.fraud")
 
-Gather = Callable[[FraudRepository, Subject, Params], Facts]
+
+@dataclass(frozen=True)
+class Counted:
+    """Facts counted in the database: ``query`` (an aggregate without GROUP BY: one row) and how
+    its row becomes the rule's facts. Every rule's query for one attempt runs as ONE statement
+    (:meth:`FraudRepository.count_together`)."""
+
+    query: FactsQuery
+    facts: Callable[[Sequence[Any]], Facts]
+
+
+Gather = Callable[[FraudRepository, Subject, Params], Facts | Counted]
 
 
 def _since(s: Subject, p: Params) -> dt.datetime:
     return s.now - dt.timedelta(minutes=p["window_minutes"])
 
 
-def _card_testing(repo: FraudRepository, s: Subject, p: Params) -> Facts:
+def _card_testing(repo: FraudRepository, s: Subject, p: Params) -> Facts | Counted:
     if s.method != "card" or s.card_fingerprint is None:  # gateway card payments only
         return {}
-    # One statement: by card, by user, and from the same address whoever the user, patient or
-    # card (the address as its keyed digests: fraud/addresses.py).
-    by_card, by_user, by_addr = repo.small_decline_counts(
-        s.practice_id,
-        _since(s, p),
-        p["small_amount_minor"],
-        fingerprint=s.card_fingerprint,
-        user_id=s.user_id,
-        client_addrs=s.client_addr_digests,
+    # By card, by user, and from the same address whoever the user, patient or card (the
+    # address as its keyed digests: fraud/addresses.py).
+    return Counted(
+        repo.small_decline_counts_query(
+            s.practice_id,
+            _since(s, p),
+            p["small_amount_minor"],
+            fingerprint=s.card_fingerprint,
+            user_id=s.user_id,
+            client_addrs=s.client_addr_digests,
+        ),
+        lambda row: {
+            "fingerprint_declines": int(row[0] or 0),
+            "user_declines": int(row[1] or 0),
+            "address_declines": int(row[2] or 0),
+        },
     )
-    return {"fingerprint_declines": by_card, "user_declines": by_user, "address_declines": by_addr}
 
 
-def _card_many_patients(repo: FraudRepository, s: Subject, p: Params) -> Facts:
+def _card_many_patients(repo: FraudRepository, s: Subject, p: Params) -> Facts | Counted:
     if s.card_fingerprint is None or s.patient_id is None:
         return {}
-    others = repo.patients_on_fingerprint(s.practice_id, s.card_fingerprint, _since(s, p))
-    return {"patients": len(others | {s.patient_id})}
-
-
-def _duplicate_payment(repo: FraudRepository, s: Subject, p: Params) -> Facts:
-    assert s.patient_id is not None and s.method is not None
-    n = repo.same_payments(
-        exclude=s.id,
-        patient_id=s.patient_id,
-        amount_minor=s.amount_minor,
-        method=s.method,
-        since=_since(s, p),
+    # This patient and every other patient the card paid for in the window.
+    return Counted(
+        repo.other_patients_on_fingerprint_query(
+            s.practice_id, s.card_fingerprint, _since(s, p), s.patient_id
+        ),
+        lambda row: {"patients": int(row[0] or 0) + 1},
     )
-    return {"duplicates": n}
 
 
-def _just_under_limit(repo: FraudRepository, s: Subject, p: Params) -> Facts:
+def _duplicate_payment(repo: FraudRepository, s: Subject, p: Params) -> Facts | Counted:
+    assert s.patient_id is not None and s.method is not None
+    return Counted(
+        repo.same_payments_query(
+            exclude=s.id,
+            patient_id=s.patient_id,
+            amount_minor=s.amount_minor,
+            method=s.method,
+            since=_since(s, p),
+        ),
+        lambda row: {"duplicates": int(row[0] or 0)},
+    )
+
+
+def _just_under_limit(repo: FraudRepository, s: Subject, p: Params) -> Facts | Counted:
     if s.approval_limit_minor is None or s.user_id is None:
         return {}
     low = band_floor(s.approval_limit_minor, p["margin_percent"])
@@ -114,7 +140,7 @@ def _just_under_limit(repo: FraudRepository, s: Subject, p: Params) -> Facts:
     return {"in_band": n}
 
 
-def _no_facts(_repo: FraudRepository, _s: Subject, _p: Params) -> Facts:
+def _no_facts(_repo: FraudRepository, _s: Subject, _p: Params) -> Facts | Counted:
     return {}
 
 
@@ -128,17 +154,24 @@ GATHER: dict[str, Gather] = {
 
 
 def findings_for(session: Session, subject: Subject) -> list[Finding]:
-    """Every rule for this kind of attempt, with the practice's settings, that fires."""
+    """Every rule for this kind of attempt, with the practice's settings, that fires. The
+    rules' database counts are taken together in one statement."""
     repo = FraudRepository(session)
     overrides = repo.overrides(subject.practice_id)
-    out: list[Finding] = []
+    gathered: list[tuple[Effective, Facts | Counted]] = []
     for rule in RULES:
         if rule.applies_to != subject.kind:
             continue
         eff = effective(rule, overrides.get(rule.code))
         if not eff.enabled:
             continue
-        finding = evaluate(subject, eff, GATHER[rule.code](repo, subject, eff.params))
+        gathered.append((eff, GATHER[rule.code](repo, subject, eff.params)))
+    counted = [g for _, g in gathered if isinstance(g, Counted)]
+    rows = iter(repo.count_together([c.query for c in counted]))
+    out: list[Finding] = []
+    for eff, got in gathered:
+        facts = got.facts(next(rows)) if isinstance(got, Counted) else got
+        finding = evaluate(subject, eff, facts)
         if finding is not None:
             out.append(finding)
     return out

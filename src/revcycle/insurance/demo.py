@@ -115,7 +115,7 @@ PLANS: list[tuple[int, dict[str, object], Decimal | None]] = [
 
 
 # Payer-simulator scenarios given to member ids (module docstring), in this order.
-CLAIM_SCENARIOS = ("XRV", "XIT", "XWO", "XPP", "XDN", "XRJ")
+CLAIM_SCENARIOS = ("XRV", "XIT", "XWO", "XPP", "XDN", "XRJ", "XDP")
 CLAIM_DAYS = 80  # the claims demo's look-back (claims/demo.py LOOKBACK_DAYS)
 OFFICE_VISIT = "992"  # E/M office visit codes: the copay plan pays the rest
 

@@ -11,31 +11,29 @@ its column type's bind processing (JSON serialised, UTC timestamps checked, encr
 encrypted), a column the rows leave out takes its Python-side default (insert), and driver
 errors surface as SQLAlchemy's own exceptions (``IntegrityError`` on a unique key), so callers
 keep their ``except`` clauses. No ORM objects, no unit of work: the caller flushes its pending
-ORM rows first when these rows refer to them.
+ORM rows first when these rows refer to them. (:mod:`revcycle.kit.bulkwrite` does the same for
+rows held as ORM objects -- the 835 posting path; both share ``in_values``.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, ColumnElement, Table, any_, bindparam, exc, insert, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Column, ColumnElement, Table, bindparam, exc, insert, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session
+
+from revcycle.kit import bulkwrite
 
 
 def among(
     session: Session, col: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
-    """``col IN (values)``: on PostgreSQL ``col = ANY(:array)`` -- one parameter whatever the
-    count, so the statement is compiled once and the driver does not parse hundreds of
-    placeholders (a batch's IN lists); elsewhere a plain IN."""
-    vals = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return col == any_(bindparam(None, vals, type_=ARRAY(col.type)))
-    return col.in_(vals)
+    """``col IN (values)`` for a batch: ``col = ANY(:array)`` on PostgreSQL (one parameter,
+    compiled once), a plain IN elsewhere -- :func:`revcycle.kit.bulkwrite.in_values`."""
+    return cast(ColumnElement[bool], bulkwrite.in_values(session, col, list(values)))
 
 
 # Below this many rows a plain executemany costs less than opening a COPY.

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, case, func, insert, select
 from sqlalchemy.orm import Session
 
-from revcycle.kit import bulk
+from revcycle.kit import bulkwrite
 from revcycle.ledger.chart import AccountCode
 from revcycle.ledger.models import Account, JournalEntry, Posting
 
@@ -142,7 +142,10 @@ class LedgerRepository:
         rows = self.session.execute(
             select(Posting.invoice_id, func.sum(Posting.amount_minor))
             .join(Account, Account.id == Posting.account_id)
-            .where(bulk.among(self.session, Posting.invoice_id, ids), Account.code.in_(AR_CODES))
+            .where(
+                bulkwrite.in_values(self.session, Posting.invoice_id, ids),
+                Account.code.in_(AR_CODES),
+            )
             .group_by(Posting.invoice_id)
         ).all()
         found = {inv: int(total) for inv, total in rows}
@@ -168,7 +171,10 @@ class LedgerRepository:
             select(Posting.invoice_id, JournalEntry.kind, func.sum(Posting.amount_minor))
             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
             .join(Account, Account.id == Posting.account_id)
-            .where(bulk.among(self.session, Posting.invoice_id, ids), Account.code.in_(AR_CODES))
+            .where(
+                bulkwrite.in_values(self.session, Posting.invoice_id, ids),
+                Account.code.in_(AR_CODES),
+            )
             .group_by(Posting.invoice_id, JournalEntry.kind)
         ).all()
         out: dict[uuid.UUID, list[tuple[str, int]]] = {}

@@ -115,10 +115,16 @@ def _rows(
     return entry, postings
 
 
-def post_entry(session: Session, spec: EntrySpec) -> uuid.UUID:
-    """Validate and write one balanced journal entry; returns its id (flushed, not committed)."""
+def post_entry(session: Session, spec: EntrySpec, *, flush_first: bool = True) -> uuid.UUID:
+    """Validate and write one balanced journal entry; returns its id (flushed, not committed).
+
+    The session's pending rows are flushed first (the invoices and patients the postings name
+    must exist). ``flush_first=False`` is for a caller whose session holds no new rows (only
+    changes to stored ones, which postings never need): those changes are then written by the
+    caller's next flush, e.g. with the entry id in the same UPDATE."""
     repo = LedgerRepository(session)
-    session.flush()  # referenced invoices/patients must exist before postings point at them
+    if flush_first:
+        session.flush()  # referenced invoices/patients must exist before postings point at them
     entry, postings = _rows(spec, repo.account_ids(spec.practice_id), utcnow())
     repo.insert_entries([entry], postings)
     return entry["id"]  # type: ignore[no-any-return]

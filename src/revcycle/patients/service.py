@@ -23,10 +23,17 @@ from revcycle.practices import service as practices_service
 
 
 def access_patient(
-    session: Session, actor: Principal, patient_id: uuid.UUID, action: Action = Action.PATIENT_READ
+    session: Session,
+    actor: Principal,
+    patient_id: uuid.UUID,
+    action: Action = Action.PATIENT_READ,
+    *,
+    for_update: bool = False,
 ) -> Patient:
+    """The patient ``actor`` may see; with ``for_update`` read under its row lock."""
     actor.require(action)
-    patient = PatientRepository(session).get(patient_id)
+    repo = PatientRepository(session)
+    patient = repo.get_for_update(patient_id) if for_update else repo.get(patient_id)
     if patient is None:
         raise errors.PatientNotFound("No such patient")
     if not actor.sees_patient(patient.practice_id, patient.id):

@@ -79,12 +79,16 @@ class Prepared:
     received_on: dt.date
     # The practice's policy: may money beyond the open balances become patient credit?
     allow_overpayment: bool = True
+    # prepare() read the patient under its row lock: plan_allocations need not lock it again.
+    patient_locked: bool = False
 
 
 def prepare(session: Session, actor: Principal, data: PaymentCreate) -> Prepared:
     actor.require(Action.PAYMENT_RECORD)
     session.flush()  # invoices issued earlier in this unit of work must be visible to queries
-    patient = patients_service.access_patient(session, actor, data.patient_id)
+    # Every caller plans the allocations next, which starts with the patient's row lock: take it
+    # on this first read (one statement instead of a read and a locking re-read).
+    patient = patients_service.access_patient(session, actor, data.patient_id, for_update=True)
     practice = PracticeRepository(session).get(patient.practice_id)
     assert practice is not None
     if data.currency is not None and data.currency != practice.currency:
@@ -97,7 +101,14 @@ def prepare(session: Session, actor: Principal, data: PaymentCreate) -> Prepared
     received_on = data.received_on or today()
     if received_on > today():
         raise InvalidInput("The payment date is in the future", code="payment.date_in_future")
-    return Prepared(patient.id, practice.id, amount, received_on, practice.allow_overpayment)
+    return Prepared(
+        patient.id,
+        practice.id,
+        amount,
+        received_on,
+        practice.allow_overpayment,
+        patient_locked=True,
+    )
 
 
 Plan = list[tuple[Invoice, Money]]
@@ -116,7 +127,9 @@ def plan_allocations(
     of refused; the rest becomes patient credit."""
     amount = prep.amount
     # Lock order: patient, then invoices by id. Concurrent payments for one patient serialise.
-    PatientRepository(session).get_for_update(prep.patient_id)
+    if not prep.patient_locked:
+        # The lock only: the row itself (PHI fields to decrypt) is not needed here.
+        PatientRepository(session).lock_many([prep.patient_id])
     inv_repo = InvoiceRepository(session)
     plan: Plan = []
     if wanted is not None:
@@ -215,6 +228,9 @@ def post_payment(
             source_type="payment",
             source_id=payment.id,
         ),
+        # A stored payment settling (a gateway payment), nothing new in the session: the entry
+        # goes in first and the payment's changes with its entry id are ONE UPDATE below.
+        flush_first=bool(session.new),
     )
     session.add(payment)
     allocations = [
@@ -233,7 +249,8 @@ def post_payment(
     # Written now, not with the receipt: the receipt number locks the practice's sequence row
     # until COMMIT, so as little as possible runs after it (docs/performance.md).
     session.flush()
-    receipts.assign_payment(session, payment)  # drawer + receipt number, taken last
+    # drawer + receipt number, taken last
+    receipts.assign_payment(session, payment, just_posted=True)
     audit.record(
         session,
         actor,

@@ -66,11 +66,15 @@ def _issue(
     return receipt
 
 
-def assign_payment(session: Session, payment: Payment) -> Receipt:
-    """A payment has just settled (its ledger entry is posted): drawer, then receipt number."""
-    existing = ReceiptRepository(session).for_payment(payment.id)
-    if existing is not None:
-        return existing
+def assign_payment(session: Session, payment: Payment, *, just_posted: bool = False) -> Receipt:
+    """A payment has just settled (its ledger entry is posted): drawer, then receipt number.
+    A payment that has one already keeps it. ``just_posted``: the caller posted the payment's
+    one ledger entry in this transaction, so it cannot have a receipt yet; the lookup is skipped
+    (the unique ``receipts.payment_id`` still refuses a second one)."""
+    if not just_posted:
+        existing = ReceiptRepository(session).for_payment(payment.id)
+        if existing is not None:
+            return existing
     cash.attach_payment(session, payment)
     return _issue(
         session,

@@ -10,11 +10,12 @@ invoice afterwards. Two implementations:
   names in one statement, locks their invoices then the claims (each class in id order, so
   concurrent posters cannot deadlock on each other; docs/architecture.md lock order: invoice ->
   claim) and reads all their lines; entries are gathered (their ids given up front) and
-  :meth:`SetBatch.drain` writes them with ``ledger.post_entries_bulk``, flushes the rows the
-  claims added (one multi-row statement per table) and re-derives every touched invoice's status
-  with one ledger query. While the set runs, any flush of the session writes the gathered
-  entries first, so code that flushes before reading the ledger sees them. The set stays one
-  transaction: nothing is committed here.
+  :meth:`SetBatch.drain` writes them with ``ledger.post_entries_bulk``, writes the rows the
+  claims added and the claims' changes without the unit of work (``kit/bulkwrite.py``: COPY,
+  one ``UPDATE ... FROM unnest`` per table on PostgreSQL) and re-derives every touched
+  invoice's status with one ledger query (one ``UPDATE`` for them all). While the set runs, any
+  flush of the session writes the gathered entries and rows first, so code that flushes before
+  reading the ledger sees them. The set stays one transaction: nothing is committed here.
 
 Anything that must read what the set posted so far (a reversal reading the original entries, a
 secondary claim reading the patient's balance on the invoice) drains the batch first, then runs
@@ -32,13 +33,19 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from revcycle.claims.models import Claim, ClaimLine
+from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
 from revcycle.claims.repository import IN_CHUNK, ClaimRepository
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
 from revcycle.invoices.repository import InvoiceRepository
+from revcycle.kit import bulkwrite
 from revcycle.kit.ids import uuid7
 from revcycle.ledger import service as ledger
+from revcycle.remittances.models import RemittanceClaim, Underpayment
+
+# The rows a set adds by the thousand, written by :func:`bulkwrite.insert_pending` (tables in
+# foreign-key order) instead of the session's flush.
+BULK_ROWS = (RemittanceClaim, ClaimEvent, Underpayment)
 
 
 def lock_claim(session: Session, claim_id: uuid.UUID) -> tuple[Claim, Invoice]:
@@ -126,7 +133,7 @@ class SetBatch:
         event.remove(self.session, "before_flush", self._before_flush)
 
     def _before_flush(self, *_event_args: Any) -> None:
-        self.write_entries()
+        self.write()
 
     # -- what apply_to_claim asks for -------------------------------------------------------
     def claims_by_control_number(self, control_number: str) -> list[Claim]:
@@ -149,7 +156,8 @@ class SetBatch:
 
     def post(self, spec: ledger.EntrySpec) -> uuid.UUID:
         """Keep the entry for :meth:`drain`; its id is fixed now."""
-        spec = dataclasses.replace(spec, id=spec.id or uuid7())
+        if spec.id is None:
+            spec = dataclasses.replace(spec, id=uuid7())
         assert spec.id is not None
         ledger.check_balanced(spec.legs)  # refused here, at the claim that made it
         self.pending.append(spec)
@@ -166,12 +174,24 @@ class SetBatch:
             pending, self.pending = self.pending, []
             ledger.post_entries_bulk(self.session, pending, flush_first=False)
 
-    def drain(self) -> None:
-        """Write the gathered entries, flush, and refresh the touched invoices from the
-        ledger."""
+    def write(self) -> None:
+        """Everything the set added so far, without the session's unit of work: the entries
+        (COPY), then the new ``remittance_claims``, ``claim_events`` and ``underpayments`` rows
+        (COPY), then the claims' changes (one ``UPDATE`` per set of changed columns). Anything
+        else pending is left to the flush that follows."""
         self.write_entries()
+        bulkwrite.insert_pending(self.session, BULK_ROWS)
+        bulkwrite.update_dirty(
+            self.session, [o for o in self.session.dirty if isinstance(o, Claim)]
+        )
+
+    def drain(self) -> None:
+        """Write what the set gathered, flush, and refresh the touched invoices from the
+        ledger (their new statuses in one ``UPDATE``)."""
+        self.write()
         self.session.flush()
         touched = sorted(self.touched.values(), key=lambda i: i.id)
         for start in range(0, len(touched), IN_CHUNK):
             invoices_service.refresh_statuses(self.session, touched[start : start + IN_CHUNK])
+        bulkwrite.update_dirty(self.session, touched)
         self.touched = {}

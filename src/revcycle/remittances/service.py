@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,13 +46,20 @@ from revcycle.db import unit_of_work
 from revcycle.errors import out_of_scope
 from revcycle.invoices import service as invoices_service
 from revcycle.invoices.models import Invoice
+from revcycle.kit import bulkwrite
 from revcycle.kit.clock import utcnow
 from revcycle.kit.ids import uuid7
 from revcycle.ledger import service as ledger
 from revcycle.ledger.chart import AccountCode, EntryKind
 from revcycle.ledger.repository import LedgerRepository
 from revcycle.money import Money
-from revcycle.remittances import crossovers, errors, predeterminations, splits
+from revcycle.remittances import (
+    crossovers,
+    errors,
+    predeterminations,
+    secondary_share,
+    splits,
+)
 from revcycle.remittances.bulk import Immediate, SetBatch, lock_claim
 from revcycle.remittances.models import (
     Remittance,
@@ -532,7 +540,8 @@ class _Poster:
 
     def _row(self, position: int, cp: ClaimPayment, detail: dict[str, Any]) -> RemittanceClaim:
         parts = split(detail)
-        return RemittanceClaim(
+        return bulkwrite.new_row(
+            RemittanceClaim,
             id=uuid7(),
             remittance_id=self.remittance.id,
             practice_id=self.remittance.practice_id,
@@ -587,6 +596,9 @@ class _Poster:
             return
         if claim is not None:
             reason = _unpostable(self.session, claim, cp.status_code)
+        if claim is not None and not reason and _may_have_answers(claim):
+            self.batch.drain()  # the answers this set already posted are read back
+            reason = _already_settled(self.session, claim, detail, self.batch.lines_of(claim))
         if claim is None or reason:
             self._hold(row, reason)
             return
@@ -774,6 +786,32 @@ def _unpostable(session: Session, claim: Claim, status_code: str) -> str:
     return ""
 
 
+def _may_have_answers(claim: Claim) -> bool:
+    """Whether an 835 may have answered the claim before (cheap: no statement). Every answer
+    remembers its payer claim number; one without it moves the claim on."""
+    return bool(claim.payer_claim_numbers) or claim.status not in ("submitted", "accepted")
+
+
+def _already_settled(
+    session: Session, claim: Claim, detail: dict[str, Any], lines: list[ClaimLine]
+) -> str:
+    """Why this answer may not be posted because the payer already settled its lines ('' if
+    it may): a duplicate payment waits in the unmatched queue (its money in 2300, which the
+    payer's later recoupment clears) instead of paying the claim twice."""
+    matched = copy.deepcopy(detail)
+    match_lines(matched, lines)
+    prior = splits.already_settled(session, claim, matched, lines)
+    if prior is None:
+        return ""
+    earlier = session.get(Remittance, prior.remittance_id)
+    trace = earlier.trace_number if earlier is not None else "-"
+    return (
+        f"claim {claim.control_number} was already settled by this payer (835 trace {trace}, "
+        f"payer claim {prior.payer_claim_number or '-'}) and this answer comes without a "
+        "reversal (CLP02 22): held for review so it is not posted twice"
+    )
+
+
 def apply_to_claim(
     session: Session,
     actor: Principal,
@@ -793,7 +831,9 @@ def apply_to_claim(
     writes = writes or Immediate(session)
     claim, invoice = writes.lock(claim)
     claims_service.bill_to_payer(session, claim, actor, post=writes.post)
-    detail = copy.deepcopy(row.detail)  # nested: a JSON column sees only new values
+    # A stored row's JSON column sees only new values: change a copy of its nested detail. A
+    # row not written yet (a set's claim) holds the detail just built for it: changed in place.
+    detail = row.detail if inspect(row).pending else copy.deepcopy(row.detail)
     lines = writes.lines_of(claim)
     match_lines(detail, lines)
     # What to do about each adjustment, recorded once here (the denial queue reads it).
@@ -820,6 +860,7 @@ def apply_to_claim(
                         memo=f"{memo}: {what}",
                         created_by=actor.user_id,
                         **source,  # type: ignore[arg-type]
+                        id=uuid7(),  # given here: no copy of the spec to give it one
                     ),
                 )
             )
@@ -833,7 +874,10 @@ def apply_to_claim(
         # primary paid...), but only the patient's remaining balance was billed to it: clear
         # exactly that -- its payment, the patient's share of what is left, the rest written
         # off; money beyond it is owed back to the payer (2300) until reconciled.
-        billed = claims_service.billed_minor(session, claim)
+        # A part of a split answer clears only its lines' share of what was billed.
+        billed = secondary_share.part_billed(
+            session, claim, detail, lines, claims_service.billed_minor(session, claim)
+        )
         excess = max(paid - billed, 0)
         patient = min(patient, billed - paid + excess)
         adjustment = billed - paid + excess - patient if target == "adjudicated" else 0
@@ -887,7 +931,8 @@ def apply_to_claim(
         actual = row.paid_minor + parts.patient
         if actual < expected:
             session.add(
-                Underpayment(
+                bulkwrite.new_row(
+                    Underpayment,
                     practice_id=claim.practice_id,
                     claim_id=claim.id,
                     remittance_claim_id=row.id,
@@ -931,7 +976,9 @@ def match_unmatched(
     assert remittance is not None
     if claim.currency != row.currency:
         raise errors.CannotMatch(f"The claim is in {claim.currency}, the payment in {row.currency}")
-    reason = _unpostable(session, claim, row.status_code)
+    reason = _unpostable(session, claim, row.status_code) or _already_settled(
+        session, claim, row.detail, ClaimRepository(session).lines_of([claim.id])[claim.id]
+    )
     if reason:
         raise errors.CannotMatch(reason)
     apply_to_claim(

@@ -73,6 +73,37 @@ def live_answers(session: Session, claim_id: Any) -> list[RemittanceClaim]:
     )
 
 
+def _settled_lines(detail: dict[str, Any], all_ids: set[str]) -> set[str]:
+    """The claim lines an answer settled with money: paid, or moved to the patient (a line
+    refused with nothing paid and nothing to the patient may be answered again: an appeal or a
+    reprocessing). A CLP without lines settled every line when it carried money."""
+    ids = carried(detail)
+    if not ids:
+        money = detail["paid_minor"] or detail["patient_responsibility_minor"]
+        return set(all_ids) if money else set()
+    return {
+        str(ln["claim_line_id"])
+        for ln in detail["lines"]
+        if ln.get("claim_line_id")
+        and (ln["paid_minor"] or any(a["group"] == "PR" for a in ln["adjustments"]))
+    }
+
+
+def already_settled(
+    session: Session, claim: Claim, detail: dict[str, Any], lines: list[ClaimLine]
+) -> RemittanceClaim | None:
+    """The live answer (not reversed) that already settled one of the lines this CLP answers,
+    if any: a second answer for them without the payer's reversal (CLP02 22) is a duplicate
+    payment or a reprocessing, never posted automatically (docs/remittance-posting.md,
+    "A second answer without a reversal"). ``detail`` must be matched to ``lines``."""
+    all_ids = {str(ln.id) for ln in lines}
+    mine = set(carried(detail)) or all_ids
+    for prior in live_answers(session, claim.id):
+        if mine & _settled_lines(prior.detail, all_ids):
+            return prior
+    return None
+
+
 def remember_number(claim: Claim, number: str) -> None:
     """Keep every payer claim number the claim was answered under (first first)."""
     if number and number not in (claim.payer_claim_numbers or []):

@@ -316,6 +316,108 @@ class _NeedMore(Exception):
     pass
 
 
+class ChunkBuffer:
+    """The text of a source as it is read, chunk by chunk: ``buf[pos:]`` is what has not been
+    read yet. Shared by :class:`X12Reader` and the specialised 835 reader: both keep ``buf`` and
+    ``pos`` in local variables while they cut segments, set ``pos`` back here before calling a
+    method and take both again after it (a method may read the next chunk)."""
+
+    __slots__ = ("_chunks", "_exhausted", "_first", "buf", "pos")
+
+    def __init__(self, src: Source, chunk_size: int) -> None:
+        self._chunks = _decoded(_raw_chunks(src, chunk_size))
+        self._exhausted = False
+        self._first = True  # no ISA found yet
+        self.buf = ""
+        self.pos = 0
+
+    def more(self) -> bool:
+        """Read the next chunk (what was read before ``pos`` is dropped); False at the end."""
+        if self._exhausted:
+            return False
+        for chunk in self._chunks:
+            if chunk:
+                self.buf = self.buf[self.pos :] + chunk
+                self.pos = 0
+                return True
+        self._exhausted = True
+        return False
+
+    def read_isa(self, position: int) -> tuple[Delimiters, list[str]] | None:
+        """Skip whitespace, line breaks and NULs (and a BOM in text input), then read the ISA
+        there (the segment at ``position + 1``) and move past it: its delimiters and elements,
+        or None when the data ends before one (an error when the data is empty)."""
+        while True:
+            buf = self.buf
+            pos = self.pos
+            while pos < len(buf) and buf[pos] in _SKIP:
+                pos += 1
+            self.pos = pos
+            if pos < len(buf):
+                break
+            if not self.more():
+                if self._first:
+                    raise X12Error("x12.empty", "the data is empty", position=1)
+                return None
+        self._first = False
+        while True:
+            try:
+                delims, elements, end = detect_delimiters(self.buf[self.pos :], position + 1)
+                break
+            except _NeedMore:
+                if not self.more():
+                    raise X12Error(
+                        "x12.truncated",
+                        "the data ends inside the ISA header",
+                        segment_id="ISA",
+                        position=position + 1,
+                    ) from None
+        self.pos += end
+        return delims, elements
+
+    def no_terminator(self, term: str, esep: str, position: int) -> bool:
+        """``buf[pos:]`` holds no segment terminator (``position`` is the last segment read):
+        True when another chunk was read (look again), False when the data ends there with
+        nothing but blanks; raises when the segment is too long or the data ends inside it."""
+        buf = self.buf
+        pos = self.pos
+        if len(buf) - pos > MAX_SEGMENT_LENGTH:
+            raise X12Error(
+                "x12.segment_too_long",
+                f"no segment terminator {term!r} within {MAX_SEGMENT_LENGTH} characters",
+                segment_id=buf[pos : pos + 3].strip() or None,
+                position=position + 1,
+            )
+        if self.more():
+            return True
+        rest = buf[pos:].strip(" \t\r\n\x00\x0b\x0c")
+        if rest:
+            raise X12Error(
+                "x12.truncated",
+                "the data ends inside a segment (no terminator)",
+                segment_id=rest.split(esep, 1)[0][:3],
+                position=position + 1,
+            )
+        return False
+
+
+def check_segment_id(sid: str, position: int) -> None:
+    """A segment ID is 2 or 3 upper-case ASCII letters and digits, starting with a letter."""
+    if not (
+        2 <= len(sid) <= 3
+        and sid.isascii()
+        and sid.isalnum()
+        and sid.isupper()
+        and sid[0].isalpha()
+    ):
+        raise X12Error(
+            "x12.bad_segment_id",
+            f"{sid[:10]!r} is not a segment ID",
+            segment_id=sid[:10],
+            position=position,
+        )
+
+
 # -- tokenizer ---------------------------------------------------------------------------------
 class X12Reader:
     """Streaming segments of one file (several interchanges allowed), envelope checked.
@@ -325,61 +427,29 @@ class X12Reader:
     """
 
     def __init__(self, src: Source, *, chunk_size: int = CHUNK_SIZE) -> None:
-        self._chunks = _decoded(_raw_chunks(src, chunk_size))
+        self._buffer = ChunkBuffer(src, chunk_size)
         self.errors: list[X12Error] = []
         self._envelope = Envelope(self.errors)
         self.segment_count = 0
 
     # raw segments ----------------------------------------------------------------------------
     def _segments(self) -> Iterator[Segment]:
-        chunks = self._chunks
+        src = self._buffer
         buf = ""
         pos = 0
-        first = True
         delims: Delimiters | None = None
         position = 0
-        exhausted = False
         known: set[str] = set()
-
-        def more() -> bool:
-            nonlocal buf, pos, exhausted
-            if exhausted:
-                return False
-            for chunk in chunks:
-                if chunk:
-                    buf = buf[pos:] + chunk
-                    pos = 0
-                    return True
-            exhausted = True
-            return False
 
         while True:
             if delims is None:
-                # Expect an ISA: skip whitespace, line breaks and NULs (and a BOM in text input).
-                while True:
-                    while pos < len(buf) and buf[pos] in _SKIP:
-                        pos += 1
-                    if pos < len(buf):
-                        break
-                    if not more():
-                        if first:
-                            raise X12Error("x12.empty", "the data is empty", position=1)
-                        return
-                first = False
-                while True:
-                    try:
-                        delims, elements, end = detect_delimiters(buf[pos:], position + 1)
-                        break
-                    except _NeedMore:
-                        if not more():
-                            raise X12Error(
-                                "x12.truncated",
-                                "the data ends inside the ISA header",
-                                segment_id="ISA",
-                                position=position + 1,
-                            ) from None
+                src.pos = pos
+                isa = src.read_isa(position)
+                if isa is None:
+                    return
+                delims, elements = isa
+                buf, pos = src.buf, src.pos
                 position += 1
-                pos += end
                 yield Segment(elements, position, delims)
                 continue
             term = delims.segment
@@ -387,25 +457,10 @@ class X12Reader:
             while True:
                 j = buf.find(term, pos)
                 if j < 0:
-                    if len(buf) - pos > MAX_SEGMENT_LENGTH:
-                        raise X12Error(
-                            "x12.segment_too_long",
-                            f"no segment terminator {term!r} within {MAX_SEGMENT_LENGTH} "
-                            "characters",
-                            segment_id=buf[pos : pos + 3].strip() or None,
-                            position=position + 1,
-                        )
-                    if more():
+                    src.pos = pos
+                    if src.no_terminator(term, esep, position):
+                        buf, pos = src.buf, src.pos
                         continue
-                    rest = buf[pos:].strip(" \t\r\n\x00\x0b\x0c")
-                    if rest:
-                        seg_id = rest.split(esep, 1)[0][:3]
-                        raise X12Error(
-                            "x12.truncated",
-                            "the data ends inside a segment (no terminator)",
-                            segment_id=seg_id,
-                            position=position + 1,
-                        )
                     return
                 start = pos
                 raw = buf[pos:j]
@@ -424,20 +479,8 @@ class X12Reader:
                 elements = raw.split(esep)
                 sid = elements[0]
                 position += 1
-                if sid not in known:
-                    if not (
-                        2 <= len(sid) <= 3
-                        and sid.isascii()
-                        and sid.isalnum()
-                        and sid.isupper()
-                        and sid[0].isalpha()
-                    ):
-                        raise X12Error(
-                            "x12.bad_segment_id",
-                            f"{sid[:10]!r} is not a segment ID",
-                            segment_id=sid[:10],
-                            position=position,
-                        )
+                if sid not in known:  # each ID is checked once
+                    check_segment_id(sid, position)
                     known.add(sid)
                 yield Segment(elements, position, delims)
                 if sid == "IEA":

@@ -3,14 +3,22 @@
 It gives exactly what the general path gives (``X12Reader`` segments grouped by
 ``_transactions`` and read by ``parse_835_set``): the same ``Remittance`` and
 ``RemittanceFailure`` values, the same envelope errors and the same exceptions at the same
-points, only about four times faster. It differs in how the work is done, not in the rules:
+points, only several times faster. It differs in how the work is done, not in the rules:
 
-* The text is read in the same chunks as the core reader and every complete segment of a chunk is
-  cut with one ``str.split`` of the segment terminator (line breaks removed from the whole block
-  at once); no ``Segment`` object is made for a segment inside a set.
+* The text is read in the same chunks by the core reader's own buffer (``ChunkBuffer``: chunks,
+  ISA detection, the end of the data), and every complete segment of a chunk is cut with one
+  ``str.split`` of the segment terminator (line breaks removed from the whole block at once);
+  no ``Segment`` object is made for a segment inside a set.
 * The 835 segments are dispatched on their ID in one loop with the set's state in local
   variables, amounts become cents with string operations (``amount_minor``), dates with
   ``date.fromisoformat``, and the balancing sums are kept as the segments go.
+* A CAS, DTM or SVC segment whose text was read before gives what it gave then (the
+  adjustments, the date, the service line's values), without being read again: in an 835 the
+  same texts come back claim after claim (the same codes, dates, charges and fee-schedule
+  amounts). What is remembered depends only on the text: the memory is emptied when the
+  delimiters or the set's adjustment group codes (4010/5010) change, the context (is there a
+  claim, a line) is checked on every use, the values kept are immutable (lists are copied for
+  each line), and at most ``_MEMO_SIZE`` texts are kept (then new texts are read as they come).
 * The set's digest is computed from its segment texts in one call.
 
 Anything unusual hands over to the general code: the envelope rules are the core's ``Envelope``
@@ -29,20 +37,18 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from revcycle.x12.core import (
-    MAX_SEGMENT_LENGTH,
     MAX_SET_SEGMENTS,
+    ChunkBuffer,
     Delimiters,
     Envelope,
     Segment,
     Source,
     Transaction,
     X12Error,
-    _decoded,
-    _NeedMore,
-    _raw_chunks,
-    detect_delimiters,
+    check_segment_id,
     set_too_long,
 )
 from revcycle.x12.remittance import (
@@ -61,11 +67,13 @@ from revcycle.x12.remittance import (
 )
 
 _WS = " \t\x00\x0b\x0c"
-_SKIP = frozenset(" \t\r\n\x00\x0b\x0c\ufeff")
 _BREAKS_SET = frozenset({"ST", "GE", "IEA", "ISA"})  # a set open when one comes has no SE
 _PAD = ("",) * 25  # X12 drops trailing empty elements: pad before indexing
 _ONE = Decimal(1)
 _from_iso = dt.date.fromisoformat
+# At most this many segment texts are remembered (under 2 MB); once full, the memory keeps what
+# it holds and new texts are read as they come (so a file of all-new values pays no churn).
+_MEMO_SIZE = 4096
 _DATES = frozenset({"472", "150", "151", "232", "233", "050", "405"})  # the DTMs read
 
 # Adjustment is a frozen dataclass: its generated __init__ goes through object.__setattr__ per
@@ -136,22 +144,6 @@ def _quantity(value: str) -> Decimal:
     return dec
 
 
-def _check_id(sid: str, position: int) -> None:
-    if not (
-        2 <= len(sid) <= 3
-        and sid.isascii()
-        and sid.isalnum()
-        and sid.isupper()
-        and sid[0].isalpha()
-    ):
-        raise X12Error(
-            "x12.bad_segment_id",
-            f"{sid[:10]!r} is not a segment ID",
-            segment_id=sid[:10],
-            position=position,
-        )
-
-
 def _digest(raws: list[str], d: Delimiters) -> str:
     """``remittance._digest`` of the segments whose texts are ``raws``: elements joined by GS,
     components by US, repetitions by RS, one segment per line."""
@@ -193,7 +185,7 @@ class FastReader835:
     """Iterate it once for the sets; ``errors`` holds the envelope errors found so far."""
 
     def __init__(self, src: Source, *, chunk_size: int) -> None:
-        self._chunks = _decoded(_raw_chunks(src, chunk_size))
+        self._buffer = ChunkBuffer(src, chunk_size)
         self.errors: list[X12Error] = []
         self._env = Envelope(self.errors)
         self._current: Transaction | None = None  # a set read the general way
@@ -235,13 +227,11 @@ class FastReader835:
         self._current = tx
 
     def __iter__(self) -> Iterator[Remittance | RemittanceFailure]:  # noqa: C901, PLR0912, PLR0915
-        chunks = self._chunks
+        src = self._buffer
         env = self._env
         known: set[str] = set()
         buf = ""
         pos = 0
-        exhausted = False
-        first = True
         delims: Delimiters | None = None
         term = esep = comp = "~"
         position = 0  # of the last segment read
@@ -265,49 +255,25 @@ class FastReader835:
         # Balancing as the segments go: what is left of each equation (0 when it holds).
         unbalanced = False
         line_rest = claim_rest = pr_rest = set_rest = 0
-
-        def more() -> bool:
-            nonlocal buf, pos, exhausted
-            if exhausted:
-                return False
-            for chunk in chunks:
-                if chunk:
-                    buf = buf[pos:] + chunk
-                    pos = 0
-                    return True
-            exhausted = True
-            return False
+        # Segments read before whose reading depends only on their text (CAS, DTM, SVC, LX),
+        # by their text: what they gave (immutable values; lists are copied).
+        memo: dict[str, tuple[Any, ...]] = {}
+        recall = memo.get
+        room = _MEMO_SIZE  # texts it may still take
 
         while True:
             if delims is None:
-                # Expect an ISA (the core reader's rules, unchanged).
-                while True:
-                    while pos < len(buf) and buf[pos] in _SKIP:
-                        pos += 1
-                    if pos < len(buf):
-                        break
-                    if not more():
-                        if first:
-                            raise X12Error("x12.empty", "the data is empty", position=1)
-                        break
-                if pos >= len(buf):
+                # Expect an ISA (the core reader's rules: the same code).
+                src.pos = pos
+                isa = src.read_isa(position)
+                if isa is None:
                     break
-                first = False
-                while True:
-                    try:
-                        delims, elements, end = detect_delimiters(buf[pos:], position + 1)
-                        break
-                    except _NeedMore:
-                        if not more():
-                            raise X12Error(
-                                "x12.truncated",
-                                "the data ends inside the ISA header",
-                                segment_id="ISA",
-                                position=position + 1,
-                            ) from None
+                delims, elements = isa
+                buf, pos = src.buf, src.pos
                 position += 1
-                pos += end
                 term, esep, comp = delims.segment, delims.element, delims.component
+                memo.clear()  # its segment texts were read with other delimiters
+                room = _MEMO_SIZE
                 out = self._general(Segment(elements, position, delims))
                 if out is not None:
                     yield out
@@ -315,23 +281,10 @@ class FastReader835:
 
             j = buf.rfind(term, pos)
             if j < 0:
-                if len(buf) - pos > MAX_SEGMENT_LENGTH:
-                    raise X12Error(
-                        "x12.segment_too_long",
-                        f"no segment terminator {term!r} within {MAX_SEGMENT_LENGTH} characters",
-                        segment_id=buf[pos : pos + 3].strip() or None,
-                        position=position + 1,
-                    )
-                if more():
+                src.pos = pos
+                if src.no_terminator(term, esep, position):
+                    buf, pos = src.buf, src.pos
                     continue
-                rest = buf[pos:].strip(" \t\r\n\x00\x0b\x0c")
-                if rest:
-                    raise X12Error(
-                        "x12.truncated",
-                        "the data ends inside a segment (no terminator)",
-                        segment_id=rest.split(esep, 1)[0][:3],
-                        position=position + 1,
-                    )
                 break
 
             # Every complete segment in the buffer, cleaned as the core reader cleans each one.
@@ -362,67 +315,88 @@ class FastReader835:
                                 target = line if line is not None else claim
                                 if target is None:
                                     raise _Unusual
-                                n = len(els)
-                                group = els[1] if n > 1 else ""
-                                if group not in groups:
-                                    raise _Unusual
-                                if n == 4:  # one reason and amount, no quantity
-                                    reason = els[2]
-                                    if not reason:
-                                        raise _Unusual
-                                    # _amount's commonest shape inline (see the note above _Again)
-                                    whole, _, frac = els[3].partition(".")
-                                    digits = whole + frac
-                                    if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
-                                        total = int(digits)
-                                    else:
-                                        total = _amount(els[3])
-                                    adj = _new(Adjustment)
-                                    _set_group(adj, group)
-                                    _set_reason(adj, reason)
-                                    _set_amount(adj, total)
-                                    _set_quantity(adj, None)
-                                    target.adjustments.append(adj)
+                                known_cas = recall(raw)
+                                if known_cas is not None:
+                                    made_t, total, is_pr = known_cas
+                                    target.adjustments += made_t
                                 else:
-                                    total = 0
-                                    found = False
-                                    for i in range(2, min(n, 20), 3):
-                                        reason = els[i]
-                                        value = els[i + 1] if i + 1 < n else ""
-                                        if not reason:
-                                            if value:
-                                                raise _Unusual
-                                            continue
-                                        qty = els[i + 2] if i + 2 < n else ""
-                                        amount = _amount(value)
-                                        target.adjustments.append(
-                                            Adjustment(
-                                                group,
-                                                reason,
-                                                amount,
-                                                _quantity(qty) if qty else None,
-                                            )
-                                        )
-                                        total += amount
-                                        found = True
-                                    if not found:
+                                    n = len(els)
+                                    group = els[1] if n > 1 else ""
+                                    if group not in groups:
                                         raise _Unusual
+                                    if n == 4:  # one reason and amount, no quantity
+                                        reason = els[2]
+                                        if not reason:
+                                            raise _Unusual
+                                        # _amount's commonest shape inline (note above _Again)
+                                        whole, _, frac = els[3].partition(".")
+                                        digits = whole + frac
+                                        if (
+                                            len(frac) == 2
+                                            and digits.isdigit()
+                                            and len(digits) <= 15
+                                        ):
+                                            total = int(digits)
+                                        else:
+                                            total = _amount(els[3])
+                                        adj = _new(Adjustment)
+                                        _set_group(adj, group)
+                                        _set_reason(adj, reason)
+                                        _set_amount(adj, total)
+                                        _set_quantity(adj, None)
+                                        made_t = (adj,)
+                                    else:
+                                        total = 0
+                                        made: list[Adjustment] = []
+                                        for i in range(2, min(n, 20), 3):
+                                            reason = els[i]
+                                            value = els[i + 1] if i + 1 < n else ""
+                                            if not reason:
+                                                if value:
+                                                    raise _Unusual
+                                                continue
+                                            qty = els[i + 2] if i + 2 < n else ""
+                                            amount = _amount(value)
+                                            made.append(
+                                                Adjustment(
+                                                    group,
+                                                    reason,
+                                                    amount,
+                                                    _quantity(qty) if qty else None,
+                                                )
+                                            )
+                                            total += amount
+                                        if not made:
+                                            raise _Unusual
+                                        made_t = tuple(made)
+                                    target.adjustments += made_t
+                                    is_pr = group == "PR"
+                                    if room:
+                                        memo[raw] = (made_t, total, is_pr)
+                                        room -= 1
                                 if line is not None:
                                     line_rest -= total
                                 claim_rest -= total
-                                if group == "PR":
+                                if is_pr:
                                     pr_rest -= total
                                 continue
                             if sid == "DTM":
-                                if len(els) < 3:
-                                    els += _PAD
-                                qual = els[1]
-                                day = els[2]
-                                # parse_date's rule, inline (a bad date raises ValueError).
-                                if len(day) == 8 and day.isdigit() and day.isascii():
-                                    date = _from_iso(day) if qual in _DATES else None
+                                known_dtm = recall(raw)
+                                if known_dtm is not None:
+                                    qual, date = known_dtm
                                 else:
-                                    date = _day(day) if qual in _DATES else None
+                                    if len(els) < 3:
+                                        els += _PAD
+                                    qual = els[1]
+                                    day = els[2]
+                                    # parse_date's rule, inline (a bad date raises ValueError).
+                                    if len(day) == 8 and day.isdigit() and day.isascii():
+                                        date = _from_iso(day) if qual in _DATES else None
+                                    else:
+                                        date = _day(day) if qual in _DATES else None
+                                    if room:
+                                        memo[raw] = (qual, date)
+                                        room -= 1
                                 if line is not None:
                                     if qual == "472" or qual == "150":
                                         line.service_date = date
@@ -443,54 +417,87 @@ class FastReader835:
                                     raise _Unusual
                                 if line is not None and line_rest:
                                     unbalanced = True
-                                if len(els) < 8:
-                                    els += _PAD
-                                proc = els[1].split(comp) if els[1] else []
-                                if len(proc) < 2 or not proc[0] or not proc[1]:
-                                    raise _Unusual
-                                mods = proc[2:6]
-                                if "" in mods:
-                                    mods = [m for m in mods if m]
-                                whole, _, frac = els[2].partition(".")
-                                digits = whole + frac
-                                if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
-                                    charge = int(digits)
+                                svc = recall(raw)
+                                if svc is not None:
+                                    # (a remembered line's lists are copied for each line)
+                                    line = ServiceLine(
+                                        base + k + 1,
+                                        svc[0],
+                                        svc[1],
+                                        svc[2][:],
+                                        svc[3],
+                                        svc[4],
+                                        svc[5],
+                                        svc[6],
+                                        svc[7],
+                                        svc[8][:],
+                                        svc[9],
+                                    )
+                                    line_rest = svc[10]
                                 else:
-                                    charge = _amount(els[2])
-                                whole, _, frac = els[3].partition(".")
-                                digits = whole + frac
-                                if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
-                                    paid = int(digits)
-                                else:
-                                    paid = _amount(els[3])
-                                if els[5]:
-                                    units = Decimal(els[5])  # InvalidOperation: handed over
-                                    if not units.is_finite():
+                                    if len(els) < 8:
+                                        els += _PAD
+                                    proc = els[1].split(comp) if els[1] else []
+                                    if len(proc) < 2 or not proc[0] or not proc[1]:
                                         raise _Unusual
-                                else:
-                                    units = _ONE
-                                if els[6]:
-                                    sub = els[6].split(comp)
-                                    sub_proc = sub[1] if len(sub) > 1 and sub[1] else None
-                                    sub_mods = [m for m in sub[2:6] if m]
-                                else:
-                                    sub_proc = None
-                                    sub_mods = []
-                                line = ServiceLine(
-                                    base + k + 1,
-                                    proc[0],
-                                    proc[1],
-                                    mods,
-                                    charge,
-                                    paid,
-                                    els[4] or None,
-                                    units,
-                                    sub_proc,
-                                    sub_mods,
-                                    _quantity(els[7]) if els[7] else None,
-                                )
+                                    mods = proc[2:6]
+                                    if "" in mods:
+                                        mods = [m for m in mods if m]
+                                    whole, _, frac = els[2].partition(".")
+                                    digits = whole + frac
+                                    if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
+                                        charge = int(digits)
+                                    else:
+                                        charge = _amount(els[2])
+                                    whole, _, frac = els[3].partition(".")
+                                    digits = whole + frac
+                                    if len(frac) == 2 and digits.isdigit() and len(digits) <= 15:
+                                        paid = int(digits)
+                                    else:
+                                        paid = _amount(els[3])
+                                    if els[5]:
+                                        units = Decimal(els[5])  # InvalidOperation: handed over
+                                        if not units.is_finite():
+                                            raise _Unusual
+                                    else:
+                                        units = _ONE
+                                    if els[6]:
+                                        sub = els[6].split(comp)
+                                        sub_proc = sub[1] if len(sub) > 1 and sub[1] else None
+                                        sub_mods = [m for m in sub[2:6] if m]
+                                    else:
+                                        sub_proc = None
+                                        sub_mods = []
+                                    line = ServiceLine(
+                                        base + k + 1,
+                                        proc[0],
+                                        proc[1],
+                                        mods,
+                                        charge,
+                                        paid,
+                                        els[4] or None,
+                                        units,
+                                        sub_proc,
+                                        sub_mods,
+                                        _quantity(els[7]) if els[7] else None,
+                                    )
+                                    line_rest = charge - paid
+                                    if room:
+                                        memo[raw] = (
+                                            proc[0],
+                                            proc[1],
+                                            mods[:],
+                                            charge,
+                                            paid,
+                                            line.revenue_code,
+                                            units,
+                                            sub_proc,
+                                            sub_mods[:],
+                                            line.submitted_units,
+                                            line_rest,
+                                        )
+                                        room -= 1
                                 claim.service_lines.append(line)
-                                line_rest = charge - paid
                                 continue
                             if sid == "REF":
                                 if len(els) < 3:
@@ -652,6 +659,9 @@ class FastReader835:
                             is_4010 = not (
                                 version.startswith("00501") or st_tx.interchange.version == "00501"
                             )
+                            if groups is not (GROUPS_4010 if is_4010 else GROUPS_5010):
+                                memo.clear()  # CAS group codes were checked against the others
+                                room = _MEMO_SIZE
                             groups = GROUPS_4010 if is_4010 else GROUPS_5010
                             rem = Remittance(
                                 version=version,
@@ -693,7 +703,7 @@ class FastReader835:
                             at_isa = True
                             break
                         if sid not in known:
-                            _check_id(sid, base + k + 1)
+                            check_segment_id(sid, base + k + 1)
                             known.add(sid)
                         if mode == 2 and sid not in _BREAKS_SET:
                             continue  # a segment the 835 reader does not use (N3, PER, ...)
