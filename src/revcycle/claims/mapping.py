@@ -189,6 +189,33 @@ def _adjustments(items: object) -> tuple[x.Adjustment, ...]:
     return tuple(out)
 
 
+def prior_adjudication(session: Session, claim: Claim) -> dict[str, Any] | None:
+    """The prior payer's answer a secondary/tertiary claim was billed after: the adjudication
+    saved on its ``claim_cob`` row when it was built, or, for one made by hand, the primary
+    claim's latest 835 answer (``adjudicated`` or ``denied`` transition); None without either."""
+    if claim.primary_claim_id is None:
+        return None
+    saved = session.scalar(
+        select(ClaimCob.prior_adjudication).where(
+            ClaimCob.secondary_claim_id == claim.id,
+            ClaimCob.primary_claim_id == claim.primary_claim_id,
+        )
+    )
+    if saved is not None:
+        return dict(saved)
+    event = session.scalar(
+        select(ClaimEvent)
+        .where(
+            ClaimEvent.claim_id == claim.primary_claim_id,
+            ClaimEvent.kind == "transition",
+            ClaimEvent.to_status.in_(("adjudicated", "denied")),
+        )
+        .order_by(ClaimEvent.at.desc(), ClaimEvent.id.desc())
+        .limit(1)
+    )
+    return dict(event.detail or {}) if event is not None else None
+
+
 def _primary_adjudication(
     session: Session, claim: Claim
 ) -> tuple[Claim, dict[str, Any], x.OtherPayer]:
@@ -204,29 +231,11 @@ def _primary_adjudication(
         raise x.ClaimBuildError(
             cid, "other_payers", "a secondary claim needs its primary claim (primary_claim_id)"
         )
-    saved = session.scalar(
-        select(ClaimCob.prior_adjudication).where(
-            ClaimCob.secondary_claim_id == claim.id, ClaimCob.primary_claim_id == primary.id
+    d = prior_adjudication(session, claim)
+    if d is None:
+        raise x.ClaimBuildError(
+            cid, "other_payers", "the primary payer has not adjudicated the primary claim yet"
         )
-    )
-    if saved is not None:
-        d = dict(saved)
-    else:
-        event = session.scalar(
-            select(ClaimEvent)
-            .where(
-                ClaimEvent.claim_id == primary.id,
-                ClaimEvent.kind == "transition",
-                ClaimEvent.to_status.in_(("adjudicated", "denied")),
-            )
-            .order_by(ClaimEvent.at.desc(), ClaimEvent.id.desc())
-            .limit(1)
-        )
-        if event is None:
-            raise x.ClaimBuildError(
-                cid, "other_payers", "the primary payer has not adjudicated the primary claim yet"
-            )
-        d = dict(event.detail)
     coverage = session.get(Coverage, primary.coverage_id)
     payer_row = session.get(PayerRow, primary.payer_id)
     plan = session.get(InsurancePlan, primary.plan_id)

@@ -124,17 +124,7 @@ def assign_gateway_payments(session: Session, payments: Sequence[Settled]) -> di
     had = ReceiptRepository(session).numbers_for([p.id for p in payments], [])
     todo = [p for p in payments if p.id not in had]
     year = today().year
-    counts: dict[uuid.UUID, int] = {}
-    for p in todo:
-        counts[p.practice_id] = counts.get(p.practice_id, 0) + 1
-    next_number = {
-        practice_id: ReceiptRepository(session).take_numbers(
-            practice_id, PAYMENT_SERIES, year, count
-        )
-        - count
-        + 1
-        for practice_id, count in sorted(counts.items())
-    }
+    next_number = _first_numbers(session, [p.practice_id for p in todo], year)
     rows = []
     now = utcnow()
     for p in todo:
@@ -162,6 +152,22 @@ def assign_gateway_payments(session: Session, payments: Sequence[Settled]) -> di
     return had
 
 
+def _first_numbers(
+    session: Session, practice_ids: Sequence[uuid.UUID], year: int
+) -> dict[uuid.UUID, int]:
+    """One range of payment receipt numbers per practice, as many as it appears in
+    ``practice_ids``, taken in practice-id order (the sequence rows' lock order): practice id ->
+    the range's first number."""
+    counts: dict[uuid.UUID, int] = {}
+    for practice_id in practice_ids:
+        counts[practice_id] = counts.get(practice_id, 0) + 1
+    repo = ReceiptRepository(session)
+    return {
+        practice_id: repo.take_numbers(practice_id, PAYMENT_SERIES, year, count) - count + 1
+        for practice_id, count in sorted(counts.items())
+    }
+
+
 def assign_payments(session: Session, payments: Sequence[Payment]) -> list[Receipt]:
     """:func:`assign_payment` for payments that settled together (a batch of autopay charges):
     drawer for each, then one increment of each practice's sequence for all its payments, numbers
@@ -171,17 +177,7 @@ def assign_payments(session: Session, payments: Sequence[Payment]) -> list[Recei
     for payment in todo:
         cash.attach_payment(session, payment)
     year = today().year
-    counts: dict[uuid.UUID, int] = {}
-    for payment in todo:
-        counts[payment.practice_id] = counts.get(payment.practice_id, 0) + 1
-    next_number = {
-        practice_id: ReceiptRepository(session).take_numbers(
-            practice_id, PAYMENT_SERIES, year, count
-        )
-        - count
-        + 1
-        for practice_id, count in sorted(counts.items())
-    }
+    next_number = _first_numbers(session, [p.practice_id for p in todo], year)
     out = []
     for payment in todo:
         number = next_number[payment.practice_id]

@@ -14,37 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from revcycle.claims.cob_models import ClaimCob
-from revcycle.claims.models import Claim, ClaimEvent, ClaimLine
+from revcycle.claims import mapping
+from revcycle.claims.models import Claim, ClaimLine
 from revcycle.claims.repository import ClaimRepository
 from revcycle.money import Money, allocate
 from revcycle.remittances import splits
-
-
-def _prior_answer(session: Session, claim: Claim) -> dict[str, Any] | None:
-    """The prior payer's adjudication the claim was billed after: saved when the secondary was
-    built, else the primary claim's latest 835 answer (as the 837's COB loops use)."""
-    saved = session.scalar(
-        select(ClaimCob.prior_adjudication).where(ClaimCob.secondary_claim_id == claim.id)
-    )
-    if saved is not None:
-        return dict(saved)
-    if claim.primary_claim_id is None:
-        return None
-    event = session.scalar(
-        select(ClaimEvent)
-        .where(
-            ClaimEvent.claim_id == claim.primary_claim_id,
-            ClaimEvent.kind == "transition",
-            ClaimEvent.to_status.in_(("adjudicated", "denied")),
-        )
-        .order_by(ClaimEvent.at.desc(), ClaimEvent.id.desc())
-        .limit(1)
-    )
-    return dict(event.detail) if event is not None and event.detail else None
 
 
 def _left_by_position(session: Session, claim: Claim, prior: dict[str, Any]) -> dict[int, int]:
@@ -76,7 +52,7 @@ def part_billed(
     if billed <= 0 or not splits.is_part(detail, lines):
         return billed
     ordered = sorted(lines, key=lambda ln: ln.position)
-    prior = _prior_answer(session, claim)
+    prior = mapping.prior_adjudication(session, claim)
     left = _left_by_position(session, claim, prior) if prior else {}
     weights = [left.get(ln.position, 0) for ln in ordered]
     if not any(weights):

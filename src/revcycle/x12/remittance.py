@@ -22,13 +22,12 @@ are none. Posting refuses an unbalanced set whole (it never "fixes up" a remitta
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from revcycle.kit import gcpause
 from revcycle.x12.core import (
     CHUNK_SIZE,
     Segment,
@@ -244,22 +243,11 @@ class Reader835:
             # Reading one set allocates thousands of small objects and no reference cycles: the
             # cycle collector would only re-scan them; it is paused while a set is read, never
             # while the caller works with it.
-            with _cycle_gc_paused():
+            with gcpause.paused():
                 result = next(sets, None)
             if result is None:
                 return
             yield result
-
-
-@contextmanager
-def _cycle_gc_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def parse_835_set(tx: Transaction) -> Remittance | RemittanceFailure:
