@@ -1,6 +1,6 @@
 """How a remittance set's claims reach the database (docs/remittance-posting.md, "Throughput").
 
-The per-claim business rules (:func:`revcycle.remittances.service.apply_to_claim`) ask a
+The per-claim business rules (:func:`revcycle.remittances.claim_rules.apply_to_claim`) ask a
 *writes* object for the claim's locks, its lines, to post a journal entry and to settle the
 invoice afterwards. Two implementations:
 

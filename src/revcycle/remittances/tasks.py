@@ -23,11 +23,11 @@ from revcycle.clearinghouse.factory import build_clearinghouse
 from revcycle.config import Settings
 from revcycle.db import unit_of_work
 from revcycle.practices.repository import PracticeRepository
-from revcycle.remittances import service
+from revcycle.remittances import claim_rules, service
 from revcycle.x12.core import X12Error, X12Reader
 
 log = logging.getLogger(__name__)
-ERA_ACTOR: Principal = service.ERA_ACTOR
+ERA_ACTOR: Principal = claim_rules.ERA_ACTOR
 KINDS = ("835",)
 
 
