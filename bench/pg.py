@@ -48,6 +48,24 @@ def scratch_database(admin_url: str, label: str) -> Iterator[str]:
         _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def clone_database(
+    admin_url: str, source_url: str, label: str, *, enabled: bool = True
+) -> Iterator[str | None]:
+    """A copy of ``source_url``'s database (``CREATE DATABASE ... TEMPLATE``: nobody may be
+    connected to it meanwhile), dropped after; yields None when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    source = make_url(source_url).database
+    name = f"revcycle_bench_{label}_{os.getpid()}_{secrets.token_hex(3)}"
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    try:
+        yield db_url(admin_url, name)
+    finally:
+        _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def checkpoint(admin_url: str) -> None:
     """Flush dirty buffers so a run does not pay for the previous run's checkpoint."""
     _admin_exec(admin_url, "CHECKPOINT")
