@@ -2,15 +2,20 @@
 (PostgreSQL). ``N`` due installments (one per plan, ``N / 20`` patients with a stored card) are
 built through the services, the tables are ANALYZEd (as autovacuum would have done on a live
 database; the bench server runs with autovacuum off), then ``plans.autopay.run_once`` is timed,
-run by ``workers`` threads at once (several worker processes share the work with SKIP LOCKED
-claims). Besides the rate it reports CPU milliseconds per installment -- this process (the
-workers) and the PostgreSQL backends serving the scratch database -- which a shared machine
-disturbs far less than the wall clock, and the load average. The same-run baseline is the raw
-gateway loop (authorize + capture, no revcycle bookkeeping) for the same count.
+run at once by ``workers`` separate worker processes -- how the service is deployed: each builds
+its own engine, session factory and gateway from the DSN, and they share the work with SKIP
+LOCKED claims. Optionally the same data (a copy of the database taken after the setup) is also
+charged by ``threads`` threads of one process, the former mode, whose Python work shares one GIL.
+Besides the rate it reports CPU milliseconds per installment -- the worker processes (each
+reports its own ``process_time``) and the PostgreSQL backends serving the scratch database --
+which a shared machine disturbs far less than the wall clock, and the load average. Set
+``BENCH_AUTOPAY_PROFILE=<dir>`` to have each worker process write a cProfile of its run there.
+The same-run baseline is the raw gateway loop (authorize + capture, no revcycle bookkeeping).
 """
 
 from __future__ import annotations
 
+import cProfile
 import datetime as dt
 import multiprocessing as mp
 import os
@@ -174,11 +179,22 @@ def _child(
     for conn in conns:
         conn.execute(text("SELECT 1"))
         conn.close()
+    # A live worker passes every interval: one pass where nothing is due yet (the day before)
+    # imports and configures what the task needs, as its first pass would have.
+    autopay.run_once(factory, settings, now - dt.timedelta(days=1), gateway=gateway)
     ready.put(os.getpid())
     go.wait()
+    profile_dir = os.environ.get("BENCH_AUTOPAY_PROFILE")
+    prof = cProfile.Profile(time.process_time) if profile_dir else None  # CPU, not waits
     cpu0 = time.process_time()
+    if prof is not None:
+        prof.enable()
     charged = autopay.run_once(factory, settings, now, gateway=gateway)
+    if prof is not None:
+        prof.disable()
     out.put((charged, time.process_time() - cpu0, time.perf_counter()))
+    if prof is not None and profile_dir:
+        prof.dump_stats(os.path.join(profile_dir, f"autopay-{os.getpid()}.prof"))
     leave.wait()
     engine.dispose()
 
