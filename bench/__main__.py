@@ -50,7 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ledger-batch", type=int, default=5_000, help="entries per transaction")
     p.add_argument("--x12-responses", type=int, default=20_000, help="271 responses to parse")
     p.add_argument("--autopay-installments", type=int, default=2_000, help="due installments")
-    p.add_argument("--autopay-workers", type=int, default=4, help="worker threads (autopay)")
+    p.add_argument(
+        "--autopay-workers", type=int, default=2, help="worker processes (autopay; 1 per core)"
+    )
+    p.add_argument(
+        "--autopay-threads",
+        type=int,
+        default=4,
+        help="also charge a copy of the data with this many threads of one process, the former "
+        "mode, for comparison (autopay; 0 = skip)",
+    )
     p.add_argument("--autopay-batch", type=int, default=500, help="installments per claim")
     p.add_argument("--post835-claims", type=int, default=20_000, help="claims to post (835)")
     p.add_argument("--era-claims", type=int, default=200_000, help="835 claims to parse")
@@ -80,6 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
+    if args.autopay_threads < 0:
+        p.error("--autopay-threads must be 0 or positive")
     if args.clients > 256 or args.workers > 16 or args.duration > 600 or args.rounds > 10:
         p.error("keep it bounded: clients <= 256, workers <= 16, duration <= 600, rounds <= 10")
     return args
@@ -325,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             installments=args.autopay_installments,
             workers=args.autopay_workers,
             batch=args.autopay_batch,
+            threads=args.autopay_threads,
         )
     if args.only in (None, "post835"):
         results["post835"] = post835_bench.run(args.pg_url, claims=args.post835_claims)

@@ -38,14 +38,34 @@ def libpq_dsn(sqlalchemy_url: str) -> str:
 
 
 @contextmanager
-def scratch_database(admin_url: str, label: str) -> Iterator[str]:
-    """Create ``revcycle_bench_<label>_<pid>_<random>``, yield its URL, drop it (FORCE) after."""
+def _temporary_database(admin_url: str, label: str, template: str | None = None) -> Iterator[str]:
     name = f"revcycle_bench_{label}_{os.getpid()}_{secrets.token_hex(3)}"
-    _admin_exec(admin_url, f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}"{copy}')
     try:
         yield db_url(admin_url, name)
     finally:
         _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(admin_url: str, label: str) -> Iterator[str]:
+    """Create ``revcycle_bench_<label>_<pid>_<random>``, yield its URL, drop it (FORCE) after."""
+    with _temporary_database(admin_url, label) as url:
+        yield url
+
+
+@contextmanager
+def clone_database(
+    admin_url: str, source_url: str, label: str, *, enabled: bool = True
+) -> Iterator[str | None]:
+    """A scratch copy of ``source_url``'s database (``CREATE DATABASE ... TEMPLATE``: nobody
+    may be connected to it meanwhile), dropped after; yields None when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    with _temporary_database(admin_url, label, make_url(source_url).database) as url:
+        yield url
 
 
 def checkpoint(admin_url: str) -> None:

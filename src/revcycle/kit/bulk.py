@@ -11,8 +11,10 @@ its column type's bind processing (JSON serialised, UTC timestamps checked, encr
 encrypted), a column the rows leave out takes its Python-side default (insert), and driver
 errors surface as SQLAlchemy's own exceptions (``IntegrityError`` on a unique key), so callers
 keep their ``except`` clauses. No ORM objects, no unit of work: the caller flushes its pending
-ORM rows first when these rows refer to them. (:mod:`revcycle.kit.bulkwrite` does the same for
-rows held as ORM objects -- the 835 posting path; both share ``in_values``.)
+ORM rows first when these rows refer to them. This module holds the one COPY-insert
+(:func:`copy_rows`) and the one unnest-update (:func:`update_rows`) of the code base;
+:mod:`revcycle.kit.bulkwrite` (rows held as ORM objects -- the 835 posting path) and the audit
+chain write through them.
 """
 
 from __future__ import annotations
@@ -21,19 +23,27 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Column, ColumnElement, Table, bindparam, exc, insert, update
+from sqlalchemy import Column, ColumnElement, Table, any_, bindparam, exc, insert, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from revcycle.kit import bulkwrite
+
+def in_values(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values`` for a long list: on PostgreSQL ``column = ANY(:array)``, one array
+    parameter (the same plan as the IN list, without a placeholder per value for the driver to
+    parse and the statement cache to miss); an ordinary IN list elsewhere."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
 
 
 def among(
     session: Session, col: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
     """``col IN (values)`` for a batch: ``col = ANY(:array)`` on PostgreSQL (one parameter,
-    compiled once), a plain IN elsewhere -- :func:`revcycle.kit.bulkwrite.in_values`."""
-    return cast(ColumnElement[bool], bulkwrite.in_values(session, col, list(values)))
+    compiled once), a plain IN elsewhere -- :func:`in_values`."""
+    return cast(ColumnElement[bool], in_values(session, col, list(values)))
 
 
 # Below this many rows a plain executemany costs less than opening a COPY.
@@ -91,17 +101,33 @@ def insert_rows(
         return
     given = list(rows[0])
     defaults = _defaults(table, set(given))
-    names = given + list(defaults)
-    procs = [_processor(table.c[name], dialect) for name in names]
     made = list(defaults.values())
+    copy_rows(
+        session,
+        table,
+        given + list(defaults),
+        ([row[n] for n in given] + [f(None) if call else f for call, f in made] for row in rows),
+    )
+
+
+def copy_rows(
+    session: Session, table: Table, names: Sequence[str], rows: Iterable[list[Any]]
+) -> None:
+    """``COPY table (names) FROM STDIN`` (PostgreSQL) of ``rows``: lists of Python values in
+    the order of ``names``, each passed through its column type's bind processing (the lists
+    are overwritten with the processed values). Columns not named take their database
+    default."""
+    dialect = session.get_bind().dialect
+    procs = [(i, p) for i, n in enumerate(names) if (p := _processor(table.c[n], dialect))]
     cols = ", ".join(f'"{n}"' for n in names)
     sql = f'COPY "{table.name}" ({cols}) FROM STDIN'
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
     with _driver_errors(sql), raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[attr-defined]
         for row in rows:
-            values = [row[n] for n in given] + [f(None) if call else f for call, f in made]
-            copy.write_row([v if p is None else p(v) for v, p in zip(values, procs, strict=True)])
+            for i, p in procs:
+                row[i] = p(row[i])
+            copy.write_row(row)
 
 
 def update_rows(

@@ -16,31 +16,32 @@ and flushed as usual:
   one array parameter per column), ``executemany`` elsewhere.
 
 Both run inside the caller's transaction (nothing is committed) and fire no ORM flush events:
-callers use them for tables without ``before_insert``/``before_update`` hooks.
+callers use them for tables without ``before_insert``/``before_update`` hooks. The statements
+themselves are :mod:`revcycle.kit.bulk`'s (``copy_rows``, ``update_rows``): values go through
+their column types' bind processing, as in a flush, and driver errors surface as SQLAlchemy's.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Column, Table, any_, bindparam, insert, inspect, text, update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Column, Table, insert, inspect
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import NO_VALUE
-from sqlalchemy.types import TypeDecorator
 
-Converter = Callable[[Any], Any]
+from revcycle.kit import bulk
+
 T = TypeVar("T")
+# ``column IN values`` for long lists (the one implementation is kit/bulk's).
+in_values = bulk.in_values
 
 
 class _Plan:
     """How one mapped class's rows are written: columns, attribute keys, defaults."""
 
-    def __init__(self, model: type, dialect: Dialect) -> None:
+    def __init__(self, model: type) -> None:
         mapper: Mapper[Any] = inspect(model)
         self.mapper = mapper
         self.table = cast(Table, mapper.local_table)
@@ -54,32 +55,16 @@ class _Plan:
             for i, c in enumerate(self.columns)
             for fk in c.foreign_keys
         ]
-        self.copy_converters: list[Converter | None] = [
-            _copy_converter(c, dialect) for c in self.columns
-        ]
+        self.names = [c.name for c in self.columns]
 
 
-def _copy_converter(column: Column[Any], dialect: Dialect) -> Converter | None:
-    """What turns an attribute value into what COPY writes (None: the value as it is)."""
-    typ = column.type
-    if isinstance(typ, JSON):
-        dumps = getattr(dialect, "_json_serializer", None) or json.dumps
-        if typ.none_as_null:
-            return lambda v: None if v is None else dumps(v)
-        return dumps  # None is the JSON value null, as the flush and Core inserts write it
-    if isinstance(typ, TypeDecorator):
-        return lambda v: typ.process_bind_param(v, dialect)
-    return None
+_PLANS: dict[type, _Plan] = {}
 
 
-_PLANS: dict[tuple[type, str], _Plan] = {}
-
-
-def _plan(model: type, dialect: Dialect) -> _Plan:
-    key = (model, dialect.name)
-    plan = _PLANS.get(key)
+def _plan(model: type) -> _Plan:
+    plan = _PLANS.get(model)
     if plan is None:
-        plan = _PLANS[key] = _Plan(model, dialect)
+        plan = _PLANS[model] = _Plan(model)
     return plan
 
 
@@ -128,8 +113,7 @@ def insert_pending(session: Session, models: Sequence[type]) -> int:
     An instance pointing at a row still pending (not written here) is left to the flush."""
     if not session.new:
         return 0
-    dialect = session.get_bind().dialect
-    wanted = {m: _plan(m, dialect) for m in models}
+    wanted = {m: _plan(m) for m in models}
     by_model: dict[type, list[Any]] = {m: [] for m in models}
     # Primary keys of rows the flush will still write, per table (what must not be pointed at).
     pending_keys: dict[str, set[Any]] = {}
@@ -188,31 +172,10 @@ def _row_values(plan: _Plan, obj: Any, pending_keys: dict[str, set[Any]]) -> lis
 
 def _insert_rows(session: Session, plan: _Plan, rows: list[list[Any]]) -> None:
     if session.get_bind().dialect.name != "postgresql":
-        names = [c.name for c in plan.columns]
+        names = plan.names
         session.execute(insert(plan.table), [dict(zip(names, r, strict=True)) for r in rows])
         return
-    converters = list(enumerate(plan.copy_converters))
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
-    cols = ", ".join(f'"{c.name}"' for c in plan.columns)
-    with (
-        raw.cursor() as cur,  # type: ignore[attr-defined]
-        cur.copy(f'COPY "{plan.table.name}" ({cols}) FROM STDIN') as copy,
-    ):
-        for row in rows:
-            for i, convert in converters:
-                if convert is not None:
-                    row[i] = convert(row[i])
-            copy.write_row(row)
-
-
-def in_values(session: Session, column: Any, values: Sequence[Any]) -> Any:
-    """``column IN values`` for a long list: on PostgreSQL ``column = ANY(:array)``, one array
-    parameter (the same plan as the IN list, without a placeholder per value for the driver to
-    parse and the statement cache to miss); an ordinary IN list elsewhere."""
-    if session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
-    return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    bulk.copy_rows(session, plan.table, plan.names, rows)
 
 
 def insert_dicts(
@@ -220,29 +183,8 @@ def insert_dicts(
 ) -> None:
     """Insert plain rows (dicts keyed by column name, every row the same keys): COPY on
     PostgreSQL from ``copy_from`` rows on (COPY costs one more round trip than an INSERT),
-    executemany otherwise. Columns a row does not name take their database default."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql" or len(rows) < copy_from:
-        session.execute(insert(table), rows)
-        return
-    names = [c.name for c in table.columns if c.name in rows[0]]
-    converters = [_copy_converter(table.c[n], dialect) for n in names]
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
-    cols = ", ".join(f'"{n}"' for n in names)
-    with (
-        raw.cursor() as cur,  # type: ignore[attr-defined]
-        cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                [
-                    row[n] if convert is None else convert(row[n])
-                    for n, convert in zip(names, converters, strict=True)
-                ]
-            )
+    executemany otherwise -- :func:`revcycle.kit.bulk.insert_rows`."""
+    bulk.insert_rows(session, table, rows, copy_min=copy_from)
 
 
 def update_dirty(session: Session, objects: Iterable[Any]) -> int:
@@ -250,7 +192,6 @@ def update_dirty(session: Session, objects: Iterable[Any]) -> int:
     classes) and mark them clean; returns how many rows were updated. A change is what the
     flush would write: a column whose value differs from the one loaded. An object with other
     pending changes (a relationship) is left to the flush."""
-    dialect = session.get_bind().dialect
     groups: dict[tuple[type, tuple[str, ...]], list[Any]] = {}
     unchanged: list[Any] = []
     for obj in objects:
@@ -258,7 +199,7 @@ def update_dirty(session: Session, objects: Iterable[Any]) -> int:
         committed = state.committed_state
         if not committed or not state.persistent:
             continue
-        plan = _plan(type(obj), dialect)
+        plan = _plan(type(obj))
         data = state.dict
         if not all(key in plan.index and key in data for key in committed):
             continue
@@ -272,7 +213,7 @@ def update_dirty(session: Session, objects: Iterable[Any]) -> int:
             unchanged.append(obj)  # set to what it was: nothing to write
     count = 0
     for (model, keys), objs in groups.items():
-        _update_rows(session, _plan(model, dialect), keys, objs)
+        _update_rows(session, _plan(model), keys, objs)
         _as_flushed(session, objs)
         count += len(objs)
     _as_flushed(session, unchanged)
@@ -288,49 +229,17 @@ def _as_flushed(session: Session, objects: list[Any]) -> None:
 
 
 def _update_rows(session: Session, plan: _Plan, keys: tuple[str, ...], objs: list[Any]) -> None:
-    pk_col = plan.columns[plan.pk]
-    pk_key = plan.keys[plan.pk]
-    columns = [plan.columns[plan.index[k]] for k in keys]
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
-        stmt = (
-            update(plan.table)
-            .where(pk_col == bindparam("_pk"))
-            .values({c.name: bindparam(f"_v_{c.name}") for c in columns})
-        )
-        session.execute(
-            stmt,
-            [
-                {
-                    "_pk": getattr(o, pk_key),
-                    **{f"_v_{c.name}": getattr(o, k) for c, k in zip(columns, keys, strict=True)},
-                }
-                for o in objs
-            ],
-        )
-        return
-    params: dict[str, list[Any]] = {"p0": [getattr(o, pk_key) for o in objs]}
-    arrays = [f"CAST(:p0 AS {pk_col.type.compile(dialect)}[])"]
-    sets = []
-    for n, (column, key) in enumerate(zip(columns, keys, strict=True), start=1):
-        convert = plan.copy_converters[plan.index[key]]
-        values = [getattr(o, key) for o in objs]
-        if convert is not None:
-            values = [convert(v) for v in values]
-        params[f"p{n}"] = values
-        sql_type = column.type.compile(dialect)
-        if isinstance(column.type, JSON):
-            arrays.append(f"CAST(:p{n} AS TEXT[])")
-            sets.append(f'"{column.name}" = CAST(v.c{n} AS {sql_type})')
-        else:
-            arrays.append(f"CAST(:p{n} AS {sql_type}[])")
-            sets.append(f'"{column.name}" = v.c{n}')
-    names = ", ".join(f"c{n}" for n in range(len(arrays)))
-    # Only mapped table and column names and their compiled types enter the text; every value
-    # is a bound array parameter.
-    sql = (
-        f'UPDATE "{plan.table.name}" AS t SET {", ".join(sets)} '  # noqa: S608
-        f"FROM unnest({', '.join(arrays)}) AS v({names}) "
-        f'WHERE t."{pk_col.name}" = v.c0'
+    pk_name, pk_key = plan.names[plan.pk], plan.keys[plan.pk]
+    names = [plan.names[plan.index[k]] for k in keys]
+    bulk.update_rows(
+        session,
+        plan.table,
+        pk_name,
+        [
+            {
+                pk_name: getattr(o, pk_key),
+                **{n: getattr(o, k) for n, k in zip(names, keys, strict=True)},
+            }
+            for o in objs
+        ],
     )
-    session.execute(text(sql), params)
