@@ -1,5 +1,5 @@
 """What one part of a split answer to a later payer's claim may clear (docs/remittance-posting.md,
-"Claim splits", "Secondary claims").
+"Claim splits": "A split answer to a secondary (or later) claim").
 
 A secondary claim is billed the patient's balance left after the primary payer, one amount for
 the whole claim (``claims.service.billed_minor``), while a part of a split answer carries only
