@@ -20,7 +20,7 @@ from revcycle.claims.models import (
     X12ControlCounter,
 )
 from revcycle.claims.states import LIVE
-from revcycle.kit import bulkwrite
+from revcycle.kit import bulk
 
 # Ids per IN list: one statement per this many (a remittance set can name tens of thousands).
 IN_CHUNK = 5_000
@@ -59,7 +59,7 @@ class ClaimRepository:
             rows = self.session.execute(
                 select(Claim.id, Claim.invoice_id, Claim.payer_id, Claim.status).where(
                     Claim.practice_id == practice_id,
-                    bulkwrite.in_values(
+                    bulk.among(
                         self.session, Claim.control_number, numbers[start : start + IN_CHUNK]
                     ),
                 )
@@ -75,7 +75,7 @@ class ClaimRepository:
         for start in range(0, len(ids), IN_CHUNK):
             stmt = (
                 select(Claim)
-                .where(bulkwrite.in_values(self.session, Claim.id, ids[start : start + IN_CHUNK]))
+                .where(bulk.among(self.session, Claim.id, ids[start : start + IN_CHUNK]))
                 .order_by(Claim.id)
                 .execution_options(populate_existing=True)
             )
@@ -93,11 +93,7 @@ class ClaimRepository:
             for line in self.session.scalars(
                 select(ClaimLine)
                 .options(defer(ClaimLine.modifiers), defer(ClaimLine.diagnosis_pointers))
-                .where(
-                    bulkwrite.in_values(
-                        self.session, ClaimLine.claim_id, ids[start : start + IN_CHUNK]
-                    )
-                )
+                .where(bulk.among(self.session, ClaimLine.claim_id, ids[start : start + IN_CHUNK]))
                 .order_by(ClaimLine.claim_id, ClaimLine.position)
             ):
                 out[line.claim_id].append(line)

@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from revcycle.invoices.models import Invoice, InvoiceAdjustment, InvoiceLine, InvoiceSequence
-from revcycle.kit import bulk, bulkwrite
+from revcycle.kit import bulk
 from revcycle.payments.models import Payment, PaymentAllocation
 
 
@@ -64,7 +64,7 @@ class InvoiceRepository:
                     Invoice.currency,
                     Invoice.status,
                     Invoice.total_minor,
-                ).where(bulkwrite.in_values(self.session, Invoice.id, invoice_ids))
+                ).where(bulk.among(self.session, Invoice.id, invoice_ids))
             )
         }
 
@@ -78,7 +78,7 @@ class InvoiceRepository:
             return []
         stmt = (
             select(Invoice)
-            .where(bulkwrite.in_values(self.session, Invoice.id, invoice_ids))
+            .where(bulk.among(self.session, Invoice.id, invoice_ids))
             .order_by(Invoice.id)
         )
         if refresh:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Table, any_, bindparam, exc, insert, update
 from sqlalchemy.dialects import postgresql
@@ -29,21 +29,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session
 
 
-def in_values(session: Session, column: Any, values: Sequence[Any]) -> Any:
-    """``column IN values`` for a long list: on PostgreSQL ``column = ANY(:array)``, one array
-    parameter (the same plan as the IN list, without a placeholder per value for the driver to
-    parse and the statement cache to miss); an ordinary IN list elsewhere."""
-    if session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
-    return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-
-
 def among(
     session: Session, col: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
-    """``col IN (values)`` for a batch: ``col = ANY(:array)`` on PostgreSQL (one parameter,
-    compiled once), a plain IN elsewhere -- :func:`in_values`."""
-    return cast(ColumnElement[bool], in_values(session, col, list(values)))
+    """``col IN (values)`` for a batch: on PostgreSQL ``col = ANY(:array)``, one array parameter
+    (the same plan as the IN list, without a placeholder per value for the driver to parse and
+    the statement cache to miss); an ordinary IN list elsewhere."""
+    values = list(values)
+    if session.get_bind().dialect.name != "postgresql":
+        return col.in_(values)
+    return col == any_(bindparam(None, values, type_=postgresql.ARRAY(col.type)))
 
 
 # Below this many rows a plain executemany costs less than opening a COPY.

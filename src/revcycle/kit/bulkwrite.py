@@ -34,8 +34,6 @@ from sqlalchemy.orm.base import NO_VALUE
 from revcycle.kit import bulk
 
 T = TypeVar("T")
-# ``column IN values`` for long lists (the one implementation is kit/bulk's).
-in_values = bulk.in_values
 
 
 class _Plan:

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, case, func, insert, select
 from sqlalchemy.orm import Session
 
-from revcycle.kit import bulkwrite
+from revcycle.kit import bulk
 from revcycle.ledger.chart import AccountCode
 from revcycle.ledger.models import Account, JournalEntry, Posting
 
@@ -143,7 +143,7 @@ class LedgerRepository:
             select(Posting.invoice_id, func.sum(Posting.amount_minor))
             .join(Account, Account.id == Posting.account_id)
             .where(
-                bulkwrite.in_values(self.session, Posting.invoice_id, ids),
+                bulk.among(self.session, Posting.invoice_id, ids),
                 Account.code.in_(AR_CODES),
             )
             .group_by(Posting.invoice_id)
@@ -172,7 +172,7 @@ class LedgerRepository:
             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
             .join(Account, Account.id == Posting.account_id)
             .where(
-                bulkwrite.in_values(self.session, Posting.invoice_id, ids),
+                bulk.among(self.session, Posting.invoice_id, ids),
                 Account.code.in_(AR_CODES),
             )
             .group_by(Posting.invoice_id, JournalEntry.kind)
