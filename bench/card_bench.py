@@ -119,6 +119,22 @@ def payment_amount(n: int, patients: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
+def payment_body(pairs: list[tuple[str, str, str]], n: int) -> bytes:
+    """The n-th request's JSON: the next patient's card token, paying its open invoice."""
+    patient_id, invoice_id, token = pairs[n % len(pairs)]
+    amount = payment_amount(n, len(pairs))
+    return json.dumps(
+        {
+            "patient_id": patient_id,
+            "amount": amount,
+            "method": "card",
+            "token": token,
+            "allocations": [{"invoice_id": invoice_id, "amount": amount}],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
 def card_requests(port: int, bearer: str, pairs: list[tuple[str, str, str]]) -> Callable[[], bytes]:
     """A fresh request per send: the next patient, a new Idempotency-Key."""
     counter = itertools.count()
@@ -126,18 +142,7 @@ def card_requests(port: int, bearer: str, pairs: list[tuple[str, str, str]]) -> 
 
     def make() -> bytes:
         n = next(counter)
-        patient_id, invoice_id, token = pairs[n % len(pairs)]
-        amount = payment_amount(n, len(pairs))
-        body = json.dumps(
-            {
-                "patient_id": patient_id,
-                "amount": amount,
-                "method": "card",
-                "token": token,
-                "allocations": [{"invoice_id": invoice_id, "amount": amount}],
-            },
-            separators=(",", ":"),
-        ).encode()
+        body = payment_body(pairs, n)
         return build_request(
             "POST",
             "/api/v1/payments",

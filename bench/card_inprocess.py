@@ -105,17 +105,7 @@ def run(url: str, payments: int, warmup: int, profile: str | None) -> dict[str, 
         run_id = uuid.uuid4().hex[:8]
 
         async def pay(n: int) -> None:
-            patient_id, invoice_id, token = pairs[n % len(pairs)]
-            amount = card_bench.payment_amount(n, len(pairs))
-            body = json.dumps(
-                {
-                    "patient_id": patient_id,
-                    "amount": amount,
-                    "method": "card",
-                    "token": token,
-                    "allocations": [{"invoice_id": invoice_id, "amount": amount}],
-                }
-            ).encode()
+            body = card_bench.payment_body(pairs, n)
             status, answer = await _call(
                 app,
                 "/api/v1/payments",

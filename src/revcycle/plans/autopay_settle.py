@@ -44,6 +44,7 @@ from revcycle.money import Money
 from revcycle.payments import card
 from revcycle.payments.repository import PaymentRepository
 from revcycle.payments.service import DEPOSIT_ACCOUNT
+from revcycle.plans import service as plans_service
 from revcycle.plans.repository import PlanRepository
 from revcycle.receipts import service as receipts
 
@@ -277,15 +278,7 @@ def _settle_plans(s: Session, actor: Principal, ready: list[_Ready]) -> None:
                 "at": now,
             }
         )
-        audit.record(
-            s,
-            actor,
-            f"plan:{kind}",
-            object_type="payment_plan",
-            object_id=plan.id,
-            practice_id=plan.practice_id,
-            fields=sorted(detail),
-        )
+        plans_service.audit_event(s, actor, plan.id, plan.practice_id, kind, detail)
 
     for r in ready:
         p, plan, inst = r.payment, r.plan, r.inst

@@ -127,13 +127,25 @@ def record_event(
     )
     if flush:
         session.flush()
+    audit_event(session, actor, plan.id, plan.practice_id, kind, detail)
+
+
+def audit_event(
+    session: Session,
+    actor: Principal,
+    plan_id: uuid.UUID,
+    practice_id: uuid.UUID,
+    kind: str,
+    detail: dict[str, Any],
+) -> None:
+    """The audit event of a plan event (``plan:<kind>``, the detail's keys as its fields)."""
     audit.record(
         session,
         actor,
         f"plan:{kind}",
         object_type="payment_plan",
-        object_id=plan.id,
-        practice_id=plan.practice_id,
+        object_id=plan_id,
+        practice_id=practice_id,
         fields=sorted(detail),
     )
 
